@@ -1,0 +1,28 @@
+from .base import *  # noqa: F403
+from .base import DATABASES, INSTALLED_APPS, TENANT_APPS, env
+
+# The module contract test registers a dummy module next to the real ones.
+TENANT_APPS = [*TENANT_APPS, "tests.dummy_module"]
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.dummy_module"]
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CRM_POOL_SIZE = 1
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Separate Redis database (and test DB name below) per parallel test run: CRM_TEST_SLOT.
+        "LOCATION": env("REDIS_URL", default="redis://127.0.0.1:63799/0").rsplit("/", 1)[0]
+        + f"/{1 + env.int('CRM_TEST_SLOT', default=0)}",
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        "KEY_PREFIX": "crmtest",
+    }
+}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+DATABASES["default"]["TEST"] = {"NAME": f"test_crm{env.int('CRM_TEST_SLOT', default=0) or ''}"}

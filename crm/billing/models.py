@@ -1,0 +1,1 @@
+"""Billing models live here (issue: monthly billing per tenant and module)."""

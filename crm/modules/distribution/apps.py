@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class DistributionConfig(AppConfig):
+    name = "crm.modules.distribution"
+    label = "distribution"
+    verbose_name = _("Distribution")

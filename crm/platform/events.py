@@ -1,0 +1,52 @@
+"""Domain events: an outbox row per event (durable, replayable) plus in-process subscribers run on commit.
+
+Billing subscribes to `module.enabled` / `module.disabled`; a subscriber failing never breaks the write
+that published the event (the outbox row stays unprocessed and can be replayed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from crm.platform.models import DomainEvent
+    from crm.tenants.models import Tenant
+
+log = logging.getLogger(__name__)
+Handler = Callable[["DomainEvent"], None]
+_subscribers: dict[str, list[Handler]] = defaultdict(list)
+
+
+def subscribe(name: str, handler: Handler) -> None:
+    if handler not in _subscribers[name]:
+        _subscribers[name].append(handler)
+
+
+def publish(name: str, *, tenant: Tenant | None, payload: dict[str, Any]) -> DomainEvent:
+    from crm.platform.models import DomainEvent
+
+    event = DomainEvent.objects.create(name=name, tenant=tenant, payload=payload)
+    transaction.on_commit(lambda: dispatch(event.pk))
+    return event
+
+
+def dispatch(event_id: int) -> None:
+    from crm.platform.models import DomainEvent
+
+    event = DomainEvent.objects.filter(pk=event_id, processed_at__isnull=True).first()
+    if event is None:
+        return
+    handlers = _subscribers.get(event.name, [])
+    try:
+        for handler in handlers:
+            handler(event)
+    except Exception:
+        log.exception("event %s #%s: subscriber failed; left unprocessed for replay", event.name, event.pk)
+        return
+    DomainEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now())

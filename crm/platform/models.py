@@ -1,0 +1,66 @@
+"""Platform kernel models (public schema): timestamps base, domain-event outbox, operator audit."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TimeStampedModel(models.Model):
+    """Base for every model: created/updated timestamps (timezone-aware)."""
+
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class DomainEvent(TimeStampedModel):
+    """An outbox row per domain event (e.g. module enabled), consumed by billing and other subscribers."""
+
+    name = models.CharField(max_length=100, db_index=True)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="events", null=True)
+    payload = models.JSONField(default=dict)
+    processed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} #{self.pk}"
+
+
+class ImpersonationSession(TimeStampedModel):
+    """An operator acting as a tenant user for support: who, whom, why, from when to when."""
+
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="impersonations")
+    target_user_id = models.BigIntegerField()
+    target_email = models.EmailField()
+    reason = models.TextField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    token_used = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.operator} as {self.target_email}@{self.tenant}"
+
+
+class OperatorAudit(TimeStampedModel):
+    """What an operator did in the console (suspend, comp a module, impersonate...)."""
+
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, null=True, related_name="+")
+    action = models.CharField(max_length=60)
+    detail = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.operator} {self.action}"

@@ -1,0 +1,74 @@
+"""Roles, permissions and data scopes (architecture section 6).
+
+Roles are a field on the user; permissions are named capabilities granted to roles, here for the platform
+and in manifests for modules. Reads go through selectors that call `data_scope()`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from crm.tenants.accounts.models import User
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    ADMIN = "admin", _("Administrator")
+    MANAGER = "manager", _("Sales manager")
+    SALES = "sales", _("Sales rep")
+    CLERK = "clerk", _("Store clerk")
+    WAREHOUSE = "warehouse", _("Warehouse")
+    FINANCE = "finance", _("Finance")
+    OPERATOR = "operator", _("Platform operator")  # public schema only
+
+
+TENANT_ROLES = [r for r in Role if r != Role.OPERATOR]
+ADMINS = (Role.OWNER, Role.ADMIN)
+
+# Platform-level permissions; modules add theirs through ModuleManifest.permissions.
+BASE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "workspace.manage_modules": (Role.OWNER, Role.ADMIN),
+    "workspace.manage_users": (Role.OWNER, Role.ADMIN),
+    "workspace.manage_api_keys": (Role.OWNER,),
+    "workspace.view_audit": (Role.OWNER, Role.ADMIN),
+    "workspace.manage_settings": (Role.OWNER, Role.ADMIN),
+    "billing.manage": (Role.OWNER,),
+    "billing.view": (Role.OWNER, Role.ADMIN, Role.FINANCE),
+}
+
+
+def permission_map() -> dict[str, tuple[str, ...]]:
+    from crm.platform.registry import registry
+
+    merged = dict(BASE_PERMISSIONS)
+    for manifest in registry.all():
+        for perm, roles in manifest.permissions.items():
+            merged[perm] = tuple(roles)
+    return merged
+
+
+def has_perm(user: User | None, perm: str) -> bool:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    roles = permission_map().get(perm)
+    if roles is None:
+        raise KeyError(f"unknown permission {perm!r}")
+    return user.role in roles
+
+
+Scope = Literal["all", "team", "own", "none"]
+
+
+def data_scope(user: User) -> Scope:
+    """How much of the tenant's owned records a user sees: all, their team's subtree, or their own."""
+    if user.role in ADMINS:
+        return "all"
+    if user.role == Role.MANAGER:
+        return "team"
+    if user.role in (Role.SALES, Role.FINANCE, Role.WAREHOUSE):
+        return "own"
+    return "none"

@@ -1,0 +1,186 @@
+"""Module registry: every module declares itself in one `manifest.py`; the registry closes after start-up.
+
+A tenant's enabled set (expanded by `depends`) decides, per request, which URLs, API routes, menu entries,
+dashboard widgets and periodic tasks exist for it (architecture section 5).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+Kind = Literal["core", "sales_mode", "capability"]
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """One link in the workspace navigation; `url_name` is namespaced by the module slug."""
+
+    label: str
+    url_name: str
+    icon: str = ""
+    permission: str = ""  # empty: every tenant user
+
+
+@dataclass(frozen=True)
+class DashboardWidget:
+    label: str
+    template: str
+    permission: str = ""
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    """A per-tenant task run on a schedule; the beat fan-out skips tenants without the module."""
+
+    name: str  # dotted Celery task name taking no arguments, run inside the tenant schema
+    every_seconds: float
+
+
+@dataclass(frozen=True)
+class ModuleManifest:
+    """What a module is, what it costs and what it adds. Pure data."""
+
+    slug: str
+    name: str  # lazily translated
+    summary: str
+    kind: Kind
+    app_label: str
+    sales_mode: str = ""  # one of SALES_MODES for sellable modules
+    depends: tuple[str, ...] = ()
+    monthly_price: Decimal = Decimal("0")
+    currency: str = "CNY"
+    roles: tuple[tuple[str, str], ...] = ()  # extra roles (code, label)
+    permissions: dict[str, tuple[str, ...]] = field(default_factory=dict)  # permission -> roles
+    menu: tuple[MenuEntry, ...] = ()
+    widgets: tuple[DashboardWidget, ...] = ()
+    periodic_tasks: tuple[PeriodicTask, ...] = ()
+    urls: str = ""  # dotted module path of HTML urlpatterns, mounted at /<slug>/
+    api_urls: str = ""  # dotted module path of API urlpatterns, mounted at /api/v1/<slug>/
+    settings_schema: dict[str, object] = field(default_factory=dict)
+    demo_seeder: str = ""  # dotted path of a callable(tenant) that adds demo data
+    features: tuple[str, ...] = ()  # user-facing bullet points for the pricing page
+
+    @property
+    def sellable(self) -> bool:
+        return self.kind == "sales_mode"
+
+    @property
+    def always_on(self) -> bool:
+        return self.kind == "core"
+
+
+class RegistryClosed(RuntimeError):
+    pass
+
+
+class ModuleRegistry:
+    def __init__(self) -> None:
+        self._modules: dict[str, ModuleManifest] = {}
+        self._closed = False
+
+    def register(self, manifest: ModuleManifest) -> None:
+        if self._closed:
+            raise RegistryClosed(f"registry is closed; cannot register {manifest.slug!r}")
+        if manifest.slug in self._modules and self._modules[manifest.slug] is not manifest:
+            raise ValueError(f"duplicate module slug {manifest.slug!r}")
+        self._modules[manifest.slug] = manifest
+
+    def close(self) -> None:
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def all(self) -> list[ModuleManifest]:
+        return list(self._modules.values())
+
+    def sellable(self) -> list[ModuleManifest]:
+        return [m for m in self._modules.values() if m.sellable]
+
+    def get(self, slug: str) -> ModuleManifest:
+        return self._modules[slug]
+
+    def __contains__(self, slug: object) -> bool:
+        return slug in self._modules
+
+    def always_on(self) -> set[str]:
+        return {m.slug for m in self._modules.values() if m.always_on}
+
+    def expand(self, slugs: Iterable[str]) -> set[str]:
+        """The given modules plus everything they depend on, transitively, plus the always-on ones."""
+        result: set[str] = set()
+        stack = [s for s in slugs if s in self._modules] + sorted(self.always_on())
+        while stack:
+            slug = stack.pop()
+            if slug in result:
+                continue
+            result.add(slug)
+            stack.extend(d for d in self._modules[slug].depends if d not in result)
+        return result
+
+    def dependents(self, slug: str, enabled: Iterable[str]) -> list[str]:
+        """Enabled modules that need `slug` (directly or not): disabling `slug` must wait for them."""
+        enabled = set(enabled)
+        return sorted(s for s in enabled if s != slug and slug in self.expand([s]) - {s})
+
+    def module_for_namespace(self, namespace: str) -> str | None:
+        if namespace in self._modules:
+            return namespace
+        if namespace.startswith("api-") and namespace[4:] in self._modules:
+            return namespace[4:]
+        return None
+
+    def validate(self) -> list[str]:
+        """Problems with the registered manifests, as messages (used by the system check)."""
+        problems: list[str] = []
+        for m in self._modules.values():
+            for dep in m.depends:
+                if dep not in self._modules:
+                    problems.append(f"{m.slug}: depends on unknown module {dep!r}")
+            if m.sellable and m.monthly_price <= 0:
+                problems.append(f"{m.slug}: a sellable module needs a monthly price")
+            if m.sellable and not m.sales_mode:
+                problems.append(f"{m.slug}: a sellable module needs a sales_mode")
+            for entry in m.menu:
+                if not entry.url_name.startswith(f"{m.slug}:"):
+                    problems.append(f"{m.slug}: menu url {entry.url_name!r} is not in namespace {m.slug!r}")
+        # cycles
+        visiting: set[str] = set()
+        done: set[str] = set()
+
+        def visit(slug: str, path: list[str]) -> None:
+            if slug in done or slug not in self._modules:
+                return
+            if slug in visiting:
+                problems.append("dependency cycle: " + " -> ".join([*path, slug]))
+                return
+            visiting.add(slug)
+            for dep in self._modules[slug].depends:
+                visit(dep, [*path, slug])
+            visiting.discard(slug)
+            done.add(slug)
+
+        for slug in self._modules:
+            visit(slug, [])
+        return problems
+
+
+registry = ModuleRegistry()
+
+
+def discover(app_modules: Iterable[str], import_module: Callable[[str], object] = importlib.import_module) -> None:
+    """Import `<app>.manifest` for each app that has one and register its MANIFEST; then close."""
+    for app in app_modules:
+        try:
+            mod = import_module(f"{app}.manifest")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{app}.manifest":
+                continue
+            raise
+        registry.register(mod.MANIFEST)  # type: ignore[attr-defined]
+    registry.close()

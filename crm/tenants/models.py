@@ -1,0 +1,109 @@
+"""Tenancy (public schema): tenants, their domains, module enablement and its change log."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_tenants.models import DomainMixin, TenantMixin
+
+from crm.platform.models import TimeStampedModel
+
+
+class TenantStatus(models.TextChoices):
+    TEMPLATE = "template", _("Template")
+    POOL = "pool", _("Spare (pool)")
+    TRIAL = "trial", _("Trial")
+    ACTIVE = "active", _("Active")
+    PAST_DUE = "past_due", _("Past due")
+    SUSPENDED = "suspended", _("Suspended")
+    CLOSED = "closed", _("Closed")
+
+
+LIVE_STATUSES = (TenantStatus.TRIAL, TenantStatus.ACTIVE, TenantStatus.PAST_DUE, TenantStatus.SUSPENDED)
+
+
+class Tenant(TenantMixin, TimeStampedModel):
+    """A customer company with its own schema. Template and pool rows are schemas waiting to be used."""
+
+    slug = models.SlugField(_("workspace"), max_length=40, unique=True, null=True, blank=True)
+    name = models.CharField(_("company name"), max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=TenantStatus.choices, default=TenantStatus.TRIAL,
+                              db_index=True)
+    sales_modes = ArrayField(models.CharField(max_length=30), default=list, blank=True)
+    default_language = models.CharField(max_length=10, default="zh-hans")
+    time_zone = models.CharField(max_length=60, default="Asia/Shanghai")
+    currency = models.CharField(max_length=3, default="CNY")
+    owner_email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=30, blank=True)
+    trial_ends_at = models.DateTimeField(null=True, blank=True)
+    suspended_reason = models.CharField(max_length=200, blank=True)
+    suspended_by_billing = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    # Schemas are created by crm.tenants.provisioning (clone of the template), never on save.
+    auto_create_schema = False
+    auto_drop_schema = True
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name or self.schema_name
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    @property
+    def is_read_only(self) -> bool:
+        return self.status == TenantStatus.SUSPENDED
+
+
+class Domain(DomainMixin):
+    """A host name routed to a tenant (`<slug>.<base domain>`)."""
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class TenantModule(TimeStampedModel):
+    """One module's state for one tenant. Rows are never deleted: disabling keeps data and history."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="modules")
+    module = models.CharField(max_length=40)
+    enabled = models.BooleanField(default=False)
+    comp = models.BooleanField(_("complimentary"), default=False)
+
+    class Meta:
+        ordering = ["module"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "module"], name="uniq_tenant_module")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}:{self.module}={'on' if self.enabled else 'off'}"
+
+
+class ModuleChange(TimeStampedModel):
+    """Audit of every enable/disable: who (tenant user or operator), when, what. Billing reads this."""
+
+    class Action(models.TextChoices):
+        ENABLE = "enable", _("Enabled")
+        DISABLE = "disable", _("Disabled")
+        COMP_ON = "comp_on", _("Complimentary on")
+        COMP_OFF = "comp_off", _("Complimentary off")
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="module_changes")
+    module = models.CharField(max_length=40)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    actor_email = models.EmailField(blank=True)
+    actor_kind = models.CharField(max_length=20, default="user")  # user | operator | system
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}:{self.module} {self.action}"

@@ -1,0 +1,216 @@
+"""Writes about tenants: signup/provisioning, module enablement, lifecycle."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_tenants.utils import schema_context
+
+from crm.platform import events
+from crm.platform.errors import ServiceError
+from crm.platform.permissions import Role
+from crm.platform.registry import registry
+from crm.tenants import provisioning
+from crm.tenants.models import Domain, ModuleChange, Tenant, TenantModule, TenantStatus
+from crm.tenants.selectors import enabled_modules, invalidate_modules
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+RESERVED_SLUGS = frozenset({
+    "www", "api", "app", "admin", "console", "ops", "operator", "static", "media", "mail", "smtp", "ftp",
+    "public", "template", "pool", "help", "support", "status", "billing", "signup", "login", "docs", "blog",
+    "cdn", "assets", "dev", "test", "staging", "demo-admin", "root", "system",
+})
+PHONE_RE = re.compile(r"^(\+?86)?1[3-9]\d{9}$|^\+[1-9]\d{6,14}$")
+TRIAL_DAYS = 14
+
+
+def tenant_host(tenant: Tenant) -> str:
+    return f"{tenant.slug}.{settings.BASE_DOMAIN}"
+
+
+def tenant_url(tenant: Tenant, path: str = "/") -> str:
+    port = f":{settings.SITE_PORT}" if settings.SITE_PORT else ""
+    return f"{settings.SITE_SCHEME}://{tenant_host(tenant)}{port}{path}"
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    tenant: Tenant
+    owner_id: int
+    path: str  # "pool" or "clone"
+
+
+def normalise_phone(phone: str) -> str:
+    return re.sub(r"[\s-]", "", phone or "")
+
+
+def signup_validate(*, company: str, slug: str, owner_name: str, email: str, password: str,
+                    phone: str, modules: list[str]) -> dict[str, list[str]]:
+    """All problems with a signup, by field, translated. Empty when the signup may proceed."""
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, msg: str) -> None:
+        errors.setdefault(field, []).append(msg)
+
+    if not company.strip():
+        add("company", _("Enter your company name."))
+    slug = slug.strip().lower()
+    if not SLUG_RE.match(slug):
+        add("slug", _("Use 3 to 40 lowercase letters, digits or hyphens, starting with a letter."))
+    elif slug in RESERVED_SLUGS:
+        add("slug", _("This workspace address is reserved. Please choose another."))
+    elif Tenant.objects.filter(slug=slug).exists():
+        add("slug", _("This workspace address is already taken."))
+    if not owner_name.strip():
+        add("owner_name", _("Enter your name."))
+    try:
+        validate_email(email)
+    except ValidationError:
+        add("email", _("Enter a valid email address."))
+    else:
+        if Tenant.objects.filter(owner_email__iexact=email.strip()).exists():
+            add("email", _("This email already owns a workspace. Log in to it or use another email."))
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        for message in exc.messages:
+            add("password", message)
+    if phone and not PHONE_RE.match(normalise_phone(phone)):
+        add("phone", _("Enter a valid mobile number, e.g. 13800138000 or +8613800138000."))
+    unknown = [m for m in modules if m not in registry or not registry.get(m).sellable]
+    if unknown:
+        add("modules", _("Unknown module: %(names)s") % {"names": ", ".join(unknown)})
+    return errors
+
+
+def tenant_signup(*, company: str, slug: str, owner_name: str, email: str, password: str, phone: str = "",
+                  modules: list[str], sales_modes: list[str] | None = None,
+                  language: str = "zh-hans") -> SignupResult:
+    """Create a tenant in one transaction: claim or clone a schema, add the domain, the owner, the modules.
+
+    Raises ServiceError with per-field messages on bad input; nothing is created then.
+    """
+    errors = signup_validate(company=company, slug=slug, owner_name=owner_name, email=email,
+                             password=password, phone=phone, modules=modules)
+    if errors:
+        raise ServiceError(_("Please correct the errors below."), fields=errors)
+    slug = slug.strip().lower()
+    email = email.strip().lower()
+    from crm.tenants.accounts.models import User
+
+    with transaction.atomic():
+        tenant, path = provisioning.schema_acquire()
+        tenant.slug = slug
+        tenant.name = company.strip()
+        tenant.status = TenantStatus.TRIAL
+        tenant.owner_email = email
+        tenant.phone = normalise_phone(phone)
+        tenant.sales_modes = list(sales_modes or modules)
+        tenant.default_language = language if language in dict(settings.LANGUAGES) else "zh-hans"
+        tenant.trial_ends_at = timezone.now() + timedelta(days=TRIAL_DAYS)
+        tenant.save()
+        Domain.objects.create(domain=tenant_host(tenant), tenant=tenant, is_primary=True)
+        with schema_context(tenant.schema_name):
+            owner = User.objects.create_user(email, password, name=owner_name.strip(), role=Role.OWNER,
+                                             phone=normalise_phone(phone))
+        for module in sorted(set(modules)):
+            _module_write(tenant=tenant, module=module, enabled=True, actor_email=email, actor_kind="user",
+                          reason="signup")
+        events.publish("tenant.created", tenant=tenant, payload={"slug": slug, "modules": sorted(modules)})
+    if path == "pool":
+        from crm.tenants.tasks import refill_pool
+
+        transaction.on_commit(lambda: refill_pool.delay())
+    invalidate_modules(tenant)
+    return SignupResult(tenant=tenant, owner_id=owner.pk, path=path)
+
+
+def _module_write(*, tenant: Tenant, module: str, enabled: bool, actor_email: str, actor_kind: str,
+                  reason: str = "") -> bool:
+    row, _created = TenantModule.objects.select_for_update().get_or_create(tenant=tenant, module=module)
+    if row.enabled == enabled:
+        return False
+    row.enabled = enabled
+    row.save(update_fields=["enabled", "updated_at"])
+    action = ModuleChange.Action.ENABLE if enabled else ModuleChange.Action.DISABLE
+    ModuleChange.objects.create(tenant=tenant, module=module, action=action, actor_email=actor_email,
+                                actor_kind=actor_kind, reason=reason)
+    events.publish(f"module.{'enabled' if enabled else 'disabled'}", tenant=tenant,
+                   payload={"module": module, "actor": actor_email, "actor_kind": actor_kind,
+                            "at": timezone.now().isoformat()})
+    return True
+
+
+def module_set_enabled(*, tenant: Tenant, module: str, enabled: bool, actor_email: str,
+                       actor_kind: str = "user") -> bool:
+    """Turn a sellable module on or off for a tenant. Data is never deleted. Returns whether it changed.
+
+    Disabling a module that an enabled module depends on is refused with the reason.
+    """
+    if module not in registry or not registry.get(module).sellable:
+        raise ServiceError(_("This module cannot be switched on or off."), code="not_toggleable")
+    if tenant.status in (TenantStatus.SUSPENDED, TenantStatus.CLOSED):
+        raise ServiceError(_("This workspace is suspended; modules cannot be changed."), code="tenant_read_only")
+    if not enabled:
+        needed_by = [
+            m for m in registry.dependents(module, enabled_modules(tenant))
+            if m != module and registry.get(m).sellable
+        ]
+        if needed_by:
+            names = ", ".join(str(registry.get(m).name) for m in needed_by)
+            raise ServiceError(_("Cannot turn this off: %(names)s need it.") % {"names": names},
+                               code="required_by")
+    with transaction.atomic():
+        changed = _module_write(tenant=tenant, module=module, enabled=enabled, actor_email=actor_email,
+                                actor_kind=actor_kind)
+    invalidate_modules(tenant)
+    return changed
+
+
+def module_set_comp(*, tenant: Tenant, module: str, comp: bool, operator_email: str, reason: str = "") -> None:
+    """Operator: grant (or withdraw) a module free of charge; a comped module is on whatever the tenant says."""
+    if module not in registry or not registry.get(module).sellable:
+        raise ServiceError(_("Unknown module."), code="unknown_module")
+    with transaction.atomic():
+        row, _created = TenantModule.objects.select_for_update().get_or_create(tenant=tenant, module=module)
+        if row.comp == comp:
+            return
+        row.comp = comp
+        row.save(update_fields=["comp", "updated_at"])
+        action = ModuleChange.Action.COMP_ON if comp else ModuleChange.Action.COMP_OFF
+        ModuleChange.objects.create(tenant=tenant, module=module, action=action, actor_email=operator_email,
+                                    actor_kind="operator", reason=reason)
+        events.publish(f"module.{action}", tenant=tenant, payload={"module": module, "actor": operator_email})
+    invalidate_modules(tenant)
+
+
+def tenant_suspend(*, tenant: Tenant, reason: str, by_billing: bool = False) -> None:
+    if tenant.status in (TenantStatus.TEMPLATE, TenantStatus.POOL, TenantStatus.CLOSED):
+        raise ServiceError(_("Only a live workspace can be suspended."))
+    with transaction.atomic():
+        tenant.status = TenantStatus.SUSPENDED
+        tenant.suspended_reason = reason[:200]
+        tenant.suspended_by_billing = by_billing
+        tenant.save(update_fields=["status", "suspended_reason", "suspended_by_billing", "updated_at"])
+        events.publish("tenant.suspended", tenant=tenant, payload={"reason": reason, "by_billing": by_billing})
+
+
+def tenant_reactivate(*, tenant: Tenant) -> None:
+    if tenant.status != TenantStatus.SUSPENDED:
+        raise ServiceError(_("This workspace is not suspended."))
+    with transaction.atomic():
+        in_trial = tenant.trial_ends_at is not None and tenant.trial_ends_at > timezone.now()
+        tenant.status = TenantStatus.TRIAL if in_trial and not tenant.activated_at else TenantStatus.ACTIVE
+        tenant.suspended_reason = ""
+        tenant.suspended_by_billing = False
+        tenant.save(update_fields=["status", "suspended_reason", "suspended_by_billing", "updated_at"])
+        events.publish("tenant.reactivated", tenant=tenant, payload={})

@@ -1,0 +1,120 @@
+"""Test harness: a real PostgreSQL with real tenant schemas, a real Redis.
+
+Once per session: the test database is migrated (public schema), the template schema is created, and two
+tenants ("alpha" and "beta", each with owner, admin, manager, rep and clerk users) are provisioned through
+the same service signup uses. Each test then runs in a transaction that is rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context
+
+PASSWORD = "Correct-Horse-9"
+
+
+@dataclass
+class TenantFixture:
+    tenant: Any
+    host: str
+    users: dict[str, Any]  # role -> user
+
+    @property
+    def schema(self) -> str:
+        return str(self.tenant.schema_name)
+
+    def client(self, role: str | None = "owner", **extra: Any) -> Client:
+        """A test client on this tenant's host, logged in as the user with `role` (None: anonymous)."""
+        client = Client(HTTP_HOST=self.host, **extra)
+        if role is not None:
+            with schema_context(self.schema):
+                client.force_login(self.users[role], backend="crm.tenants.accounts.backends.EmailBackend")
+        connection.set_schema_to_public()
+        return client
+
+
+def _make_tenant(slug: str, modules: list[str]) -> TenantFixture:
+    from crm.platform.permissions import Role
+    from crm.tenants.accounts.models import Team, User
+    from crm.tenants.services import tenant_host, tenant_signup
+
+    result = tenant_signup(company=f"{slug.title()} 有限公司", slug=slug, owner_name=f"{slug} owner",
+                           email=f"owner@{slug}.example.com", password=PASSWORD, phone="13800138000",
+                           modules=modules)
+    tenant = result.tenant
+    users: dict[str, Any] = {}
+    with schema_context(tenant.schema_name):
+        users["owner"] = User.objects.get(pk=result.owner_id)
+        for role in (Role.ADMIN, Role.MANAGER, Role.SALES, Role.CLERK, Role.WAREHOUSE, Role.FINANCE):
+            users[str(role)] = User.objects.create_user(f"{role}@{slug}.example.com", PASSWORD,
+                                                        name=f"{slug} {role}", role=role)
+        team = Team.objects.create(name=f"{slug} team", manager=users["manager"])
+        User.objects.filter(pk__in=[users["manager"].pk, users["sales"].pk]).update(team=team)
+        users["sales2"] = User.objects.create_user(f"sales2@{slug}.example.com", PASSWORD,
+                                                   name=f"{slug} sales2", role=Role.SALES)
+        for key in list(users):
+            users[key].refresh_from_db()
+    connection.set_schema_to_public()
+    return TenantFixture(tenant=tenant, host=tenant_host(tenant), users=users)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
+    from crm.tenants.accounts.models import User
+    from crm.tenants.provisioning import template_ensure
+
+    with django_db_blocker.unblock():
+        cache.clear()
+        template_ensure()
+        world = {
+            "alpha": _make_tenant("alpha", ["retail", "project"]),
+            "beta": _make_tenant("beta", ["retail", "trade"]),
+            "operator": User.objects.create_user("ops@platform.example.com", PASSWORD, name="Operator",
+                                                 role="operator", is_staff=True),
+        }
+        connection.set_schema_to_public()
+    yield world
+
+
+@pytest.fixture
+def world(django_db_setup: dict[str, Any], db: None) -> dict[str, Any]:
+    return django_db_setup
+
+
+@pytest.fixture
+def alpha(world: dict[str, Any]) -> TenantFixture:
+    world["alpha"].tenant.refresh_from_db()
+    return world["alpha"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def beta(world: dict[str, Any]) -> TenantFixture:
+    world["beta"].tenant.refresh_from_db()
+    return world["beta"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def operator(world: dict[str, Any]) -> Any:
+    return world["operator"]
+
+
+@pytest.fixture
+def public_client() -> Client:
+    return Client(HTTP_HOST="localhost")
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_and_clean_cache() -> Iterator[None]:
+    """Each test starts in the public schema; cached state (module sets, throttles) never outlives the
+    transaction it was computed in."""
+    connection.set_schema_to_public()
+    yield
+    connection.set_schema_to_public()
+    cache.clear()
