@@ -1,11 +1,17 @@
 # Two commands matter: `make run` and `make test`. Everything else is for developers.
+# A fresh machine needs Python 3.11+ and make; PostgreSQL and Redis come from wheels (deploy/embedded.py),
+# and the few Debian packages (gettext, chromium, a CJK font for screenshots) are installed when missing.
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-SERVICES = eval "$$($(BIN)/python deploy/embedded.py start)"
+# Runs a command with the embedded PostgreSQL + Redis (or DATABASE_URL/REDIS_URL), stopping afterwards
+# only the servers it had to start.
+WITH_SERVICES = $(BIN)/python deploy/embedded.py run --
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq
 
-.PHONY: run test check bench venv services stop messages e2e browser demo fmt
+.PHONY: run test check bench venv services stop messages compilemessages e2e browser fmt
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,44 +21,50 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Start the embedded servers in the background (they keep running until `make stop`).
 services: venv
 	@$(BIN)/python deploy/embedded.py start
 
 stop:
 	$(BIN)/python deploy/embedded.py stop
 
-# Serve the site with a Celery worker and beat on embedded PostgreSQL + Redis (or DATABASE_URL/REDIS_URL).
-run: venv
-	@$(SERVICES); export DJANGO_SETTINGS_MODULE=config.settings.dev; \
-	  $(BIN)/python manage.py compilemessages -v 0 --ignore=.venv && \
-	  $(BIN)/python manage.py platform_setup && \
-	  $(BIN)/python manage.py demo_seed && \
-	  exec $(BIN)/python deploy/devrun.py
+# msgfmt (gettext) compiles the translations; without it the UI falls back to the English msgids.
+compilemessages: venv
+	@command -v msgfmt >/dev/null 2>&1 || { $(APT_INSTALL) gettext >/dev/null; } || \
+	  echo "warning: gettext (msgfmt) is missing; translations are not compiled"
+	@if command -v msgfmt >/dev/null 2>&1 && find . -path ./.venv -prune -o -name '*.po' -print | grep -q .; then \
+	  DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py compilemessages -v 0 --ignore=.venv; fi
 
-# Chromium for the browser tests comes from Debian's package (Playwright cannot download browsers here).
+# Serve the site with a Celery worker and beat on embedded PostgreSQL + Redis (or DATABASE_URL/REDIS_URL):
+# migrations, template schema and spare pool, demo tenants, then web + worker + beat. Ctrl-C stops all.
+# Ports: CRM_SITE_PORT (8000), CRM_PG_PORT (54329), CRM_REDIS_PORT (63799); data: CRM_DATA_DIR (.data).
+run: venv compilemessages
+	@exec $(BIN)/python deploy/devrun.py
+
+# Chromium for the browser tests comes from Debian's package (Playwright cannot download browsers here);
+# a CJK font so that screenshots of Chinese pages show characters, not boxes.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (Debian package)"; $(APT_INSTALL) chromium >/dev/null; }
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { $(APT_INSTALL) fonts-wqy-microhei >/dev/null; } || \
+	  echo "warning: no CJK font; Chinese text in screenshots shows as boxes"
 
-test: venv browser
-	@$(SERVICES); export DJANGO_SETTINGS_MODULE=config.settings.test; \
-	  $(BIN)/python manage.py compilemessages -v 0 --ignore=.venv && \
-	  $(BIN)/pytest $(PYTEST_ARGS)
+# The whole suite, browser tests included (pytest exits non-zero when a test fails or nothing was collected).
+test: venv browser compilemessages
+	@DJANGO_SETTINGS_MODULE=config.settings.test $(WITH_SERVICES) $(BIN)/pytest $(PYTEST_ARGS)
 
-e2e: venv browser
-	@$(SERVICES); $(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)
+e2e: venv browser compilemessages
+	@DJANGO_SETTINGS_MODULE=config.settings.test $(WITH_SERVICES) $(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 check: venv
-	@$(SERVICES); export DJANGO_SETTINGS_MODULE=config.settings.test; \
+	@DJANGO_SETTINGS_MODULE=config.settings.test $(WITH_SERVICES) sh -c '\
 	  $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy . && \
-	  $(BIN)/python manage.py check && $(BIN)/python manage.py makemigrations --check --dry-run
+	  $(BIN)/python manage.py check && $(BIN)/python manage.py makemigrations --check --dry-run'
 
 fmt: venv
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
 bench: venv
-	@$(SERVICES); export DJANGO_SETTINGS_MODULE=config.settings.dev; $(BIN)/python -m bench
+	@DJANGO_SETTINGS_MODULE=config.settings.dev $(WITH_SERVICES) $(BIN)/python -m bench
 
 messages: venv
 	cd crm && ../$(BIN)/django-admin makemessages -l zh_Hans -l en --ignore='*/tests/*' && cd .. && \

@@ -1,7 +1,9 @@
 """Celery app. Tasks queued from a tenant request carry the tenant's schema (tenant-schemas-celery)."""
 
 import os
+from typing import Any
 
+from celery.signals import import_modules
 from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
@@ -9,3 +11,22 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 app = CeleryApp("crm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@import_modules.connect(sender=app)
+def add_module_schedule(sender: Any, **kwargs: Any) -> None:
+    """Add one beat entry per module periodic task (crm.platform.tasks.module_beat_schedule).
+
+    The registry is filled when Django's apps are ready, so settings cannot list these entries. Worker and
+    beat send `import_modules` while loading, after Celery's Django fix-up (connected when the app was
+    created, so it runs first) has called django.setup() and before beat's scheduler reads the schedule.
+    """
+    from django.apps import apps
+
+    if not apps.ready:
+        import django
+
+        django.setup()
+    from crm.platform.tasks import module_beat_schedule
+
+    sender.conf.beat_schedule = {**(sender.conf.beat_schedule or {}), **module_beat_schedule()}

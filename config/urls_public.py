@@ -3,13 +3,16 @@
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from crm.billing.urls import public_urlpatterns as billing_public_urls
 from crm.platform import views_public
 
 urlpatterns = [
     path("", views_public.home, name="public-home"),
     path("pricing/", views_public.pricing, name="pricing"),
     path("signup/", views_public.signup, name="signup"),
+    path("signup/check-slug/", views_public.signup_slug_check, name="signup-slug-check"),
     path("healthz", views_public.healthz, name="healthz"),
     path("i18n/setlang/", set_language, name="set_language"),
+    *billing_public_urls,  # Stripe webhook + /console/billing/ (before the console's own patterns)
     path("console/", include("crm.platform.console.urls")),
 ]

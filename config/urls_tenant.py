@@ -1,15 +1,19 @@
 """URLs of a tenant workspace. Module URLs come from the registry, namespaced by module slug, so the
 module gate (404 when disabled) and the cross-tenant test see every route without a list kept here."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.i18n import set_language
 
+from crm.api.errors import not_found as api_not_found
 from crm.platform.registry import registry
 
 urlpatterns = [
     path("auth/", include("crm.tenants.accounts.urls")),
     path("settings/", include("crm.tenants.urls")),
+    path("billing/", include("crm.billing.urls")),
+    path("api/v1/billing/", include("crm.billing.api")),  # before api/v1/: that one ends in a catch-all 404
     path("api/v1/", include("crm.api.urls")),
+    re_path(r"^api/", api_not_found),  # other /api/ paths (e.g. unknown versions): JSON 404 too
     path("i18n/setlang/", set_language, name="set_language"),
 ]
 

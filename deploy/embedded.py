@@ -5,8 +5,10 @@ PostgreSQL 16 comes from the `pgserver` wheel and `redis-server` from the `redis
 ordinary servers on loopback (one server each, shared by web, worker, beat and tests) with their data under
 `.data/`. Set DATABASE_URL / REDIS_URL to use real servers instead; then this script does nothing.
 
-    python deploy/embedded.py start   # idempotent; prints shell exports
-    python deploy/embedded.py stop
+    python deploy/embedded.py start             # idempotent; prints shell exports
+    python deploy/embedded.py stop              # stops both servers
+    python deploy/embedded.py run -- CMD ...    # start what is missing, run CMD with DATABASE_URL and
+                                                # REDIS_URL set, then stop only what this call started
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -31,7 +34,7 @@ PG_SYSTEM_USER = "crmpg"
 
 
 def _pg_bin() -> Path:
-    import pgserver  # noqa: F401  (the wheel ships the binaries)
+    import pgserver  # the wheel ships the binaries
 
     return Path(pgserver.__file__).parent / "pginstall" / "bin"
 
@@ -93,9 +96,19 @@ def start_postgres() -> str:
             entry = pwd.getpwnam(PG_SYSTEM_USER)
             os.chown(pgdata, entry.pw_uid, entry.pw_gid)
         subprocess.run(
-            [str(bindir / "initdb"), "-D", str(pgdata), "-U", PG_USER, "--auth=trust", "--encoding=UTF8",
-             "--locale=C.UTF-8"],
-            check=True, stdout=subprocess.DEVNULL, **kwargs,  # type: ignore[call-overload]
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(pgdata),
+                "-U",
+                PG_USER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            **kwargs,  # type: ignore[call-overload]
         )
         with open(pgdata / "postgresql.conf", "a") as conf:
             # Development/test server: durability off for speed, enough connections for web+worker+tests.
@@ -105,14 +118,28 @@ def start_postgres() -> str:
                 "max_connections = 200\nshared_buffers = 256MB\n"
             )
     subprocess.run(
-        [str(bindir / "pg_ctl"), "-D", str(pgdata), "-l", str(pgdata / "server.log"), "-o", f"-p {PG_PORT}",
-         "-w", "-t", "60", "start"],
-        check=True, stdout=subprocess.DEVNULL, **kwargs,  # type: ignore[call-overload]
+        [
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(pgdata),
+            "-l",
+            str(pgdata / "server.log"),
+            "-o",
+            f"-p {PG_PORT}",
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        **kwargs,  # type: ignore[call-overload]
     )
     # Create the application database once.
     psql = [str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", PG_USER, "-tAc"]
-    exists = subprocess.run([*psql, "SELECT 1 FROM pg_database WHERE datname='crm'"],
-                            check=True, capture_output=True, text=True).stdout.strip()
+    exists = subprocess.run(
+        [*psql, "SELECT 1 FROM pg_database WHERE datname='crm'"], check=True, capture_output=True, text=True
+    ).stdout.strip()
     if not exists:
         subprocess.run([*psql, "CREATE DATABASE crm"], check=True, stdout=subprocess.DEVNULL)
     return url
@@ -125,9 +152,25 @@ def start_redis() -> str:
     rdir = DATA / "redis"
     rdir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [str(_redis_bin()), "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--daemonize", "yes",
-         "--dir", str(rdir), "--logfile", str(rdir / "redis.log"), "--pidfile", str(rdir / "redis.pid"),
-         "--save", "", "--appendonly", "no"],
+        [
+            str(_redis_bin()),
+            "--port",
+            str(REDIS_PORT),
+            "--bind",
+            "127.0.0.1",
+            "--daemonize",
+            "yes",
+            "--dir",
+            str(rdir),
+            "--logfile",
+            str(rdir / "redis.log"),
+            "--pidfile",
+            str(rdir / "redis.pid"),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         check=True,
     )
     for _ in range(100):
@@ -137,17 +180,58 @@ def start_redis() -> str:
     raise SystemExit("redis-server did not start; see .data/redis/redis.log")
 
 
-def stop() -> None:
+def ensure() -> tuple[dict[str, str], list[str]]:
+    """Start whichever embedded server is needed and not running yet. Returns the environment to export
+    and the names of the servers this call started (so that the caller stops only those)."""
+    exports: dict[str, str] = {}
+    started: list[str] = []
+    if not os.environ.get("DATABASE_URL"):
+        if not _port_open(PG_PORT):
+            started.append("postgres")
+        exports["DATABASE_URL"] = start_postgres()
+    if not os.environ.get("REDIS_URL"):
+        if not _port_open(REDIS_PORT):
+            started.append("redis")
+        exports["REDIS_URL"] = start_redis()
+    return exports, started
+
+
+def stop(which: tuple[str, ...] | list[str] = ("postgres", "redis")) -> None:
     pgdata = DATA / "pg"
-    if (pgdata / "postmaster.pid").exists():
-        subprocess.run([str(_pg_bin() / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "stop"],
-                       check=False, stdout=subprocess.DEVNULL, **_run_kwargs())  # type: ignore[call-overload]
+    if "postgres" in which and (pgdata / "postmaster.pid").exists():
+        subprocess.run(
+            [str(_pg_bin() / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            **_run_kwargs(),
+        )  # type: ignore[call-overload]
     pidfile = DATA / "redis" / "redis.pid"
-    if pidfile.exists():
+    if "redis" in which and pidfile.exists():
         try:
-            os.kill(int(pidfile.read_text().strip()), 15)
+            pid = int(pidfile.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
         except (ProcessLookupError, ValueError):
-            pass
+            return
+        # Wait for it to exit, so that "stopped" means stopped (a quick restart finds the port free).
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+
+def run(command: list[str]) -> int:
+    """Run `command` with the embedded servers; stop afterwards the ones started here, even on Ctrl-C."""
+    exports, started = ensure()
+    env = dict(os.environ, **exports)
+    try:
+        return subprocess.run(command, env=env, check=False).returncode
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if started:
+            stop(started)
 
 
 def main(argv: list[str]) -> int:
@@ -155,15 +239,19 @@ def main(argv: list[str]) -> int:
     if cmd == "stop":
         stop()
         return 0
+    if cmd == "run":
+        rest = argv[2:]
+        if rest[:1] == ["--"]:
+            rest = rest[1:]
+        if not rest:
+            print(__doc__)
+            return 2
+        return run(rest)
     if cmd != "start":
         print(__doc__)
         return 2
-    exports = []
-    if not os.environ.get("DATABASE_URL"):
-        exports.append(f"export DATABASE_URL={start_postgres()}")
-    if not os.environ.get("REDIS_URL"):
-        exports.append(f"export REDIS_URL={start_redis()}")
-    print("\n".join(exports))
+    exports, _started = ensure()
+    print("\n".join(f"export {key}={value}" for key, value in exports.items()))
     return 0
 
 

@@ -36,7 +36,7 @@ class TenantFixture:
         if role is not None:
             with schema_context(self.schema):
                 client.force_login(self.users[role], backend="crm.tenants.accounts.backends.EmailBackend")
-        connection.set_schema_to_public()
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
         return client
 
 
@@ -45,41 +45,51 @@ def _make_tenant(slug: str, modules: list[str]) -> TenantFixture:
     from crm.tenants.accounts.models import Team, User
     from crm.tenants.services import tenant_host, tenant_signup
 
-    result = tenant_signup(company=f"{slug.title()} 有限公司", slug=slug, owner_name=f"{slug} owner",
-                           email=f"owner@{slug}.example.com", password=PASSWORD, phone="13800138000",
-                           modules=modules)
+    result = tenant_signup(
+        company=f"{slug.title()} 有限公司",
+        slug=slug,
+        owner_name=f"{slug} owner",
+        email=f"owner@{slug}.example.com",
+        password=PASSWORD,
+        phone="13800138000",
+        modules=modules,
+    )
     tenant = result.tenant
     users: dict[str, Any] = {}
     with schema_context(tenant.schema_name):
         users["owner"] = User.objects.get(pk=result.owner_id)
         for role in (Role.ADMIN, Role.MANAGER, Role.SALES, Role.CLERK, Role.WAREHOUSE, Role.FINANCE):
-            users[str(role)] = User.objects.create_user(f"{role}@{slug}.example.com", PASSWORD,
-                                                        name=f"{slug} {role}", role=role)
+            users[str(role)] = User.objects.create_user(
+                f"{role}@{slug}.example.com", PASSWORD, name=f"{slug} {role}", role=role
+            )
         team = Team.objects.create(name=f"{slug} team", manager=users["manager"])
         User.objects.filter(pk__in=[users["manager"].pk, users["sales"].pk]).update(team=team)
-        users["sales2"] = User.objects.create_user(f"sales2@{slug}.example.com", PASSWORD,
-                                                   name=f"{slug} sales2", role=Role.SALES)
+        users["sales2"] = User.objects.create_user(
+            f"sales2@{slug}.example.com", PASSWORD, name=f"{slug} sales2", role=Role.SALES
+        )
         for key in list(users):
             users[key].refresh_from_db()
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     return TenantFixture(tenant=tenant, host=tenant_host(tenant), users=users)
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
     from crm.tenants.accounts.models import User
-    from crm.tenants.provisioning import template_ensure
+    from crm.tenants.provisioning import public_ensure, template_ensure
 
     with django_db_blocker.unblock():
         cache.clear()
         template_ensure()
+        public_ensure()  # the public site and console answer on the base domain ("localhost")
         world = {
             "alpha": _make_tenant("alpha", ["retail", "project"]),
             "beta": _make_tenant("beta", ["retail", "trade"]),
-            "operator": User.objects.create_user("ops@platform.example.com", PASSWORD, name="Operator",
-                                                 role="operator", is_staff=True),
+            "operator": User.objects.create_user(
+                "ops@platform.example.com", PASSWORD, name="Operator", role="operator", is_staff=True
+            ),
         }
-        connection.set_schema_to_public()
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
     yield world
 
 
@@ -114,7 +124,7 @@ def public_client() -> Client:
 def _public_schema_and_clean_cache() -> Iterator[None]:
     """Each test starts in the public schema; cached state (module sets, throttles) never outlives the
     transaction it was computed in."""
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     yield
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     cache.clear()

@@ -68,6 +68,8 @@ ROOT_URLCONF = "config.urls_tenant"
 CRM_TEMPLATE_SCHEMA = "tpl_template"
 CRM_POOL_SIZE = env.int("CRM_POOL_SIZE", default=3)
 CRM_POOL_LOW_WATER = env.int("CRM_POOL_LOW_WATER", default=2)
+# Signup attempts per client address per hour (public signup form; stops scripted abuse).
+CRM_SIGNUP_LIMIT_PER_HOUR = env.int("CRM_SIGNUP_LIMIT_PER_HOUR", default=10)
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 
 MIDDLEWARE = [
@@ -101,6 +103,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "crm.platform.context_processors.workspace",
+                "crm.billing.context_processors.billing_banner",
             ],
         },
     },
@@ -147,11 +150,14 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "crm.tenants.accounts.backends.axes_username"
 AXES_LOCKOUT_CALLABLE = "crm.tenants.accounts.views.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 # Lockout is per account on purpose (an attacker rotating addresses still locks the account).
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# Operators must set up a TOTP second factor before using the console (prod.py forces it on).
+OPERATOR_2FA_REQUIRED = env.bool("OPERATOR_2FA_REQUIRED", default=False)
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
@@ -162,7 +168,7 @@ USE_TZ = True
 DEFAULT_CURRENCY = "CNY"
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env("CRM_MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media")))
 MEDIA_URL = "/media/"
@@ -193,6 +199,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation documents the one error shape (crm/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.api.schema.add_error_responses",
+    ],
 }
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
@@ -200,12 +211,26 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
+# Keep our LOGGING (tenant on every line) in the worker instead of Celery's own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "refill-schema-pool": {"task": "crm.tenants.tasks.refill_pool", "schedule": 120.0},
+    # Billing: each task is idempotent, so running more often than needed is harmless.
+    "billing-monthly-invoices": {"task": "crm.billing.tasks.generate_monthly_invoices", "schedule": 3600.0},
+    "billing-dunning": {"task": "crm.billing.tasks.run_dunning", "schedule": 3600.0},
+    "billing-retry-webhooks": {"task": "crm.billing.tasks.retry_webhooks", "schedule": 300.0},
 }
+
+# Billing. No STRIPE_SECRET_KEY: offline mode (ledger invoices marked manual, paid by operators).
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="")  # empty: Stripe's own; tests point it at a fake
+BILLING_DUE_DAYS = env.int("BILLING_DUE_DAYS", default=7)  # manual invoices: days after the period end
+BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)  # past_due -> read-only after this
 
 SENTRY_DSN = env("SENTRY_DSN", default="")
 SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", default="development")
+SENTRY_RELEASE = env("SENTRY_RELEASE", default=None)
 
 LOGGING = {
     "version": 1,

@@ -1,3 +1,5 @@
+"""Page-number pagination for every list endpoint: {"count", "next", "previous", "results"}."""
+
 from rest_framework.pagination import PageNumberPagination
 
 

@@ -1,1 +1,181 @@
-"""Billing models live here (issue: monthly billing per tenant and module)."""
+"""Billing (public schema): price list, one billing account per tenant, the module-day ledger, invoices
+and the Stripe webhook inbox. Only `crm.billing.gateway` talks to Stripe; these rows are our own record."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from crm.platform.models import TimeStampedModel
+
+
+class Price(TimeStampedModel):
+    """A sellable module's monthly price from a date on. The row valid at a period's start prices the whole
+    period, so a change affects new periods only."""
+
+    module = models.CharField(_("module"), max_length=40)
+    monthly_amount = models.DecimalField(_("monthly price"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    valid_from = models.DateField(_("valid from"))
+    # Stripe Price created lazily for this row (Stripe prices are immutable, like our rows).
+    stripe_price_id = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["module", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["module", "valid_from"], name="uniq_price_module_from")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.module} {self.monthly_amount} {self.currency} from {self.valid_from}"
+
+
+class AccountStatus(models.TextChoices):
+    TRIALING = "trialing", _("Trial")
+    ACTIVE = "active", _("Active")
+    PAST_DUE = "past_due", _("Past due")
+    CANCELED = "canceled", _("Canceled")
+
+
+class BillingAccount(TimeStampedModel):
+    """A tenant's billing state: its Stripe customer and subscription (Stripe mode) and dunning dates."""
+
+    tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, related_name="billing_account")
+    status = models.CharField(max_length=20, choices=AccountStatus.choices, default=AccountStatus.TRIALING)
+    stripe_customer_id = models.CharField(max_length=100, blank=True, db_index=True)
+    stripe_subscription_id = models.CharField(max_length=100, blank=True)
+    stripe_subscription_status = models.CharField(max_length=30, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    trial_ends_at = models.DateTimeField(null=True, blank=True)
+    past_due_since = models.DateTimeField(null=True, blank=True)
+    grace_ends_at = models.DateTimeField(null=True, blank=True)
+    # Trial-end reminders already emailed, as days-before (e.g. [7, 1]); each goes out once.
+    trial_reminders_sent = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["tenant_id"]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} ({self.status})"
+
+    @property
+    def has_subscription(self) -> bool:
+        return bool(self.stripe_subscription_id) and self.stripe_subscription_status not in ("canceled", "")
+
+
+class SubscriptionItem(TimeStampedModel):
+    """Mirror of one Stripe subscription item: which module it bills."""
+
+    account = models.ForeignKey(BillingAccount, on_delete=models.CASCADE, related_name="items")
+    module = models.CharField(max_length=40)
+    stripe_item_id = models.CharField(max_length=100, unique=True)
+    stripe_price_id = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["module"]
+        constraints = [models.UniqueConstraint(fields=["account", "module"], name="uniq_subitem_module")]
+
+    def __str__(self) -> str:
+        return f"{self.account.tenant}:{self.module}"
+
+
+class LedgerSpan(TimeStampedModel):
+    """A stretch of time during which a module was billable for a tenant (enabled and not comped).
+
+    Rebuilt from the tenant's ModuleChange history by `ledger.ledger_sync`, so replays converge. What a
+    tenant owes for a period is derived from these spans: module-days x (monthly price / days in month).
+    """
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="ledger_spans")
+    module = models.CharField(max_length=40)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)  # open span: still billable
+
+    class Meta:
+        ordering = ["tenant_id", "module", "started_at"]
+        indexes = [models.Index(fields=["tenant", "module", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}:{self.module} {self.started_at:%Y-%m-%d}..{self.ended_at or ''}"
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    OPEN = "open", _("Open")
+    PAID = "paid", _("Paid")
+    VOID = "void", _("Void")
+    UNCOLLECTIBLE = "uncollectible", _("Uncollectible")
+
+
+class Invoice(TimeStampedModel):
+    """An invoice: made from the ledger in offline mode (manual=True) or mirrored from Stripe.
+
+    `ledger_total` is what our own ledger says the invoice should be, to flag Stripe mismatches.
+    """
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="invoices")
+    number = models.CharField(_("number"), max_length=60, unique=True)
+    period_start = models.DateField(_("period start"))
+    period_end = models.DateField(_("period end"))  # inclusive
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    ledger_total = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    status = models.CharField(_("status"), max_length=20, choices=InvoiceStatus.choices, default="draft")
+    manual = models.BooleanField(_("manual"), default=False)
+    stripe_invoice_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    pdf_url = models.URLField(max_length=500, blank=True)
+    hosted_url = models.URLField(max_length=500, blank=True)
+    due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    marked_paid_by = models.EmailField(blank=True)
+
+    class Meta:
+        ordering = ["-period_start", "-id"]
+        constraints = [
+            # One ledger invoice per tenant per period, however often the monthly task runs.
+            models.UniqueConstraint(
+                fields=["tenant", "period_start"], condition=Q(manual=True), name="uniq_manual_invoice_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class InvoiceLine(TimeStampedModel):
+    """One module's charge on an invoice: billable days x daily rate, rounded to the cent."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    module = models.CharField(_("module"), max_length=40)
+    description = models.CharField(_("description"), max_length=200)
+    days = models.PositiveIntegerField(_("days"), default=0)
+    monthly_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="CNY")
+
+    class Meta:
+        ordering = ["invoice_id", "module"]
+
+    def __str__(self) -> str:
+        return f"{self.module} {self.amount}"
+
+
+class WebhookEvent(TimeStampedModel):
+    """A verified Stripe event, stored once (Stripe delivers at least once) and processed by a task."""
+
+    stripe_id = models.CharField(max_length=100, unique=True)
+    type = models.CharField(max_length=100, db_index=True)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.stripe_id}"

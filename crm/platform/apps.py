@@ -12,3 +12,10 @@ class PlatformConfig(AppConfig):
 
         if not registry.registry.closed:
             registry.discover(app.name for app in apps.get_app_configs())
+
+        # Error reporting for every process that loads Django (web, Celery worker/beat, commands).
+        from django.conf import settings
+
+        from crm.platform.logging import sentry_init
+
+        sentry_init(settings.SENTRY_DSN, settings.SENTRY_ENVIRONMENT, settings.SENTRY_RELEASE)

@@ -32,8 +32,14 @@ def workspace(request: HttpRequest) -> dict[str, Any]:
                     url = reverse(entry.url_name)
                 except NoReverseMatch:
                     continue
-                menu.append({"label": entry.label, "url": url, "module": manifest.slug,
-                             "active": request.path.startswith(url) and url != "/"})
+                menu.append(
+                    {
+                        "label": entry.label,
+                        "url": url,
+                        "module": manifest.slug,
+                        "active": request.path.startswith(url) and url != "/",
+                    }
+                )
     return {
         "is_public_site": False,
         "workspace": tenant,

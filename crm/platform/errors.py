@@ -11,8 +11,14 @@ class ServiceError(Exception):
     code = "invalid"
     status = 400
 
-    def __init__(self, message: Any, *, code: str | None = None, field: str | None = None,
-                 fields: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        message: Any,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        fields: dict[str, list[str]] | None = None,
+    ) -> None:
         super().__init__(str(message))
         self.message = message
         if code:

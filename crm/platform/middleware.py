@@ -17,6 +17,9 @@ from crm.platform.registry import registry
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # Paths a user of a suspended or read-only workspace may still use.
 ALWAYS_ALLOWED_PREFIXES = ("/static/", "/auth/logout/", "/auth/impersonation/end/", "/billing/")
+# Writes that change no business data, still allowed while billing keeps a workspace read-only: people must
+# be able to sign in (to pay), reset a password and switch language.
+READ_ONLY_ALLOWED_WRITES = ("/auth/login/", "/auth/password-reset/", "/auth/reset/", "/auth/language/")
 
 
 def is_public(request: HttpRequest) -> bool:
@@ -85,12 +88,13 @@ class TenantStatusMiddleware:
                 if api:
                     return error_payload("tenant_suspended", msg, 403)
                 return render(request, "platform/suspended.html", {"message": msg}, status=403)
-            if request.method not in SAFE_METHODS:
+            if request.method not in SAFE_METHODS and not request.path.startswith(READ_ONLY_ALLOWED_WRITES):
                 msg = _("This workspace is read-only until the overdue invoice is paid. Nothing was changed.")
                 if api:
                     return error_payload("tenant_read_only", msg, 423)
-                return render(request, "platform/suspended.html", {"message": msg, "read_only": True},
-                              status=423)
+                return render(
+                    request, "platform/suspended.html", {"message": msg, "read_only": True}, status=423
+                )
         return self.get_response(request)
 
 

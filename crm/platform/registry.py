@@ -12,14 +12,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from django.utils.functional import Promise
+
 Kind = Literal["core", "sales_mode", "capability"]
+# User-facing text in manifests is lazily translated.
+Text = str | Promise
 
 
 @dataclass(frozen=True)
 class MenuEntry:
     """One link in the workspace navigation; `url_name` is namespaced by the module slug."""
 
-    label: str
+    label: Text
     url_name: str
     icon: str = ""
     permission: str = ""  # empty: every tenant user
@@ -27,7 +31,7 @@ class MenuEntry:
 
 @dataclass(frozen=True)
 class DashboardWidget:
-    label: str
+    label: Text
     template: str
     permission: str = ""
 
@@ -45,15 +49,15 @@ class ModuleManifest:
     """What a module is, what it costs and what it adds. Pure data."""
 
     slug: str
-    name: str  # lazily translated
-    summary: str
+    name: Text
+    summary: Text
     kind: Kind
     app_label: str
     sales_mode: str = ""  # one of SALES_MODES for sellable modules
     depends: tuple[str, ...] = ()
     monthly_price: Decimal = Decimal("0")
     currency: str = "CNY"
-    roles: tuple[tuple[str, str], ...] = ()  # extra roles (code, label)
+    roles: tuple[tuple[str, Text], ...] = ()  # extra roles (code, label)
     permissions: dict[str, tuple[str, ...]] = field(default_factory=dict)  # permission -> roles
     menu: tuple[MenuEntry, ...] = ()
     widgets: tuple[DashboardWidget, ...] = ()
@@ -62,7 +66,7 @@ class ModuleManifest:
     api_urls: str = ""  # dotted module path of API urlpatterns, mounted at /api/v1/<slug>/
     settings_schema: dict[str, object] = field(default_factory=dict)
     demo_seeder: str = ""  # dotted path of a callable(tenant) that adds demo data
-    features: tuple[str, ...] = ()  # user-facing bullet points for the pricing page
+    features: tuple[Text, ...] = ()  # user-facing bullet points for the pricing page
 
     @property
     def sellable(self) -> bool:
@@ -173,7 +177,9 @@ class ModuleRegistry:
 registry = ModuleRegistry()
 
 
-def discover(app_modules: Iterable[str], import_module: Callable[[str], object] = importlib.import_module) -> None:
+def discover(
+    app_modules: Iterable[str], import_module: Callable[[str], object] = importlib.import_module
+) -> None:
     """Import `<app>.manifest` for each app that has one and register its MANIFEST; then close."""
     for app in app_modules:
         try:

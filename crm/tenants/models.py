@@ -18,6 +18,7 @@ class TenantStatus(models.TextChoices):
     PAST_DUE = "past_due", _("Past due")
     SUSPENDED = "suspended", _("Suspended")
     CLOSED = "closed", _("Closed")
+    PLATFORM = "platform", _("Platform (public schema)")
 
 
 LIVE_STATUSES = (TenantStatus.TRIAL, TenantStatus.ACTIVE, TenantStatus.PAST_DUE, TenantStatus.SUSPENDED)
@@ -28,8 +29,9 @@ class Tenant(TenantMixin, TimeStampedModel):
 
     slug = models.SlugField(_("workspace"), max_length=40, unique=True, null=True, blank=True)
     name = models.CharField(_("company name"), max_length=200, blank=True)
-    status = models.CharField(max_length=20, choices=TenantStatus.choices, default=TenantStatus.TRIAL,
-                              db_index=True)
+    status = models.CharField(
+        max_length=20, choices=TenantStatus.choices, default=TenantStatus.TRIAL, db_index=True
+    )
     sales_modes = ArrayField(models.CharField(max_length=30), default=list, blank=True)
     default_language = models.CharField(max_length=10, default="zh-hans")
     time_zone = models.CharField(max_length=60, default="Asia/Shanghai")

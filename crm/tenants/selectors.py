@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django_tenants.utils import schema_context
 
 from crm.platform.registry import registry
-from crm.tenants.models import Tenant, TenantModule
+from crm.tenants.models import ModuleChange, Tenant, TenantModule
 
 MODULES_CACHE_SECONDS = 300
 
@@ -46,13 +46,20 @@ def module_states(tenant: Tenant) -> list[dict[str, object]]:
         if manifest.always_on:
             continue
         row = rows.get(manifest.slug)
-        states.append({
-            "manifest": manifest,
-            "slug": manifest.slug,
-            "chosen": bool(row and row.enabled),
-            "comp": bool(row and row.comp),
-            "effective": manifest.slug in effective,
-            "required_by": sorted(s for s in effective if manifest.slug in registry.get(s).depends),
-        })
+        states.append(
+            {
+                "manifest": manifest,
+                "slug": manifest.slug,
+                "chosen": bool(row and row.enabled),
+                "comp": bool(row and row.comp),
+                "effective": manifest.slug in effective,
+                "required_by": sorted(s for s in effective if manifest.slug in registry.get(s).depends),
+            }
+        )
     states.sort(key=lambda s: (not s["effective"], not s["manifest"].sellable, str(s["manifest"].name)))  # type: ignore[attr-defined]
     return states
+
+
+def module_change_log(tenant: Tenant, *, limit: int = 20) -> list[ModuleChange]:
+    """The tenant's most recent module changes (who, when, what), newest first."""
+    return list(ModuleChange.objects.filter(tenant=tenant).order_by("-created_at", "-id")[:limit])

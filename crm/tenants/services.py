@@ -7,16 +7,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 from crm.platform import events
 from crm.platform.errors import ServiceError
+from crm.platform.modes import SALES_MODES
 from crm.platform.permissions import Role
 from crm.platform.registry import registry
 from crm.tenants import provisioning
@@ -24,11 +26,41 @@ from crm.tenants.models import Domain, ModuleChange, Tenant, TenantModule, Tenan
 from crm.tenants.selectors import enabled_modules, invalidate_modules
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
-RESERVED_SLUGS = frozenset({
-    "www", "api", "app", "admin", "console", "ops", "operator", "static", "media", "mail", "smtp", "ftp",
-    "public", "template", "pool", "help", "support", "status", "billing", "signup", "login", "docs", "blog",
-    "cdn", "assets", "dev", "test", "staging", "demo-admin", "root", "system",
-})
+RESERVED_SLUGS = frozenset(
+    {
+        "www",
+        "api",
+        "app",
+        "admin",
+        "console",
+        "ops",
+        "operator",
+        "static",
+        "media",
+        "mail",
+        "smtp",
+        "ftp",
+        "public",
+        "template",
+        "pool",
+        "help",
+        "support",
+        "status",
+        "billing",
+        "signup",
+        "login",
+        "docs",
+        "blog",
+        "cdn",
+        "assets",
+        "dev",
+        "test",
+        "staging",
+        "demo-admin",
+        "root",
+        "system",
+    }
+)
 PHONE_RE = re.compile(r"^(\+?86)?1[3-9]\d{9}$|^\+[1-9]\d{6,14}$")
 TRIAL_DAYS = 14
 
@@ -53,8 +85,30 @@ def normalise_phone(phone: str) -> str:
     return re.sub(r"[\s-]", "", phone or "")
 
 
-def signup_validate(*, company: str, slug: str, owner_name: str, email: str, password: str,
-                    phone: str, modules: list[str]) -> dict[str, list[str]]:
+def signup_slug_errors(slug: str) -> list[str]:
+    """Why a workspace address cannot be used (empty when it can). Also answers the live check on the form."""
+    slug = slug.strip().lower()
+    if not SLUG_RE.match(slug):
+        return [_("Use 3 to 40 lowercase letters, digits or hyphens, starting with a letter.")]
+    if slug in RESERVED_SLUGS or "--" in slug:
+        return [_("This workspace address is reserved. Please choose another.")]
+    if Tenant.objects.filter(slug=slug).exists():
+        return [_("This workspace address is already taken.")]
+    return []
+
+
+def signup_validate(
+    *,
+    company: str,
+    slug: str,
+    owner_name: str,
+    email: str,
+    password: str,
+    phone: str,
+    modules: list[str],
+    sales_modes: list[str] | None = None,
+    language: str = "zh-hans",
+) -> dict[str, list[str]]:
     """All problems with a signup, by field, translated. Empty when the signup may proceed."""
     errors: dict[str, list[str]] = {}
 
@@ -63,17 +117,16 @@ def signup_validate(*, company: str, slug: str, owner_name: str, email: str, pas
 
     if not company.strip():
         add("company", _("Enter your company name."))
-    slug = slug.strip().lower()
-    if not SLUG_RE.match(slug):
-        add("slug", _("Use 3 to 40 lowercase letters, digits or hyphens, starting with a letter."))
-    elif slug in RESERVED_SLUGS:
-        add("slug", _("This workspace address is reserved. Please choose another."))
-    elif Tenant.objects.filter(slug=slug).exists():
-        add("slug", _("This workspace address is already taken."))
+    elif len(company.strip()) > 200:
+        add("company", _("Use at most 200 characters."))
+    for message in signup_slug_errors(slug):
+        add("slug", message)
     if not owner_name.strip():
         add("owner_name", _("Enter your name."))
+    elif len(owner_name.strip()) > 100:
+        add("owner_name", _("Use at most 100 characters."))
     try:
-        validate_email(email)
+        validate_email(email.strip())
     except ValidationError:
         add("email", _("Enter a valid email address."))
     else:
@@ -89,95 +142,182 @@ def signup_validate(*, company: str, slug: str, owner_name: str, email: str, pas
     unknown = [m for m in modules if m not in registry or not registry.get(m).sellable]
     if unknown:
         add("modules", _("Unknown module: %(names)s") % {"names": ", ".join(unknown)})
+    known_modes = {code for code, _label in SALES_MODES}
+    bad_modes = [m for m in sales_modes or [] if m not in known_modes]
+    if bad_modes:
+        add("sales_modes", _("Unknown sales mode: %(names)s") % {"names": ", ".join(bad_modes)})
+    if language not in dict(settings.LANGUAGES):
+        add("language", _("Choose a language from the list."))
     return errors
 
 
-def tenant_signup(*, company: str, slug: str, owner_name: str, email: str, password: str, phone: str = "",
-                  modules: list[str], sales_modes: list[str] | None = None,
-                  language: str = "zh-hans") -> SignupResult:
+def modules_for_modes(sales_modes: list[str]) -> list[str]:
+    """The sellable modules that serve the given sales modes (what signup pre-selects)."""
+    wanted = set(sales_modes)
+    return sorted(m.slug for m in registry.sellable() if m.sales_mode in wanted)
+
+
+def tenant_signup(
+    *,
+    company: str,
+    slug: str,
+    owner_name: str,
+    email: str,
+    password: str,
+    phone: str = "",
+    modules: list[str],
+    sales_modes: list[str] | None = None,
+    language: str = "zh-hans",
+) -> SignupResult:
     """Create a tenant in one transaction: claim or clone a schema, add the domain, the owner, the modules.
 
+    Never migrates: the schema comes from the spare pool or is cloned from the migrated template.
     Raises ServiceError with per-field messages on bad input; nothing is created then.
     """
-    errors = signup_validate(company=company, slug=slug, owner_name=owner_name, email=email,
-                             password=password, phone=phone, modules=modules)
+    errors = signup_validate(
+        company=company,
+        slug=slug,
+        owner_name=owner_name,
+        email=email,
+        password=password,
+        phone=phone,
+        modules=modules,
+        sales_modes=sales_modes,
+        language=language,
+    )
     if errors:
         raise ServiceError(_("Please correct the errors below."), fields=errors)
     slug = slug.strip().lower()
     email = email.strip().lower()
+    modes = list(sales_modes) if sales_modes is not None else [registry.get(m).sales_mode for m in modules]
     from crm.tenants.accounts.models import User
 
-    with transaction.atomic():
-        tenant, path = provisioning.schema_acquire()
-        tenant.slug = slug
-        tenant.name = company.strip()
-        tenant.status = TenantStatus.TRIAL
-        tenant.owner_email = email
-        tenant.phone = normalise_phone(phone)
-        tenant.sales_modes = list(sales_modes or modules)
-        tenant.default_language = language if language in dict(settings.LANGUAGES) else "zh-hans"
-        tenant.trial_ends_at = timezone.now() + timedelta(days=TRIAL_DAYS)
-        tenant.save()
-        Domain.objects.create(domain=tenant_host(tenant), tenant=tenant, is_primary=True)
-        with schema_context(tenant.schema_name):
-            owner = User.objects.create_user(email, password, name=owner_name.strip(), role=Role.OWNER,
-                                             phone=normalise_phone(phone))
-        for module in sorted(set(modules)):
-            _module_write(tenant=tenant, module=module, enabled=True, actor_email=email, actor_kind="user",
-                          reason="signup")
-        events.publish("tenant.created", tenant=tenant, payload={"slug": slug, "modules": sorted(modules)})
+    # PBKDF2 is slow on purpose (most of a signup's time): hash before the transaction so the claimed spare
+    # schema and the slug's unique index are locked only for the short writes.
+    password_hash = make_password(password)
+    try:
+        with transaction.atomic():
+            tenant, path = provisioning.schema_acquire()
+            tenant.slug = slug
+            tenant.name = company.strip()
+            tenant.status = TenantStatus.TRIAL
+            tenant.owner_email = email
+            tenant.phone = normalise_phone(phone)
+            tenant.sales_modes = sorted(set(modes))
+            tenant.default_language = language
+            tenant.trial_ends_at = timezone.now() + timedelta(days=TRIAL_DAYS)
+            # A spare schema's row was created when it was cloned; the tenant is created now.
+            tenant.created_at = timezone.now()
+            tenant.save()
+            Domain.objects.create(domain=tenant_host(tenant), tenant=tenant, is_primary=True)
+            with schema_context(tenant.schema_name):
+                owner = User.objects.create(
+                    email=email,
+                    password=password_hash,
+                    name=owner_name.strip(),
+                    role=Role.OWNER,
+                    phone=normalise_phone(phone),
+                )
+            for module in sorted(set(modules)):
+                _module_write(
+                    tenant=tenant,
+                    module=module,
+                    enabled=True,
+                    actor_email=email,
+                    actor_kind="user",
+                    reason="signup",
+                )
+            events.publish(
+                "tenant.created",
+                tenant=tenant,
+                payload={"slug": slug, "modules": sorted(set(modules)), "path": path},
+            )
+    except IntegrityError as exc:
+        # Two signups raced for the same address or email between validation and insert.
+        raise ServiceError(
+            _("Please correct the errors below."),
+            fields={"slug": [_("This workspace address is already taken.")]},
+        ) from exc
     if path == "pool":
         from crm.tenants.tasks import refill_pool
 
+        # The claimed spare is replaced in the background, after the signup is committed.
         transaction.on_commit(lambda: refill_pool.delay())
     invalidate_modules(tenant)
     return SignupResult(tenant=tenant, owner_id=owner.pk, path=path)
 
 
-def _module_write(*, tenant: Tenant, module: str, enabled: bool, actor_email: str, actor_kind: str,
-                  reason: str = "") -> bool:
+def _module_write(
+    *, tenant: Tenant, module: str, enabled: bool, actor_email: str, actor_kind: str, reason: str = ""
+) -> bool:
     row, _created = TenantModule.objects.select_for_update().get_or_create(tenant=tenant, module=module)
     if row.enabled == enabled:
         return False
     row.enabled = enabled
     row.save(update_fields=["enabled", "updated_at"])
     action = ModuleChange.Action.ENABLE if enabled else ModuleChange.Action.DISABLE
-    ModuleChange.objects.create(tenant=tenant, module=module, action=action, actor_email=actor_email,
-                                actor_kind=actor_kind, reason=reason)
-    events.publish(f"module.{'enabled' if enabled else 'disabled'}", tenant=tenant,
-                   payload={"module": module, "actor": actor_email, "actor_kind": actor_kind,
-                            "at": timezone.now().isoformat()})
+    ModuleChange.objects.create(
+        tenant=tenant,
+        module=module,
+        action=action,
+        actor_email=actor_email,
+        actor_kind=actor_kind,
+        reason=reason,
+    )
+    events.publish(
+        f"module.{'enabled' if enabled else 'disabled'}",
+        tenant=tenant,
+        payload={
+            "module": module,
+            "actor": actor_email,
+            "actor_kind": actor_kind,
+            "at": timezone.now().isoformat(),
+        },
+    )
     return True
 
 
-def module_set_enabled(*, tenant: Tenant, module: str, enabled: bool, actor_email: str,
-                       actor_kind: str = "user") -> bool:
+def _refuse_if_needed(tenant: Tenant, module: str) -> None:
+    """Refuse to turn off a module that an enabled sellable module depends on, naming those modules."""
+    needed_by = [m for m in registry.dependents(module, enabled_modules(tenant)) if registry.get(m).sellable]
+    if needed_by:
+        names = ", ".join(str(registry.get(m).name) for m in needed_by)
+        raise ServiceError(
+            _("Cannot turn this off: %(names)s need it.") % {"names": names}, code="required_by"
+        )
+
+
+def module_set_enabled(
+    *, tenant: Tenant, module: str, enabled: bool, actor_email: str, actor_kind: str = "user"
+) -> bool:
     """Turn a sellable module on or off for a tenant. Data is never deleted. Returns whether it changed.
 
     Disabling a module that an enabled module depends on is refused with the reason.
     """
     if module not in registry or not registry.get(module).sellable:
+        if module in registry and not registry.get(module).always_on and not enabled:
+            # A building block (e.g. sales documents) is on because sellable modules need it: say which.
+            _refuse_if_needed(tenant, module)
         raise ServiceError(_("This module cannot be switched on or off."), code="not_toggleable")
     if tenant.status in (TenantStatus.SUSPENDED, TenantStatus.CLOSED):
-        raise ServiceError(_("This workspace is suspended; modules cannot be changed."), code="tenant_read_only")
+        raise ServiceError(
+            _("This workspace is suspended; modules cannot be changed."), code="tenant_read_only"
+        )
     if not enabled:
-        needed_by = [
-            m for m in registry.dependents(module, enabled_modules(tenant))
-            if m != module and registry.get(m).sellable
-        ]
-        if needed_by:
-            names = ", ".join(str(registry.get(m).name) for m in needed_by)
-            raise ServiceError(_("Cannot turn this off: %(names)s need it.") % {"names": names},
-                               code="required_by")
+        _refuse_if_needed(tenant, module)
     with transaction.atomic():
-        changed = _module_write(tenant=tenant, module=module, enabled=enabled, actor_email=actor_email,
-                                actor_kind=actor_kind)
+        changed = _module_write(
+            tenant=tenant, module=module, enabled=enabled, actor_email=actor_email, actor_kind=actor_kind
+        )
     invalidate_modules(tenant)
     return changed
 
 
-def module_set_comp(*, tenant: Tenant, module: str, comp: bool, operator_email: str, reason: str = "") -> None:
-    """Operator: grant (or withdraw) a module free of charge; a comped module is on whatever the tenant says."""
+def module_set_comp(
+    *, tenant: Tenant, module: str, comp: bool, operator_email: str, reason: str = ""
+) -> None:
+    """Operator: grant (or withdraw) a module free of charge; a comped module is on whatever the tenant
+    says."""
     if module not in registry or not registry.get(module).sellable:
         raise ServiceError(_("Unknown module."), code="unknown_module")
     with transaction.atomic():
@@ -187,8 +327,14 @@ def module_set_comp(*, tenant: Tenant, module: str, comp: bool, operator_email: 
         row.comp = comp
         row.save(update_fields=["comp", "updated_at"])
         action = ModuleChange.Action.COMP_ON if comp else ModuleChange.Action.COMP_OFF
-        ModuleChange.objects.create(tenant=tenant, module=module, action=action, actor_email=operator_email,
-                                    actor_kind="operator", reason=reason)
+        ModuleChange.objects.create(
+            tenant=tenant,
+            module=module,
+            action=action,
+            actor_email=operator_email,
+            actor_kind="operator",
+            reason=reason,
+        )
         events.publish(f"module.{action}", tenant=tenant, payload={"module": module, "actor": operator_email})
     invalidate_modules(tenant)
 
@@ -201,7 +347,9 @@ def tenant_suspend(*, tenant: Tenant, reason: str, by_billing: bool = False) -> 
         tenant.suspended_reason = reason[:200]
         tenant.suspended_by_billing = by_billing
         tenant.save(update_fields=["status", "suspended_reason", "suspended_by_billing", "updated_at"])
-        events.publish("tenant.suspended", tenant=tenant, payload={"reason": reason, "by_billing": by_billing})
+        events.publish(
+            "tenant.suspended", tenant=tenant, payload={"reason": reason, "by_billing": by_billing}
+        )
 
 
 def tenant_reactivate(*, tenant: Tenant) -> None:

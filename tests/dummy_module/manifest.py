@@ -1,9 +1,9 @@
 """A sellable module that exists only in tests, to prove the module contract on a module with a page,
-an API route, a menu entry and a periodic task."""
+an API route, a menu entry, a dashboard widget and a periodic task."""
 
 from decimal import Decimal
 
-from crm.platform.registry import MenuEntry, ModuleManifest, PeriodicTask
+from crm.platform.registry import DashboardWidget, MenuEntry, ModuleManifest, PeriodicTask
 
 MANIFEST = ModuleManifest(
     slug="dummy",
@@ -16,5 +16,6 @@ MANIFEST = ModuleManifest(
     urls="tests.dummy_module.urls",
     api_urls="tests.dummy_module.api_urls",
     menu=(MenuEntry(label="Dummy page", url_name="dummy:index"),),
+    widgets=(DashboardWidget(label="Dummy widget", template="dummy/widget.html"),),
     periodic_tasks=(PeriodicTask(name="tests.dummy_module.tasks.tick", every_seconds=60),),
 )

@@ -2,7 +2,10 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from crm.platform.registry import MenuEntry, ModuleManifest
+from crm.platform.permissions import Role
+from crm.platform.registry import MenuEntry, ModuleManifest, PeriodicTask
+
+SELLERS = (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES)
 
 MANIFEST = ModuleManifest(
     slug="core",
@@ -11,7 +14,35 @@ MANIFEST = ModuleManifest(
     kind="core",
     app_label="core",
     urls="crm.modules.core.urls",
-    menu=(MenuEntry(label=_("Home"), url_name="core:home"),),
+    api_urls="crm.modules.core.api_urls",
+    permissions={
+        # Store clerks never list customers (retail finds members by exact match instead).
+        "core.view_customers": (*SELLERS, Role.FINANCE),
+        "core.assign_customers": (Role.OWNER, Role.ADMIN, Role.MANAGER),
+        "core.claim_pool": (Role.MANAGER, Role.SALES),
+        "core.comment_activities": (Role.OWNER, Role.ADMIN, Role.MANAGER),
+        "core.handover": (Role.OWNER, Role.ADMIN),
+        "core.manage_settings": (Role.OWNER, Role.ADMIN),
+        "core.view_products": tuple(r for r in Role if r != Role.OPERATOR),
+        "core.manage_products": (Role.OWNER, Role.ADMIN, Role.MANAGER),
+    },
+    menu=(
+        MenuEntry(label=_("Home"), url_name="core:home"),
+        MenuEntry(label=_("Customers"), url_name="core:customer_list", permission="core.view_customers"),
+        MenuEntry(label=_("Tasks"), url_name="core:task_list", permission="core.view_customers"),
+        MenuEntry(label=_("Weekly reports"), url_name="core:weekly_list", permission="core.view_customers"),
+        MenuEntry(label=_("Products"), url_name="core:product_list", permission="core.view_products"),
+        MenuEntry(label=_("Pool"), url_name="core:pool", permission="core.view_customers"),
+        MenuEntry(label=_("Handover"), url_name="core:handover", permission="core.handover"),
+        MenuEntry(label=_("CRM settings"), url_name="core:pool_settings", permission="core.manage_settings"),
+    ),
+    periodic_tasks=(
+        # Warn owners, then return customers without follow-up to the public pool (idempotent).
+        PeriodicTask(name="crm.modules.core.tasks.pool_sweep", every_seconds=3600),
+        # Email reminders for tasks due within the hour (each task reminded once).
+        PeriodicTask(name="crm.modules.core.tasks.task_reminders", every_seconds=300),
+    ),
+    demo_seeder="crm.modules.core.demo.seed",
     features=(
         _("Customers, contacts, ownership and handover"),
         _("Visits, tasks, weekly reports"),

@@ -9,12 +9,15 @@ from crm.platform.registry import ModuleManifest
 MANIFEST = ModuleManifest(
     slug="distribution",
     name=_("Distribution"),
-    summary=_("Agents by level and discount: sell-in, sell-out, agent stock, collections, support and end-customer attribution."),
+    summary=_(
+        "Agents by level and discount: sell-in, sell-out, agent stock, collections, "
+        "support and end-customer attribution."
+    ),
     kind="sales_mode",
     app_label="distribution",
     sales_mode="distribution",
     monthly_price=Decimal("249"),
-    depends=('sales', 'inventory'),
+    depends=("sales", "inventory"),
     features=(
         _("Agent levels and discounts"),
         _("Agent stock and collections"),

@@ -9,12 +9,15 @@ from crm.platform.registry import ModuleManifest
 MANIFEST = ModuleManifest(
     slug="production",
     name=_("Production sales"),
-    summary=_("Raw materials and finished goods, make-to-order contracts, delivery, collection and margin per order and product."),
+    summary=_(
+        "Raw materials and finished goods, make-to-order contracts, delivery, collection "
+        "and margin per order and product."
+    ),
     kind="sales_mode",
     app_label="production",
     sales_mode="production",
     monthly_price=Decimal("299"),
-    depends=('sales', 'inventory'),
+    depends=("sales", "inventory"),
     features=(
         _("Raw material and finished goods stock"),
         _("Contract orders and delivery"),

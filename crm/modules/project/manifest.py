@@ -9,12 +9,15 @@ from crm.platform.registry import ModuleManifest
 MANIFEST = ModuleManifest(
     slug="project",
     name=_("Project sales"),
-    summary=_("Project tracking from requirements to acceptance and collection, with partner companies, decision makers and competitors."),
+    summary=_(
+        "Project tracking from requirements to acceptance and collection, with partner "
+        "companies, decision makers and competitors."
+    ),
     kind="sales_mode",
     app_label="project",
     sales_mode="project",
     monthly_price=Decimal("199"),
-    depends=('sales',),
+    depends=("sales",),
     features=(
         _("Project stages and milestones"),
         _("Partners and decision tree"),

@@ -14,7 +14,7 @@ MANIFEST = ModuleManifest(
     app_label="retail",
     sales_mode="retail",
     monthly_price=Decimal("199"),
-    depends=('messaging',),
+    depends=("messaging",),
     features=(
         _("Stores and clerks"),
         _("Points, tiers and member care"),

@@ -9,12 +9,15 @@ from crm.platform.registry import ModuleManifest
 MANIFEST = ModuleManifest(
     slug="service",
     name=_("Service sales"),
-    summary=_("Opportunities, contracts, instalment payments and service delivery for consulting and technical services."),
+    summary=_(
+        "Opportunities, contracts, instalment payments and service delivery for "
+        "consulting and technical services."
+    ),
     kind="sales_mode",
     app_label="service",
     sales_mode="service",
     monthly_price=Decimal("149"),
-    depends=('sales',),
+    depends=("sales",),
     features=(
         _("Opportunity pipeline"),
         _("Contracts and instalments"),

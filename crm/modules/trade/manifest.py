@@ -9,12 +9,15 @@ from crm.platform.registry import ModuleManifest
 MANIFEST = ModuleManifest(
     slug="trade",
     name=_("Trade sales"),
-    summary=_("Buy in, sell out: suppliers, price comparison, purchasing, stock, quotes, samples, orders and gross margin."),
+    summary=_(
+        "Buy in, sell out: suppliers, price comparison, purchasing, stock, quotes, "
+        "samples, orders and gross margin."
+    ),
     kind="sales_mode",
     app_label="trade",
     sales_mode="trade",
     monthly_price=Decimal("249"),
-    depends=('sales', 'inventory'),
+    depends=("sales", "inventory"),
     features=(
         _("Suppliers and price comparison"),
         _("Purchasing, stock and samples"),

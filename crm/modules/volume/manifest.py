@@ -9,12 +9,15 @@ from crm.platform.registry import ModuleManifest
 MANIFEST = ModuleManifest(
     slug="volume",
     name=_("Volume sales"),
-    summary=_("High-volume order entry with minimal customer data, daily shipments per product, distribution and trends."),
+    summary=_(
+        "High-volume order entry with minimal customer data, daily shipments per "
+        "product, distribution and trends."
+    ),
     kind="sales_mode",
     app_label="volume",
     sales_mode="volume",
     monthly_price=Decimal("199"),
-    depends=('inventory', 'messaging'),
+    depends=("inventory", "messaging"),
     features=(
         _("Fast and bulk order entry"),
         _("Daily shipments per product"),

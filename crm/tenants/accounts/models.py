@@ -39,10 +39,22 @@ class Team(TimeStampedModel):
     """A sales team with a manager; managers see their team's records (and sub-teams')."""
 
     name = models.CharField(_("name"), max_length=100, unique=True)
-    manager = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="managed_teams", verbose_name=_("manager"))
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="children", verbose_name=_("parent team"))
+    manager = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_teams",
+        verbose_name=_("manager"),
+    )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        verbose_name=_("parent team"),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -58,10 +70,16 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
     name = models.CharField(_("name"), max_length=100)
     phone = models.CharField(_("phone"), max_length=30, blank=True)
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.SALES)
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members",
-                             verbose_name=_("team"))
-    language = models.CharField(_("language"), max_length=10, blank=True,
-                                choices=settings.LANGUAGES, help_text=_("Empty: the workspace default."))
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members", verbose_name=_("team")
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("Empty: the workspace default."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(default=False)
     deactivated_at = models.DateTimeField(null=True, blank=True)

@@ -11,7 +11,9 @@ from django.db import connection
 
 class TenantPasswordResetTokenGenerator(PasswordResetTokenGenerator):
     def _make_hash_value(self, user: Any, timestamp: int) -> str:
-        return f"{connection.schema_name}:{super()._make_hash_value(user, timestamp)}"
+        # django-tenants sets schema_name on the connection for every request and schema_context().
+        schema = getattr(connection, "schema_name", "public")
+        return f"{schema}:{super()._make_hash_value(user, timestamp)}"
 
 
 tenant_token_generator = TenantPasswordResetTokenGenerator()

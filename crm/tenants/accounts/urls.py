@@ -2,7 +2,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from crm.tenants.accounts import views
-from crm.tenants.accounts.tokens import tenant_token_generator
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -10,12 +9,22 @@ urlpatterns = [
     path("handoff/<str:token>/", views.handoff, name="handoff"),
     path("impersonation/end/", views.impersonation_end, name="impersonation-end"),
     path("profile/", views.profile, name="profile"),
+    path("language/", views.language_switch, name="language"),
     path("invite/<str:token>/", views.invite_accept, name="invite-accept"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
-    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(
-        template_name="accounts/password_reset_done.html"), name="password_reset_done"),
-    path("reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
-        token_generator=tenant_token_generator, template_name="accounts/password_reset_confirm.html"), name="password_reset_confirm"),
-    path("reset/done/", auth_views.PasswordResetCompleteView.as_view(
-        template_name="accounts/password_reset_complete.html"), name="password_reset_complete"),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "reset/<uidb64>/<token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
+        name="password_reset_complete",
+    ),
 ]

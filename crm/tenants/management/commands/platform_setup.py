@@ -18,6 +18,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
         call_command("migrate_schemas", interactive=False, verbosity=0)
+        provisioning.public_ensure()  # the public site and console are routed through this row
         provisioning.template_ensure()
+        from crm.billing.ledger import ledger_backfill, prices_seed
+
+        prices_seed()  # a price row per sellable module that has none (idempotent)
+        ledger_backfill()  # billing's module-day ledger from the module history (idempotent)
         added = 0 if options["no_pool"] else provisioning.pool_refill()
         self.stdout.write(f"platform ready in {time.perf_counter() - started:.1f}s (pool +{added})")

@@ -1,0 +1,177 @@
+"""The only code that imports `stripe`. Thin wrappers returning plain dicts, so services stay testable and
+the rest of the platform never sees Stripe types. Amounts cross this boundary in the currency's minor unit.
+
+Settings are read per call (never at import time): STRIPE_SECRET_KEY empty means offline mode.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+# Stripe amounts are integers in the minor unit; CNY and the others we sell in have two decimals.
+MINOR = Decimal(100)
+
+
+class GatewayError(Exception):
+    """Stripe could not be reached or refused the call; the caller keeps the tenant usable."""
+
+
+def enabled() -> bool:
+    return bool(settings.STRIPE_SECRET_KEY)
+
+
+def to_minor(amount: Decimal) -> int:
+    return int((amount * MINOR).to_integral_value())
+
+
+def from_minor(amount: int | None) -> Decimal:
+    return (Decimal(amount or 0) / MINOR).quantize(Decimal("0.01"))
+
+
+def _client() -> stripe.StripeClient:
+    base = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
+    # No retries: a webhook or the next page view re-syncs, and the owner must never wait on Stripe.
+    return stripe.StripeClient(settings.STRIPE_SECRET_KEY, base_addresses=base, max_network_retries=0)  # type: ignore[arg-type]
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+def _call(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    try:
+        return _plain(fn(*args, **kwargs))
+    except stripe.StripeError as exc:
+        raise GatewayError(str(exc)) from exc
+
+
+def customer_create(*, name: str, email: str, tenant_id: int, schema: str) -> str:
+    c = _client()
+    obj = _call(
+        c.v1.customers.create,
+        params={"name": name, "email": email, "metadata": {"tenant_id": str(tenant_id), "schema": schema}},
+    )
+    return str(obj["id"])
+
+
+def price_create(*, module: str, name: str, monthly_amount: Decimal, currency: str) -> str:
+    c = _client()
+    product = _call(c.v1.products.create, params={"name": name, "metadata": {"module": module}})
+    price = _call(
+        c.v1.prices.create,
+        params={
+            "product": product["id"],
+            "currency": currency.lower(),
+            "unit_amount": to_minor(monthly_amount),
+            "recurring": {"interval": "month"},
+            "metadata": {"module": module},
+        },
+    )
+    return str(price["id"])
+
+
+def checkout_session_create(
+    *,
+    customer: str,
+    price_ids: list[str],
+    success_url: str,
+    cancel_url: str,
+    tenant_id: int,
+    trial_end: int | None = None,
+) -> dict[str, Any]:
+    c = _client()
+    subscription_data: dict[str, Any] = {"metadata": {"tenant_id": str(tenant_id)}}
+    if trial_end:
+        subscription_data["trial_end"] = trial_end
+    return _call(
+        c.v1.checkout.sessions.create,
+        params={
+            "mode": "subscription",
+            "customer": customer,
+            "client_reference_id": str(tenant_id),
+            "line_items": [{"price": p, "quantity": 1} for p in price_ids],
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "metadata": {"tenant_id": str(tenant_id)},
+            "subscription_data": subscription_data,
+        },
+    )
+
+
+def portal_session_create(*, customer: str, return_url: str) -> str:
+    c = _client()
+    return str(
+        _call(c.v1.billing_portal.sessions.create, params={"customer": customer, "return_url": return_url})[
+            "url"
+        ]
+    )
+
+
+def subscription_retrieve(subscription_id: str) -> dict[str, Any] | None:
+    """The subscription as Stripe has it now, or None if Stripe no longer knows it."""
+    c = _client()
+    try:
+        return _plain(c.v1.subscriptions.retrieve(subscription_id))
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status == 404:
+            return None
+        raise GatewayError(str(exc)) from exc
+    except stripe.StripeError as exc:
+        raise GatewayError(str(exc)) from exc
+
+
+def subscription_cancel_at_period_end(subscription_id: str, cancel: bool = True) -> dict[str, Any]:
+    c = _client()
+    return _call(c.v1.subscriptions.update, subscription_id, params={"cancel_at_period_end": cancel})
+
+
+def subscription_item_add(*, subscription_id: str, price_id: str, module: str) -> str:
+    c = _client()
+    item = _call(
+        c.v1.subscription_items.create,
+        params={
+            "subscription": subscription_id,
+            "price": price_id,
+            "quantity": 1,
+            "proration_behavior": "create_prorations",
+            "metadata": {"module": module},
+        },
+    )
+    return str(item["id"])
+
+
+def subscription_item_remove(item_id: str) -> None:
+    c = _client()
+    _call(c.v1.subscription_items.delete, item_id, params={"proration_behavior": "create_prorations"})
+
+
+def invoice_retrieve(invoice_id: str) -> dict[str, Any]:
+    c = _client()
+    return _call(c.v1.invoices.retrieve, invoice_id)
+
+
+def upcoming_total(*, customer: str, subscription_id: str) -> tuple[Decimal, str]:
+    """Stripe's preview of the next invoice (amount due, currency)."""
+    c = _client()
+    obj = _call(c.v1.invoices.create_preview, params={"customer": customer, "subscription": subscription_id})
+    return from_minor(obj.get("amount_due")), str(obj.get("currency", "")).upper()
+
+
+class BadSignature(Exception):
+    pass
+
+
+def webhook_event(payload: bytes, signature: str) -> dict[str, Any]:
+    """Verify the Stripe-Signature header over the raw body and return the event as a dict."""
+    try:
+        stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET)
+    except (ValueError, stripe.SignatureVerificationError) as exc:
+        raise BadSignature(str(exc)) from exc
+    # Keep the verified body as sent (plain JSON types, storable as is).
+    event: dict[str, Any] = json.loads(payload)
+    return event

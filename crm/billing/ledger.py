@@ -1,0 +1,209 @@
+"""The platform's own ledger: which module was billable when, and what that costs per period.
+
+A module is billable while it is enabled and not comped. A day (in the tenant's time zone) is billed if
+the module was billable at any moment of it; a line costs days x (monthly price / days in the month),
+rounded half-up to the cent once per line. Spans are rebuilt from the ModuleChange history (the audit
+rows the tenants app writes), so re-running a sync or receiving events twice or late converges.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+
+from crm.billing.models import LedgerSpan, Price
+from crm.platform.registry import registry
+from crm.tenants.models import ModuleChange, Tenant
+
+CENT = Decimal("0.01")
+SEED_VALID_FROM = date(2000, 1, 1)
+
+
+@dataclass(frozen=True)
+class Span:
+    start: datetime
+    end: datetime | None  # None: still billable
+
+
+@dataclass(frozen=True)
+class Line:
+    module: str
+    days: int
+    days_in_month: int
+    monthly_amount: Decimal
+    currency: str
+    amount: Decimal
+
+
+def month_bounds(day: date) -> tuple[date, date]:
+    """First and last day of the month containing `day`."""
+    last = calendar.monthrange(day.year, day.month)[1]
+    return day.replace(day=1), day.replace(day=last)
+
+
+def next_month(first: date) -> date:
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def spans_from_changes(changes: Iterable[tuple[datetime, str]]) -> list[Span]:
+    """Billable stretches from (time, action) pairs in time order (enable/disable/comp_on/comp_off)."""
+    enabled = comp = False
+    opened: datetime | None = None
+    spans: list[Span] = []
+    for at, action in changes:
+        if action == "enable":
+            enabled = True
+        elif action == "disable":
+            enabled = False
+        elif action == "comp_on":
+            comp = True
+        elif action == "comp_off":
+            comp = False
+        billable = enabled and not comp
+        if billable and opened is None:
+            opened = at
+        elif not billable and opened is not None:
+            if at > opened:  # an instant of billability bills nothing
+                spans.append(Span(opened, at))
+            opened = None
+    if opened is not None:
+        spans.append(Span(opened, None))
+    return spans
+
+
+def billed_days(
+    spans: Iterable[Span], *, first: date, last: date, tz: ZoneInfo, not_before: datetime | None = None
+) -> int:
+    """How many local days in [first, last] the spans touch (half-open spans [start, end))."""
+    days: set[date] = set()
+    for span in spans:
+        start = max(span.start, not_before) if not_before else span.start
+        end = span.end
+        if end is not None and end <= start:
+            continue
+        day = max(start.astimezone(tz).date(), first)
+        # last day touched: the day holding the last instant before `end`
+        stop = last if end is None else min((end - timedelta(microseconds=1)).astimezone(tz).date(), last)
+        while day <= stop:
+            days.add(day)
+            day += timedelta(days=1)
+    return len(days)
+
+
+def line_amount(*, monthly_amount: Decimal, days: int, days_in_month: int) -> Decimal:
+    return (monthly_amount * days / days_in_month).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def price_for(module: str, on: date, prices: Iterable[Price] | None = None) -> tuple[Decimal, str]:
+    """Monthly price of `module` for the period starting `on`: the latest row valid then, else the
+    manifest's price (a module registered after the price list was seeded)."""
+    rows = prices if prices is not None else Price.objects.filter(module=module, valid_from__lte=on)
+    best: Price | None = None
+    for row in rows:
+        if (
+            row.module == module
+            and row.valid_from <= on
+            and (best is None or row.valid_from > best.valid_from)
+        ):
+            best = row
+    if best is not None:
+        return best.monthly_amount, best.currency
+    manifest = registry.get(module)
+    return manifest.monthly_price, manifest.currency
+
+
+def tenant_tz(tenant: Tenant) -> ZoneInfo:
+    return ZoneInfo(tenant.time_zone or "Asia/Shanghai")
+
+
+def period_start_at(tenant: Tenant, first: date) -> datetime:
+    return datetime.combine(first, time.min, tzinfo=tenant_tz(tenant))
+
+
+def period_lines(tenant: Tenant, first: date, *, billable_from: datetime | None = None) -> list[Line]:
+    """What the tenant owes for the month starting `first`, one line per module with billed days.
+
+    Open spans count to the month's end, so for the current month this is the estimate if nothing changes.
+    Days before `billable_from` (the trial end) are free. Two queries whatever the number of modules.
+    """
+    first, last = month_bounds(first)
+    tz = tenant_tz(tenant)
+    start_at = datetime.combine(first, time.min, tzinfo=tz)
+    end_at = datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz)
+    by_module: dict[str, list[Span]] = {}
+    rows = LedgerSpan.objects.filter(tenant=tenant, started_at__lt=end_at).exclude(ended_at__lte=start_at)
+    for row in rows:
+        by_module.setdefault(row.module, []).append(Span(row.started_at, row.ended_at))
+    prices = list(Price.objects.filter(module__in=list(by_module), valid_from__lte=first))
+    dim = calendar.monthrange(first.year, first.month)[1]
+    lines = []
+    for module in sorted(by_module):
+        if module not in registry:
+            continue
+        days = billed_days(by_module[module], first=first, last=last, tz=tz, not_before=billable_from)
+        if not days:
+            continue
+        monthly, currency = price_for(module, first, prices)
+        lines.append(
+            Line(
+                module,
+                days,
+                dim,
+                monthly,
+                currency,
+                line_amount(monthly_amount=monthly, days=days, days_in_month=dim),
+            )
+        )
+    return lines
+
+
+def ledger_sync(*, tenant: Tenant, module: str) -> list[LedgerSpan]:
+    """Rebuild the tenant's spans for one module from its full ModuleChange history (idempotent)."""
+    with transaction.atomic():
+        # Lock the tenant row so two concurrent syncs for it do not interleave delete and insert.
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+        changes = (
+            ModuleChange.objects.filter(tenant=tenant, module=module)
+            .order_by("created_at", "id")
+            .values_list("created_at", "action")
+        )
+        spans = spans_from_changes(changes)
+        LedgerSpan.objects.filter(tenant=tenant, module=module).delete()
+        return LedgerSpan.objects.bulk_create(
+            LedgerSpan(tenant=tenant, module=module, started_at=s.start, ended_at=s.end) for s in spans
+        )
+
+
+def ledger_sync_all(*, tenant: Tenant) -> None:
+    modules = set(ModuleChange.objects.filter(tenant=tenant).values_list("module", flat=True))
+    for module in sorted(modules):
+        ledger_sync(tenant=tenant, module=module)
+
+
+def prices_seed() -> int:
+    """Create a price row for every sellable module that has none (idempotent). Returns rows created."""
+    created = 0
+    for manifest in registry.sellable():
+        _row, made = Price.objects.get_or_create(
+            module=manifest.slug,
+            valid_from=SEED_VALID_FROM,
+            defaults={"monthly_amount": manifest.monthly_price, "currency": manifest.currency},
+        )
+        created += int(made)
+    return created
+
+
+def ledger_backfill() -> int:
+    """Rebuild every tenant's spans from its module history (idempotent; for tenants older than billing or
+    after a missed event). Returns tenants synced."""
+    count = 0
+    for tenant in Tenant.objects.exclude(status__in=["template", "pool"]).order_by("id"):
+        ledger_sync_all(tenant=tenant)
+        count += 1
+    return count

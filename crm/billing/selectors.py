@@ -1,0 +1,103 @@
+"""Billing reads. Tenant-side reads are limited to the request's tenant and to users allowed to see billing;
+operator reads cover the platform."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
+
+from crm.billing.ledger import price_for
+from crm.billing.models import BillingAccount, Invoice, InvoiceStatus, Price, WebhookEvent
+from crm.platform.errors import PermissionDenied
+from crm.platform.permissions import Role, has_perm
+from crm.platform.registry import registry
+from crm.tenants.models import Tenant, TenantModule, TenantStatus
+
+MISMATCH_TOLERANCE = Decimal("0.01")
+
+
+def invoices_for(*, user: Any, tenant: Tenant) -> QuerySet[Invoice]:
+    if not has_perm(user, "billing.view"):
+        raise PermissionDenied(_("You do not have permission to do this."))
+    return Invoice.objects.filter(tenant=tenant).prefetch_related("lines")
+
+
+def current_modules(*, tenant: Tenant, today: Any) -> list[dict[str, Any]]:
+    """The tenant's sellable modules that are on, with this month's price and whether they are comped."""
+    rows = TenantModule.objects.filter(Q(enabled=True) | Q(comp=True), tenant=tenant)
+    first = today.replace(day=1)
+    prices = list(Price.objects.filter(valid_from__lte=first))
+    out = []
+    for row in rows.order_by("module"):
+        if row.module not in registry or not registry.get(row.module).sellable:
+            continue
+        amount, currency = price_for(row.module, first, prices)
+        out.append(
+            {
+                "module": row.module,
+                "name": registry.get(row.module).name,
+                "comp": row.comp,
+                "monthly_amount": Decimal("0") if row.comp else amount,
+                "currency": currency,
+            }
+        )
+    return out
+
+
+def _require_operator(user: Any) -> None:
+    if getattr(user, "role", None) != Role.OPERATOR or not user.is_active:
+        raise PermissionDenied(_("Only platform operators can do this."))
+
+
+def console_overview(*, user: Any) -> dict[str, Any]:
+    """Operator: MRR (sum of monthly prices of billable modules of active/past-due tenants), tenants by
+    status, failed payments, Stripe invoices that differ from the ledger by more than a cent."""
+    _require_operator(user)
+    by_status = dict(
+        Tenant.objects.exclude(status__in=[TenantStatus.TEMPLATE, TenantStatus.POOL])
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    paying = TenantModule.objects.filter(
+        enabled=True, comp=False, tenant__status__in=[TenantStatus.ACTIVE, TenantStatus.PAST_DUE]
+    )
+    prices = list(Price.objects.all())
+    from django.utils import timezone
+
+    first = timezone.localdate().replace(day=1)
+    mrr: dict[str, Decimal] = {}
+    for module in paying.values_list("module", flat=True):
+        if module in registry and registry.get(module).sellable:
+            amount, currency = price_for(module, first, prices)
+            mrr[currency] = mrr.get(currency, Decimal("0")) + amount
+    overdue = Invoice.objects.filter(status=InvoiceStatus.OPEN, due_at__isnull=False).select_related("tenant")
+    mismatches = [
+        inv
+        for inv in Invoice.objects.filter(manual=False, ledger_total__isnull=False).select_related("tenant")
+        if abs(inv.total - (inv.ledger_total or Decimal("0"))) > MISMATCH_TOLERANCE
+    ]
+    open_manual = Invoice.objects.filter(manual=True, status=InvoiceStatus.OPEN).select_related("tenant")
+    failed_events = WebhookEvent.objects.filter(processed_at__isnull=True).exclude(error="")
+    return {
+        "mrr": sorted(mrr.items()),
+        "by_status": sorted(by_status.items()),
+        "overdue": list(overdue[:100]),
+        "mismatches": mismatches[:100],
+        "open_manual": list(open_manual[:200]),
+        "failed_events": list(failed_events[:50]),
+        "accounts_past_due": BillingAccount.objects.filter(status="past_due").count(),
+    }
+
+
+def tenant_invoices_for_operator(*, user: Any, tenant_id: int) -> QuerySet[Invoice]:
+    _require_operator(user)
+    return Invoice.objects.filter(tenant_id=tenant_id).prefetch_related("lines")
+
+
+def price_list() -> list[Price]:
+    """Every price row, newest first per module (operators only reach the page that shows it)."""
+    return list(Price.objects.order_by("module", "-valid_from"))

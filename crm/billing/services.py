@@ -1,0 +1,644 @@
+"""Billing writes: accounts, price list, ledger invoices, dunning, Stripe checkout/portal/items, and
+applying Stripe objects (fetched fresh, so replays and out-of-order webhooks converge)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.billing import gateway
+from crm.billing.ledger import (
+    Line,
+    Span,
+    billed_days,
+    ledger_sync,
+    line_amount,
+    month_bounds,
+    next_month,
+    period_lines,
+    price_for,
+    tenant_tz,
+)
+from crm.billing.models import (
+    AccountStatus,
+    BillingAccount,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    LedgerSpan,
+    Price,
+    SubscriptionItem,
+)
+from crm.platform import events
+from crm.platform.errors import PermissionDenied, ServiceError
+from crm.platform.permissions import Role, has_perm
+from crm.platform.registry import registry
+from crm.tenants.models import LIVE_STATUSES, Tenant, TenantModule, TenantStatus
+from crm.tenants.services import tenant_url
+
+log = logging.getLogger(__name__)
+
+
+# --- accounts and prices -------------------------------------------------------------------------------
+
+
+def account_get(*, tenant: Tenant) -> BillingAccount:
+    """The tenant's billing account, created on first use (trial state copied from the tenant)."""
+    account, _created = BillingAccount.objects.get_or_create(
+        tenant=tenant,
+        defaults={
+            "trial_ends_at": tenant.trial_ends_at,
+            "status": AccountStatus.TRIALING if tenant.status == TenantStatus.TRIAL else AccountStatus.ACTIVE,
+        },
+    )
+    return account
+
+
+def _require_operator(actor: Any) -> None:
+    if getattr(actor, "role", None) != Role.OPERATOR:
+        raise PermissionDenied(_("Only platform operators can do this."))
+
+
+def _require_perm(actor: Any, perm: str) -> None:
+    if not has_perm(actor, perm):
+        raise PermissionDenied(_("You do not have permission to do this."))
+
+
+def price_set(
+    *,
+    actor: Any,
+    module: str,
+    monthly_amount: Decimal,
+    currency: str = "CNY",
+    valid_from: date,
+    today: date | None = None,
+) -> Price:
+    """Operator: a new monthly price for a module from the first day of a future month on."""
+    _require_operator(actor)
+    today = today or timezone.localdate()
+    errors: dict[str, list[str]] = {}
+    if module not in registry or not registry.get(module).sellable:
+        errors["module"] = [_("Unknown module.")]
+    if monthly_amount is None or monthly_amount <= 0 or monthly_amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        errors["monthly_amount"] = [_("Enter a positive amount with at most two decimals.")]
+    if len(currency) != 3 or not currency.isalpha():
+        errors["currency"] = [_("Enter a three-letter currency code.")]
+    if valid_from.day != 1 or valid_from <= today:
+        # Prices change for whole periods only: the current month keeps the price it started with.
+        errors["valid_from"] = [_("A new price starts on the first day of a future month.")]
+    if errors:
+        raise ServiceError(_("Please correct the errors below."), fields=errors)
+    price, _created = Price.objects.update_or_create(
+        module=module,
+        valid_from=valid_from,
+        defaults={"monthly_amount": monthly_amount, "currency": currency.upper(), "stripe_price_id": ""},
+    )
+    return price
+
+
+def billable_modules(tenant: Tenant) -> list[str]:
+    rows = TenantModule.objects.filter(tenant=tenant, enabled=True, comp=False).values_list(
+        "module", flat=True
+    )
+    return sorted(m for m in rows if m in registry and registry.get(m).sellable)
+
+
+# --- the ledger as invoices (offline mode and tenants without a Stripe subscription) ------------------
+
+
+def _invoice_number(tenant: Tenant, first: date) -> str:
+    return f"M{first:%Y%m}-{tenant.pk:06d}"
+
+
+def invoice_generate(*, tenant: Tenant, period_start: date) -> Invoice | None:
+    """The manual invoice of one tenant for one finished month, made from the ledger. Idempotent: a second
+    run returns the same invoice. None when nothing is owed or Stripe bills this tenant."""
+    first, last = month_bounds(period_start)
+    with transaction.atomic():
+        account = BillingAccount.objects.select_for_update().get(pk=account_get(tenant=tenant).pk)
+        existing = Invoice.objects.filter(tenant=tenant, period_start=first, manual=True).first()
+        if existing is not None:
+            return existing
+        if account.has_subscription or account.status == AccountStatus.CANCELED:
+            return None
+        lines = period_lines(tenant, first, billable_from=tenant.trial_ends_at)
+        if not lines:
+            return None
+        currency = lines[0].currency
+        total = sum((ln.amount for ln in lines), Decimal("0"))
+        tz = tenant_tz(tenant)
+        due_at = datetime.combine(last + timedelta(days=1 + settings.BILLING_DUE_DAYS), time.min, tzinfo=tz)
+        invoice = Invoice.objects.create(
+            tenant=tenant,
+            number=_invoice_number(tenant, first),
+            period_start=first,
+            period_end=last,
+            total=total,
+            ledger_total=total,
+            currency=currency,
+            status=InvoiceStatus.OPEN,
+            manual=True,
+            due_at=due_at,
+        )
+        InvoiceLine.objects.bulk_create(
+            InvoiceLine(
+                invoice=invoice,
+                module=ln.module,
+                description=str(registry.get(ln.module).name),
+                days=ln.days,
+                monthly_amount=ln.monthly_amount,
+                amount=ln.amount,
+                currency=ln.currency,
+            )
+            for ln in lines
+        )
+    return invoice
+
+
+def invoices_generate_monthly(*, today: date | None = None) -> int:
+    """Invoice last month for every live tenant (run daily by beat; already-made invoices are skipped)."""
+    today = today or timezone.localdate()
+    previous = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    made = 0
+    for tenant in Tenant.objects.filter(status__in=LIVE_STATUSES).order_by("id"):
+        before = Invoice.objects.filter(tenant=tenant, period_start=previous, manual=True).exists()
+        invoice = invoice_generate(tenant=tenant, period_start=previous)
+        made += int(invoice is not None and not before)
+    return made
+
+
+def invoice_mark_paid(*, actor: Any, invoice: Invoice, now: datetime | None = None) -> Invoice:
+    """Operator: record the payment of a manual invoice; the workspace is restored at once."""
+    _require_operator(actor)
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if not invoice.manual:
+            raise ServiceError(_("Stripe invoices are paid through Stripe."), code="not_manual")
+        if invoice.status != InvoiceStatus.OPEN:
+            raise ServiceError(_("Only an open invoice can be marked paid."), code="not_open")
+        invoice.status = InvoiceStatus.PAID
+        invoice.paid_at = now or timezone.now()
+        invoice.marked_paid_by = actor.email
+        invoice.save(update_fields=["status", "paid_at", "marked_paid_by", "updated_at"])
+    standing_refresh(tenant=invoice.tenant, now=now)
+    return invoice
+
+
+# --- dunning ----------------------------------------------------------------------------------------
+
+
+def _tenant_status(tenant: Tenant, status: str) -> None:
+    # Billing owns the trial/active <-> past_due moves; suspension goes through the tenants services.
+    Tenant.objects.filter(pk=tenant.pk).update(status=status, updated_at=timezone.now())
+    tenant.status = status
+    events.publish(f"tenant.{status}", tenant=tenant, payload={"by": "billing"})
+
+
+def standing_refresh(*, tenant: Tenant, now: datetime | None = None) -> str:
+    """Put the tenant where its invoices say: past_due while an invoice is overdue (full use), suspended
+    read-only once the grace period is over, restored as soon as nothing is overdue. Returns the status."""
+    from crm.tenants.services import tenant_reactivate, tenant_suspend
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        account = BillingAccount.objects.select_for_update().get(pk=account_get(tenant=tenant).pk)
+        overdue = (
+            Invoice.objects.filter(tenant=tenant, status=InvoiceStatus.OPEN, due_at__lte=now)
+            .order_by("due_at")
+            .first()
+        )
+        if tenant.status not in LIVE_STATUSES:
+            return str(tenant.status)
+        if account.status == AccountStatus.CANCELED:
+            # The subscription ended: read-only, every record kept, until a new subscription or an operator
+            # closes the workspace after the retention period (with an export).
+            if tenant.status != TenantStatus.SUSPENDED:
+                tenant_suspend(tenant=tenant, reason="subscription ended", by_billing=True)
+        elif overdue is not None:
+            assert overdue.due_at is not None
+            account.status = AccountStatus.PAST_DUE
+            account.past_due_since = overdue.due_at
+            account.grace_ends_at = overdue.due_at + timedelta(days=settings.BILLING_GRACE_DAYS)
+            account.save(update_fields=["status", "past_due_since", "grace_ends_at", "updated_at"])
+            if now >= account.grace_ends_at:
+                if tenant.status != TenantStatus.SUSPENDED:
+                    tenant_suspend(tenant=tenant, reason=f"overdue invoice {overdue.number}", by_billing=True)
+            elif tenant.status in (TenantStatus.TRIAL, TenantStatus.ACTIVE):
+                _tenant_status(tenant, TenantStatus.PAST_DUE)
+        else:
+            if account.status == AccountStatus.PAST_DUE:
+                account.status = AccountStatus.ACTIVE
+            account.past_due_since = account.grace_ends_at = None
+            account.save(update_fields=["status", "past_due_since", "grace_ends_at", "updated_at"])
+            if tenant.status == TenantStatus.SUSPENDED and tenant.suspended_by_billing:
+                tenant_reactivate(tenant=tenant)
+            elif tenant.status == TenantStatus.PAST_DUE:
+                _tenant_status(tenant, TenantStatus.ACTIVE)
+        return str(tenant.status)
+
+
+TRIAL_REMINDER_DAYS = (7, 1)
+
+
+def _mailer(subject: str, body: str, to: list[str]) -> Callable[[], None]:
+    def send() -> None:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to)
+
+    return send
+
+
+def trial_reminders_send(*, now: datetime | None = None) -> int:
+    """Email the owner 7 days and 1 day before the trial ends (each once) unless a card is on file."""
+    now = now or timezone.now()
+    sent = 0
+    horizon = now + timedelta(days=max(TRIAL_REMINDER_DAYS))
+    trials = Tenant.objects.filter(
+        status=TenantStatus.TRIAL, trial_ends_at__gt=now, trial_ends_at__lte=horizon
+    )
+    for tenant in trials.order_by("id"):
+        assert tenant.trial_ends_at is not None
+        left = tenant.trial_ends_at - now
+        due = [d for d in TRIAL_REMINDER_DAYS if left <= timedelta(days=d)]
+        with transaction.atomic():
+            account = BillingAccount.objects.select_for_update().get(pk=account_get(tenant=tenant).pk)
+            if account.has_subscription or not due or min(due) in account.trial_reminders_sent:
+                continue
+            # One email even when both thresholds passed at once (e.g. the task was down for a week).
+            account.trial_reminders_sent = sorted({*account.trial_reminders_sent, *due})
+            account.save(update_fields=["trial_reminders_sent", "updated_at"])
+            days = max(1, left.days + (1 if left.seconds else 0))
+            body = render_to_string(
+                "billing/trial_reminder_email.txt",
+                {
+                    "tenant": tenant,
+                    "days": days,
+                    "ends": tenant.trial_ends_at,
+                    "url": tenant_url(tenant, "/billing/"),
+                },
+            )
+            subject = _("Your free trial ends in %(days)s days") % {"days": days}
+            transaction.on_commit(_mailer(subject, body, [tenant.owner_email]))
+            sent += 1
+    return sent
+
+
+def dunning_run(*, now: datetime | None = None) -> int:
+    """Daily: trial reminders, end finished trials, then refresh every live tenant's standing. Returns
+    tenants checked."""
+    now = now or timezone.now()
+    trial_reminders_send(now=now)
+    Tenant.objects.filter(status=TenantStatus.TRIAL, trial_ends_at__lte=now).update(
+        status=TenantStatus.ACTIVE, updated_at=now
+    )
+    count = 0
+    for tenant in Tenant.objects.filter(status__in=LIVE_STATUSES).order_by("id"):
+        standing_refresh(tenant=tenant, now=now)
+        count += 1
+    return count
+
+
+# --- estimates ------------------------------------------------------------------------------------
+
+
+def module_change_preview(
+    *, tenant: Tenant, module: str, enable: bool, now: datetime | None = None
+) -> dict[str, Any]:
+    """What turning `module` on (or off) now changes: this month (prorated by days, negative when it
+    saves money) and the monthly total from next month. Nothing is written."""
+    if module not in registry or not registry.get(module).sellable:
+        raise ServiceError(
+            _("This module cannot be switched on or off."), code="not_toggleable", field="module"
+        )
+    now = now or timezone.now()
+    tz = tenant_tz(tenant)
+    first, last = month_bounds(now.astimezone(tz).date())
+    dim = (last - first).days + 1
+    spans = [Span(s.started_at, s.ended_at) for s in LedgerSpan.objects.filter(tenant=tenant, module=module)]
+    after = list(spans)
+    row = TenantModule.objects.filter(tenant=tenant, module=module).first()
+    comp = bool(row and row.comp)
+    if not comp:
+        if enable and not any(s.end is None for s in spans):
+            after.append(Span(now, None))
+        elif not enable:
+            after = [Span(s.start, now if s.end is None else s.end) for s in spans]
+    monthly, currency = price_for(module, first)
+    not_before = tenant.trial_ends_at
+
+    def cost(items: list[Span]) -> Decimal:
+        days = billed_days(items, first=first, last=last, tz=tz, not_before=not_before)
+        return line_amount(monthly_amount=monthly, days=days, days_in_month=dim)
+
+    chosen = set(billable_modules(tenant))
+    if not comp:
+        chosen = chosen | {module} if enable else chosen - {module}
+    following = next_month(first)
+    next_total = sum((price_for(m, following)[0] for m in chosen), Decimal("0"))
+    return {
+        "module": module,
+        "enable": enable,
+        "currency": currency,
+        "this_month": cost(after) - cost(spans),
+        "monthly_from_next_month": next_total,
+        "next_month_starts": following,
+    }
+
+
+def estimate_current(*, tenant: Tenant, now: datetime | None = None) -> dict[str, Any]:
+    """This month's invoice if nothing changes until its end (ledger view)."""
+    now = now or timezone.now()
+    first, last = month_bounds(now.astimezone(tenant_tz(tenant)).date())
+    lines: list[Line] = period_lines(tenant, first, billable_from=tenant.trial_ends_at)
+    return {
+        "period_start": first,
+        "period_end": last,
+        "lines": [
+            {
+                "name": registry.get(ln.module).name,
+                "days": ln.days,
+                "amount": ln.amount,
+                "currency": ln.currency,
+                "module": ln.module,
+            }
+            for ln in lines
+        ],
+        "total": sum((ln.amount for ln in lines), Decimal("0")),
+        "currency": lines[0].currency if lines else tenant.currency,
+    }
+
+
+def stripe_upcoming(*, tenant: Tenant) -> dict[str, Any] | None:
+    """Stripe's own preview of the next invoice, or None (offline, no subscription, Stripe unreachable):
+    the page then shows the ledger estimate alone."""
+    account = account_get(tenant=tenant)
+    if not gateway.enabled() or not account.has_subscription:
+        return None
+    try:
+        total, currency = gateway.upcoming_total(
+            customer=account.stripe_customer_id, subscription_id=account.stripe_subscription_id
+        )
+    except gateway.GatewayError:
+        return None
+    return {"total": total, "currency": currency}
+
+
+# --- module events -------------------------------------------------------------------------------------
+
+
+def on_module_event(event: Any) -> None:
+    """Subscriber for module.enabled/disabled/comp_on/comp_off: rebuild the ledger, then (Stripe mode)
+    bring the subscription items in line in a task queued on commit."""
+    tenant = event.tenant
+    if tenant is None:
+        return
+    ledger_sync(tenant=tenant, module=event.payload["module"])
+    if gateway.enabled() and account_get(tenant=tenant).has_subscription:
+        from crm.billing.tasks import sync_subscription_items
+
+        transaction.on_commit(lambda: sync_subscription_items.delay(tenant.pk))
+
+
+# --- Stripe -----------------------------------------------------------------------------------------
+
+
+def _require_stripe() -> None:
+    if not gateway.enabled():
+        raise ServiceError(_("Online payment is not configured; invoices are sent manually."), code="offline")
+
+
+def stripe_price_id(*, price: Price) -> str:
+    if not price.stripe_price_id:
+        price.stripe_price_id = gateway.price_create(
+            module=price.module,
+            name=str(registry.get(price.module).name),
+            monthly_amount=price.monthly_amount,
+            currency=price.currency,
+        )
+        price.save(update_fields=["stripe_price_id", "updated_at"])
+    return price.stripe_price_id
+
+
+def _current_price(module: str) -> Price:
+    today = timezone.localdate()
+    row = Price.objects.filter(module=module, valid_from__lte=today).order_by("-valid_from").first()
+    if row is None:
+        manifest = registry.get(module)
+        row, _created = Price.objects.get_or_create(
+            module=module,
+            valid_from=date(2000, 1, 1),
+            defaults={"monthly_amount": manifest.monthly_price, "currency": manifest.currency},
+        )
+    return row
+
+
+def customer_ensure(*, tenant: Tenant) -> BillingAccount:
+    account = account_get(tenant=tenant)
+    if not account.stripe_customer_id:
+        account.stripe_customer_id = gateway.customer_create(
+            name=tenant.name, email=tenant.owner_email, tenant_id=tenant.pk, schema=tenant.schema_name
+        )
+        account.save(update_fields=["stripe_customer_id", "updated_at"])
+    return account
+
+
+def _stripe_trial_end(tenant: Tenant) -> int | None:
+    """The rest of the free trial carried into Stripe, so a card added early is not charged for trial days.
+    Checkout refuses a trial ending within 48 hours; then billing simply starts now."""
+    end = tenant.trial_ends_at
+    if end is None or end <= timezone.now() + timedelta(hours=48):
+        return None
+    return int(end.timestamp())
+
+
+def checkout_start(*, actor: Any, tenant: Tenant, success_url: str, cancel_url: str) -> str:
+    """Owner: a Stripe Checkout session (subscription mode, one line per billable module). Returns its URL.
+    The tenant becomes active on checkout.session.completed, never on the browser's return."""
+    _require_perm(actor, "billing.manage")
+    _require_stripe()
+    modules = billable_modules(tenant)
+    if not modules:
+        raise ServiceError(_("Turn on at least one paid module first."), code="nothing_to_buy")
+    if account_get(tenant=tenant).has_subscription:
+        raise ServiceError(_("This workspace already has a subscription."), code="subscribed")
+    try:
+        account = customer_ensure(tenant=tenant)
+        prices = [stripe_price_id(price=_current_price(m)) for m in modules]
+        session = gateway.checkout_session_create(
+            customer=account.stripe_customer_id,
+            price_ids=prices,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            tenant_id=tenant.pk,
+            trial_end=_stripe_trial_end(tenant),
+        )
+    except gateway.GatewayError:
+        log.exception("checkout for tenant %s failed", tenant.pk)
+        raise ServiceError(
+            _("The payment service is not reachable. Please try again later."), code="gateway"
+        ) from None
+    return str(session["url"])
+
+
+def portal_start(*, actor: Any, tenant: Tenant, return_url: str) -> str:
+    _require_perm(actor, "billing.manage")
+    _require_stripe()
+    account = account_get(tenant=tenant)
+    if not account.stripe_customer_id:
+        raise ServiceError(_("Add a card first."), code="no_customer")
+    try:
+        return gateway.portal_session_create(customer=account.stripe_customer_id, return_url=return_url)
+    except gateway.GatewayError:
+        raise ServiceError(
+            _("The payment service is not reachable. Please try again later."), code="gateway"
+        ) from None
+
+
+def subscription_items_sync(*, tenant: Tenant) -> None:
+    """Make the Stripe subscription's items match the billable modules (adds/removes with proration).
+    Diff-based, so running it twice changes nothing the second time."""
+    account = account_get(tenant=tenant)
+    if not gateway.enabled() or not account.has_subscription:
+        return
+    wanted = set(billable_modules(tenant))
+    have = {item.module: item for item in account.items.all()}
+    for module in sorted(wanted - set(have)):
+        price_id = stripe_price_id(price=_current_price(module))
+        item_id = gateway.subscription_item_add(
+            subscription_id=account.stripe_subscription_id, price_id=price_id, module=module
+        )
+        SubscriptionItem.objects.update_or_create(
+            account=account, module=module, defaults={"stripe_item_id": item_id, "stripe_price_id": price_id}
+        )
+    for module in sorted(set(have) - wanted):
+        gateway.subscription_item_remove(have[module].stripe_item_id)
+        have[module].delete()
+
+
+_SUB_STATUS = {
+    "active": AccountStatus.ACTIVE,
+    "trialing": AccountStatus.ACTIVE,
+    "past_due": AccountStatus.PAST_DUE,
+    "unpaid": AccountStatus.PAST_DUE,
+    "canceled": AccountStatus.CANCELED,
+    "incomplete_expired": AccountStatus.CANCELED,
+}
+
+
+def subscription_apply(
+    *, account: BillingAccount, subscription: dict[str, Any] | None, subscription_id: str
+) -> None:
+    """Mirror a subscription as Stripe has it now (None: Stripe deleted it)."""
+    with transaction.atomic():
+        account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+        if account.stripe_subscription_id and account.stripe_subscription_id != subscription_id:
+            current = account.stripe_subscription_status not in ("canceled", "incomplete_expired", "")
+            if current:
+                return  # an old subscription's news never overrides the live one
+        status = "canceled" if subscription is None else str(subscription.get("status", ""))
+        account.stripe_subscription_id = subscription_id
+        account.stripe_subscription_status = status
+        account.cancel_at_period_end = bool(subscription and subscription.get("cancel_at_period_end"))
+        if status in _SUB_STATUS and status not in ("past_due", "unpaid"):
+            # past_due comes from our own invoices (standing_refresh), not from the subscription status
+            account.status = _SUB_STATUS[status]
+        account.save()
+        if subscription is not None and status not in ("canceled", "incomplete_expired"):
+            items = subscription.get("items", {}).get("data", [])
+            seen = []
+            for item in items:
+                module = (item.get("metadata") or {}).get("module") or _module_for_price(item.get("price"))
+                if not module:
+                    continue
+                seen.append(item["id"])
+                SubscriptionItem.objects.update_or_create(
+                    account=account,
+                    module=module,
+                    defaults={
+                        "stripe_item_id": item["id"],
+                        "stripe_price_id": (item.get("price") or {}).get("id", ""),
+                    },
+                )
+            account.items.exclude(stripe_item_id__in=seen).delete()
+            tenant = account.tenant
+            if status in ("active", "trialing") and tenant.status == TenantStatus.TRIAL:
+                Tenant.objects.filter(pk=tenant.pk).update(
+                    status=TenantStatus.ACTIVE, activated_at=timezone.now(), updated_at=timezone.now()
+                )
+                events.publish("tenant.activated", tenant=tenant, payload={"by": "stripe"})
+        else:
+            account.items.all().delete()
+    standing_refresh(tenant=account.tenant)
+
+
+def _module_for_price(price: Any) -> str:
+    price_id = price.get("id") if isinstance(price, dict) else price
+    row = Price.objects.filter(stripe_price_id=price_id).first() if price_id else None
+    return row.module if row else ""
+
+
+_INVOICE_STATUS = {s.value for s in InvoiceStatus}
+
+
+def invoice_apply(
+    *, account: BillingAccount, invoice: dict[str, Any], now: datetime | None = None
+) -> Invoice:
+    """Mirror a Stripe invoice as fetched now; store what our ledger says it should be; refresh standing."""
+    now = now or timezone.now()
+    tenant = account.tenant
+    tz = tenant_tz(tenant)
+    status = str(invoice.get("status") or "draft")
+    status = status if status in _INVOICE_STATUS else InvoiceStatus.DRAFT
+    start = datetime.fromtimestamp(int(invoice.get("period_start") or now.timestamp()), tz).date()
+    end = datetime.fromtimestamp(int(invoice.get("period_end") or now.timestamp()), tz).date()
+    first, _last = month_bounds(start)
+    expected = sum(
+        (ln.amount for ln in period_lines(tenant, first, billable_from=tenant.trial_ends_at)), Decimal("0")
+    )
+    with transaction.atomic():
+        row = Invoice.objects.select_for_update().filter(stripe_invoice_id=invoice["id"]).first()
+        row = row or Invoice(tenant=tenant, stripe_invoice_id=invoice["id"], manual=False)
+        if row.tenant_id != tenant.pk:
+            raise ServiceError("invoice belongs to another tenant", code="tenant_mismatch")
+        row.number = str(invoice.get("number") or invoice["id"])
+        row.period_start, row.period_end = start, max(end, start)
+        row.total = gateway.from_minor(invoice.get("total", invoice.get("amount_due")))
+        row.ledger_total = expected
+        row.currency = str(invoice.get("currency") or "cny").upper()
+        row.status = status
+        row.pdf_url = invoice.get("invoice_pdf") or ""
+        row.hosted_url = invoice.get("hosted_invoice_url") or ""
+        if status == InvoiceStatus.PAID:
+            row.paid_at = row.paid_at or now
+        elif status == InvoiceStatus.OPEN and invoice.get("attempted"):
+            # A failed automatic charge: overdue from the first failure on (grace period counts from here).
+            row.due_at = row.due_at or now
+        row.save()
+    standing_refresh(tenant=tenant, now=now)
+    return row
+
+
+def subscription_cancel(*, actor: Any, tenant: Tenant) -> None:
+    """Owner: end the subscription at the end of the paid period; data is kept."""
+    _require_perm(actor, "billing.manage")
+    _require_stripe()
+    account = account_get(tenant=tenant)
+    if not account.has_subscription:
+        raise ServiceError(_("There is no subscription to cancel."), code="no_subscription")
+    try:
+        sub = gateway.subscription_cancel_at_period_end(account.stripe_subscription_id)
+    except gateway.GatewayError:
+        raise ServiceError(
+            _("The payment service is not reachable. Please try again later."), code="gateway"
+        ) from None
+    subscription_apply(account=account, subscription=sub, subscription_id=account.stripe_subscription_id)

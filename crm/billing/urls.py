@@ -1,0 +1,31 @@
+"""Owner billing pages on the tenant host, mounted at /billing/ (namespace "billing")."""
+
+from django.urls import path
+
+from crm.billing import views
+
+app_name = "billing"
+urlpatterns = [
+    path("", views.billing_page, name="page"),
+    path("checkout/", views.checkout, name="checkout"),
+    path("portal/", views.portal, name="portal"),
+    path("cancel/", views.cancel, name="cancel"),
+    path("return/", views.returned, name="returned"),
+]
+
+# Public host: the Stripe webhook and the operator's billing pages (included from config/urls_public.py).
+public_urlpatterns = [
+    path("billing/stripe/webhook/", views.stripe_webhook, name="stripe-webhook"),
+    path("console/billing/", views.console_billing, name="billing-console"),
+    path("console/billing/prices/", views.console_prices, name="billing-console-prices"),
+    path(
+        "console/billing/tenants/<int:tenant_id>/",
+        views.console_tenant_invoices,
+        name="billing-console-tenant",
+    ),
+    path(
+        "console/billing/invoices/<int:invoice_id>/mark-paid/",
+        views.console_mark_paid,
+        name="billing-console-mark-paid",
+    ),
+]

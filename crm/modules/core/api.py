@@ -1,0 +1,719 @@
+"""REST API of the core (/api/v1/core/): thin views over the same selectors and services as the pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crm.platform.errors import ServiceError
+from crm.platform.permissions import has_perm
+from crm.tenants.accounts.models import User
+
+from . import exports, imports, selectors, services
+from .models import (
+    Activity,
+    ActivityComment,
+    Contact,
+    Customer,
+    Document,
+    ImportJob,
+    Product,
+    Task,
+    WeeklyReport,
+)
+
+
+def perm(name: str) -> type[BasePermission]:
+    class HasPerm(BasePermission):
+        def has_permission(self, request: Request, view: Any) -> bool:
+            return has_perm(_actor(request), name)
+
+    return HasPerm
+
+
+class CustomerBrief(serializers.ModelSerializer):
+    owner_name = serializers.CharField(source="owner.name", default=None, read_only=True)
+
+    class Meta:
+        model = Customer
+        fields = ["id", "name", "owner", "owner_name"]
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    owner_name = serializers.CharField(source="owner.name", default=None, read_only=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=30), required=False)
+    allow_duplicate = serializers.BooleanField(write_only=True, required=False, default=False)
+    contact_name = serializers.CharField(write_only=True, required=False, default="", allow_blank=True)
+    contact_title = serializers.CharField(write_only=True, required=False, default="", allow_blank=True)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "phone",
+            "email",
+            "province",
+            "city",
+            "address",
+            "tags",
+            "source",
+            "stage",
+            "owner",
+            "owner_name",
+            "in_pool",
+            "last_activity_at",
+            "custom_fields",
+            "notes",
+            "created_at",
+            "updated_at",
+            "allow_duplicate",
+            "contact_name",
+            "contact_title",
+        ]
+        read_only_fields = ["owner", "in_pool", "last_activity_at", "created_at", "updated_at"]
+        # Validation (email, choices, custom fields) is the service's; the serializer only parses types.
+        extra_kwargs = {"email": {"validators": []}, "name": {"required": True}}
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "customer", "name", "title", "role", "phone", "email", "is_primary", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author_name = serializers.CharField(source="author.name", default=None, read_only=True)
+
+    class Meta:
+        model = ActivityComment
+        fields = ["id", "author", "author_name", "body", "created_at"]
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    author_name = serializers.CharField(source="author.name", default=None, read_only=True)
+    comments = CommentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Activity
+        fields = [
+            "id",
+            "customer",
+            "author",
+            "author_name",
+            "kind",
+            "purpose",
+            "result",
+            "next_step",
+            "next_step_at",
+            "occurred_at",
+            "comments",
+            "created_at",
+        ]
+        read_only_fields = ["author", "created_at"]
+        extra_kwargs = {"occurred_at": {"required": False}}
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Task
+        fields = ["id", "title", "due_at", "owner", "customer", "done_at", "created_at"]
+        read_only_fields = ["owner", "done_at", "created_at"]
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Product
+        fields = [
+            "id",
+            "code",
+            "name",
+            "specification",
+            "unit",
+            "price",
+            "currency",
+            "cost",
+            "category",
+            "created_at",
+        ]
+        read_only_fields = ["created_at"]
+        validators: list[Any] = []  # the service refuses duplicates with a clear message
+
+
+def _actor(request: Request) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _visible_customer(request: Request, pk: Any) -> Customer:
+    try:
+        return selectors.customer_get(_actor(request), int(pk))
+    except (TypeError, ValueError):
+        raise ServiceError(_("Choose a customer."), field="customer") from None
+
+
+class CustomerList(generics.ListCreateAPIView):
+    serializer_class = CustomerSerializer
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def get_queryset(self) -> QuerySet[Customer]:
+        p = self.request.query_params
+        owner = p.get("owner", "")
+        return selectors.customer_list(
+            _actor(self.request),
+            selectors.CustomerFilters(
+                q=p.get("q", ""),
+                stage=p.get("stage", ""),
+                owner=int(owner) if owner.isdigit() else None,
+                tag=p.get("tag", ""),
+            ),
+        )
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        ser = self.get_serializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = dict(ser.validated_data)
+        try:
+            customer = services.customer_create(actor=_actor(request), **data)
+        except services.DuplicateCustomer as exc:
+            # The duplicates warning: who already has it; resend with allow_duplicate=true, or merge.
+            return Response(
+                {
+                    "error": {
+                        "code": exc.code,
+                        "message": str(exc.message),
+                        "fields": {},
+                        "duplicates": CustomerBrief(exc.duplicates, many=True).data,
+                    }
+                },
+                status=exc.status,
+            )
+        return Response(CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerDetail(generics.RetrieveUpdateAPIView):
+    serializer_class = CustomerSerializer
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def get_object(self) -> Customer:
+        return _visible_customer(self.request, self.kwargs["pk"])
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        customer = self.get_object()
+        ser = self.get_serializer(customer, data=request.data, partial=True)
+        ser.is_valid(raise_exception=True)
+        data = {k: v for k, v in ser.validated_data.items() if k in services.CUSTOMER_FIELDS}
+        customer = services.customer_update(actor=_actor(request), customer=customer, **data)
+        return Response(CustomerSerializer(customer).data)
+
+
+class ContactList(generics.ListCreateAPIView):
+    serializer_class = ContactSerializer
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def get_queryset(self) -> QuerySet[Contact]:
+        qs = Contact.objects.filter(
+            customer__in=selectors.customers_visible(_actor(self.request)).values("pk")
+        )
+        if self.request.query_params.get("customer", "").isdigit():
+            qs = qs.filter(customer_id=int(self.request.query_params["customer"]))
+        return qs
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        ser = self.get_serializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = dict(ser.validated_data)
+        customer = _visible_customer(request, data.pop("customer").pk)
+        contact = services.contact_create(actor=_actor(request), customer=customer, **data)
+        return Response(ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
+
+
+class ContactDetail(APIView):
+    """GET / PATCH one contact of a visible customer."""
+
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def _contact(self, request: Request, pk: int) -> Contact:
+        return get_object_or_404(
+            Contact.objects.select_related("customer"),
+            pk=pk,
+            customer__in=selectors.customers_visible(_actor(request)).values("pk"),
+        )
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ContactSerializer(self._contact(request, pk)).data)
+
+    def patch(self, request: Request, pk: int) -> Response:
+        contact = self._contact(request, pk)
+        ser = ContactSerializer(contact, data=request.data, partial=True)
+        ser.is_valid(raise_exception=True)
+        data = {k: v for k, v in ser.validated_data.items() if k != "customer"}
+        contact = services.contact_update(actor=_actor(request), contact=contact, **data)
+        return Response(ContactSerializer(contact).data)
+
+
+class ActivityList(generics.ListCreateAPIView):
+    serializer_class = ActivitySerializer
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def get_queryset(self) -> QuerySet[Activity]:
+        qs = (
+            Activity.objects.filter(
+                customer__in=selectors.customers_visible(_actor(self.request)).values("pk")
+            )
+            .select_related("author")
+            .prefetch_related("comments__author")
+        )
+        if self.request.query_params.get("customer", "").isdigit():
+            qs = qs.filter(customer_id=int(self.request.query_params["customer"]))
+        return qs
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        ser = self.get_serializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = dict(ser.validated_data)
+        customer = _visible_customer(request, data.pop("customer").pk)
+        activity = services.activity_create(actor=_actor(request), customer=customer, **data)
+        return Response(ActivitySerializer(activity).data, status=status.HTTP_201_CREATED)
+
+
+class ActivityCommentCreate(APIView):
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def post(self, request: Request, pk: int) -> Response:
+        activity = get_object_or_404(
+            Activity, pk=pk, customer__in=selectors.customers_visible(_actor(request)).values("pk")
+        )
+        comment = services.activity_comment(
+            actor=_actor(request),
+            activity=activity,
+            body=str(request.data.get("body", "")),
+        )
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+
+class TaskList(generics.ListCreateAPIView):
+    """The caller's open tasks (?all=1 includes done ones)."""
+
+    serializer_class = TaskSerializer
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def get_queryset(self) -> QuerySet[Task]:
+        qs = Task.objects.filter(owner=_actor(self.request))
+        if not self.request.query_params.get("all"):
+            qs = qs.filter(done_at__isnull=True)
+        return qs.order_by("due_at", "id")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        ser = self.get_serializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = dict(ser.validated_data)
+        customer = data.pop("customer", None)
+        if customer is not None:
+            customer = _visible_customer(request, customer.pk)
+        task = services.task_create(actor=_actor(request), customer=customer, **data)
+        return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
+
+
+class TaskComplete(APIView):
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def post(self, request: Request, pk: int) -> Response:
+        task = get_object_or_404(Task, pk=pk)
+        task = services.task_complete(actor=_actor(request), task=task, done=not request.data.get("undo"))
+        return Response(TaskSerializer(task).data)
+
+
+class ProductList(generics.ListCreateAPIView):
+    serializer_class = ProductSerializer
+    permission_classes = [IsAuthenticated, perm("core.view_products")]
+
+    def get_queryset(self) -> QuerySet[Product]:
+        return selectors.product_list(self.request.query_params.get("q", ""))
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        ser = self.get_serializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        product = services.product_save(actor=_actor(request), **ser.validated_data)
+        return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
+
+
+class HandoverSerializer(serializers.Serializer):
+    from_user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+    to_users = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True)
+    mapping = serializers.DictField(child=serializers.IntegerField(), required=False)
+
+
+class Handover(APIView):
+    """POST {from_user, to_users, mapping?}: a preview; with ?confirm=1 (or "confirm": true) the handover."""
+
+    permission_classes = [IsAuthenticated, perm("core.handover")]
+
+    def post(self, request: Request) -> Response:
+        ser = HandoverSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = ser.validated_data
+        try:
+            mapping = {int(k): v for k, v in data.get("mapping", {}).items()}
+        except ValueError:
+            raise ServiceError(
+                _("The mapping names customers or colleagues outside this handover."), field="mapping"
+            ) from None
+        confirm = bool(request.query_params.get("confirm") or request.data.get("confirm"))
+        fn = services.customer_handover if confirm else services.customer_handover_preview
+        plan = fn(
+            actor=_actor(request),
+            from_user=data["from_user"],
+            to_users=data["to_users"],
+            mapping=mapping or None,
+        )
+        return Response(
+            {
+                "confirmed": confirm,
+                "customers": {str(k): v for k, v in plan.assignments.items()},
+                "per_user": {str(k): v for k, v in plan.per_user.items()},
+                "contacts": plan.contacts,
+                "documents": plan.documents,
+                "open_tasks": plan.open_tasks,
+                "shares": plan.shares,
+            }
+        )
+
+
+class PoolList(generics.ListAPIView):
+    serializer_class = CustomerSerializer
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def get_queryset(self) -> QuerySet[Customer]:
+        return selectors.pool_list(_actor(self.request), self.request.query_params.get("q", ""))
+
+
+class PoolClaim(APIView):
+    permission_classes = [IsAuthenticated, perm("core.claim_pool")]
+
+    def post(self, request: Request, pk: int) -> Response:
+        customer = get_object_or_404(Customer, pk=pk, in_pool=True)
+        customer = services.pool_claim(actor=_actor(request), customer=customer)
+        return Response(CustomerSerializer(customer).data)
+
+
+class DocumentSerializer(serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Document
+        fields = [
+            "id",
+            "customer",
+            "activity",
+            "name",
+            "size",
+            "content_type",
+            "uploaded_by",
+            "created_at",
+            "download_url",
+        ]
+
+    def get_download_url(self, obj: Document) -> str:
+        return reverse("core:document_download", kwargs={"pk": obj.pk})
+
+
+class DocumentList(generics.ListCreateAPIView):
+    """GET ?customer=<id>: files of visible customers. POST multipart {customer, file}: attach one."""
+
+    serializer_class = DocumentSerializer
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self) -> QuerySet[Document]:
+        qs = Document.objects.filter(
+            customer__in=selectors.customers_visible(_actor(self.request)).values("pk")
+        )
+        if self.request.query_params.get("customer", "").isdigit():
+            qs = qs.filter(customer_id=int(self.request.query_params["customer"]))
+        return qs
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        customer = _visible_customer(request, request.data.get("customer"))
+        doc = services.document_upload(
+            actor=_actor(request), customer=customer, upload=request.FILES.get("file")
+        )
+        return Response(DocumentSerializer(doc).data, status=status.HTTP_201_CREATED)
+
+
+class Search(APIView):
+    """GET ?q=: visible customers, their contacts and products (name, phone, pinyin initials)."""
+
+    permission_classes = [IsAuthenticated, perm("core.view_products")]
+
+    def get(self, request: Request) -> Response:
+        found = selectors.search(_actor(request), request.query_params.get("q", ""))
+        return Response(
+            {
+                "customers": CustomerBrief(found["customers"], many=True).data,
+                "contacts": ContactSerializer(found["contacts"], many=True).data,
+                "products": ProductSerializer(found["products"], many=True).data,
+            }
+        )
+
+
+class CustomerShareView(APIView):
+    """POST {user, can_edit}: share; DELETE {user}: stop sharing."""
+
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def post(self, request: Request, pk: int) -> Response:
+        customer = _visible_customer(request, pk)
+        user = get_object_or_404(User, pk=request.data.get("user") or 0)
+        services.customer_share(
+            actor=_actor(request), customer=customer, user=user, can_edit=bool(request.data.get("can_edit"))
+        )
+        return Response({"customer": customer.pk, "user": user.pk}, status=status.HTTP_201_CREATED)
+
+    def delete(self, request: Request, pk: int) -> Response:
+        customer = _visible_customer(request, pk)
+        user = get_object_or_404(User, pk=request.data.get("user") or request.query_params.get("user") or 0)
+        services.customer_unshare(actor=_actor(request), customer=customer, user=user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CustomerMerge(APIView):
+    """POST {source}: merge customer `source` into this one (contacts, activities, tasks move)."""
+
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def post(self, request: Request, pk: int) -> Response:
+        target = _visible_customer(request, pk)
+        source = _visible_customer(request, request.data.get("source"))
+        merged = services.customer_merge(actor=_actor(request), target=target, source=source)
+        return Response(CustomerSerializer(merged).data)
+
+
+class CustomerHistory(APIView):
+    """The audit trail of a customer (admins)."""
+
+    permission_classes = [IsAuthenticated, perm("workspace.view_audit")]
+
+    def get(self, request: Request, pk: int) -> Response:
+        customer = _visible_customer(request, pk)
+        return Response(
+            [
+                {"at": e.created_at, "actor": e.actor_label, "action": e.action, "detail": e.detail}
+                for e in selectors.customer_history(_actor(request), customer, limit=200)
+            ]
+        )
+
+
+class WeeklyReportSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WeeklyReport
+        fields = [
+            "id",
+            "author",
+            "week_start",
+            "summary",
+            "plan",
+            "suggestions",
+            "stats",
+            "status",
+            "submitted_at",
+            "manager_comment",
+        ]
+        read_only_fields = ["author", "week_start", "stats", "status", "submitted_at", "manager_comment"]
+
+
+class WeeklyReportList(generics.ListCreateAPIView):
+    """GET: mine and my team's submitted reports. POST {week_start?}: prepare (or return) my report."""
+
+    serializer_class = WeeklyReportSerializer
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def get_queryset(self) -> QuerySet[WeeklyReport]:
+        return selectors.weekly_reports_visible(_actor(self.request))
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        week = (
+            serializers.DateField(required=False).to_internal_value(request.data["week_start"])
+            if (request.data.get("week_start"))
+            else None
+        )
+        report = services.weekly_report_generate(actor=_actor(request), week_start=week)
+        return Response(WeeklyReportSerializer(report).data, status=status.HTTP_201_CREATED)
+
+
+class WeeklyReportDetail(APIView):
+    """PATCH {summary, plan, suggestions, submit?}: edit (and submit) my draft; {manager_comment}: reply."""
+
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def get(self, request: Request, pk: int) -> Response:
+        report = get_object_or_404(selectors.weekly_reports_visible(_actor(request)), pk=pk)
+        return Response(WeeklyReportSerializer(report).data)
+
+    def patch(self, request: Request, pk: int) -> Response:
+        actor = _actor(request)
+        report = get_object_or_404(selectors.weekly_reports_visible(actor), pk=pk)
+        if "manager_comment" in request.data:
+            services.weekly_report_comment(
+                actor=actor, report=report, comment=str(request.data["manager_comment"])
+            )
+        else:
+            services.weekly_report_update(
+                actor=actor,
+                report=report,
+                summary=str(request.data.get("summary", report.summary)),
+                plan=str(request.data.get("plan", report.plan)),
+                suggestions=str(request.data.get("suggestions", report.suggestions)),
+            )
+            if request.data.get("submit"):
+                services.weekly_report_submit(actor=actor, report=report)
+        return Response(WeeklyReportSerializer(report).data)
+
+
+class CustomFieldList(APIView):
+    """GET: the tenant's custom customer fields. POST: define one (admins)."""
+
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def get(self, request: Request) -> Response:
+        return Response(
+            [
+                {
+                    "key": d.key,
+                    "label": d.label,
+                    "field_type": d.field_type,
+                    "choices": d.choices,
+                    "required": d.required,
+                }
+                for d in selectors.custom_fields()
+            ]
+        )
+
+    def post(self, request: Request) -> Response:
+        choices = request.data.get("choices") or []
+        d = services.custom_field_define(
+            actor=_actor(request),
+            key=str(request.data.get("key", "")),
+            label=str(request.data.get("label", "")),
+            field_type=str(request.data.get("field_type", "")),
+            choices=[str(c) for c in choices] if isinstance(choices, list) else [],
+            required=bool(request.data.get("required")),
+        )
+        return Response(
+            {
+                "key": d.key,
+                "label": d.label,
+                "field_type": d.field_type,
+                "choices": d.choices,
+                "required": d.required,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "kind",
+            "filename",
+            "encoding",
+            "headers",
+            "mapping",
+            "key",
+            "status",
+            "total_rows",
+            "created_count",
+            "updated_count",
+            "error_count",
+            "errors",
+            "warning_count",
+            "warnings",
+            "progress",
+            "created_at",
+            "finished_at",
+        ]
+
+    def get_progress(self, obj: ImportJob) -> dict[str, int]:
+        return imports.import_progress(obj)
+
+
+class ImportCreate(APIView):
+    """POST multipart {kind: customers or products, file}: store it, guess the mapping, return a preview."""
+
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    parser_classes = [MultiPartParser, FormParser]
+
+    def post(self, request: Request) -> Response:
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ServiceError(_("Choose a file."), field="file")
+        job = imports.import_upload(
+            actor=_actor(request),
+            kind=str(request.data.get("kind", "")),
+            filename=upload.name or "",
+            data=upload.read(),
+        )
+        data = ImportJobSerializer(job).data
+        data["preview"] = imports.import_preview(job)
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class ImportDetail(APIView):
+    """GET: status, progress and row errors. POST {mapping: {column index: field}, key}: run the import."""
+
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def get(self, request: Request, pk: int) -> Response:
+        job = get_object_or_404(ImportJob, pk=pk, created_by=_actor(request))
+        return Response(ImportJobSerializer(job).data)
+
+    def post(self, request: Request, pk: int) -> Response:
+        job = get_object_or_404(ImportJob, pk=pk, created_by=_actor(request))
+        mapping = request.data.get("mapping") or job.mapping
+        if not isinstance(mapping, dict):
+            raise ServiceError(_("Map each column to a different field."), field="mapping")
+        imports.import_start(
+            actor=_actor(request),
+            job=job,
+            mapping={str(k): str(v) for k, v in mapping.items()},
+            key=str(request.data.get("key") or job.key),
+        )
+        return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class CustomerExport(APIView):
+    """GET ?type=csv|xlsx plus the list filters: the customers the caller sees. (Not `format`: DRF keeps
+    that parameter for choosing a renderer.)"""
+
+    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+
+    def get(self, request: Request) -> HttpResponseBase:
+        p = request.query_params
+        owner = p.get("owner", "")
+        qs = selectors.customer_list(
+            _actor(request),
+            selectors.CustomerFilters(
+                q=p.get("q", ""),
+                stage=p.get("stage", ""),
+                owner=int(owner) if owner.isdigit() else None,
+                tag=p.get("tag", ""),
+            ),
+        )
+        headers, rows = exports.customer_rows(qs)
+        return exports.respond("customers", p.get("type", "csv"), headers, rows)

@@ -1,0 +1,440 @@
+"""A local fake of the Stripe API for tests: the official `stripe` client talks to it over HTTP.
+
+- Requests are form-encoded like Stripe's (`items[0][price]=...`), answers are JSON objects built from
+  Stripe's published fixtures (stripe_fixtures.json) with the fields we set, and state is kept across
+  calls: customers, products, prices, checkout sessions, portal sessions, subscriptions and their items
+  (proration_behavior recorded), invoices, invoice previews.
+- Test helpers play the customer's side (complete a checkout, fail or pay an invoice); each emits the
+  events Stripe would, signed with the test secret exactly as Stripe signs them:
+  `Stripe-Signature: t=<ts>,v1=<hex HMAC-SHA256 of "<ts>.<raw body>">`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+FIXTURES = json.loads((Path(__file__).with_name("stripe_fixtures.json")).read_text())["resources"]
+WEBHOOK_SECRET = "whsec_test_fake_0123456789"
+API_KEY = "sk_test_fake_0123456789"
+
+
+def decode_form(body: str) -> dict[str, Any]:
+    """Stripe's nested form encoding back to dicts and lists: a[b][0][c]=v."""
+    root: dict[str, Any] = {}
+    for key, value in parse_qsl(body, keep_blank_values=True):
+        parts = key.replace("]", "").split("[")
+        node: Any = root
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            nxt_is_index = not last and parts[i + 1].isdigit()
+            if isinstance(node, list):
+                idx = int(part)
+                while len(node) <= idx:
+                    node.append(None)
+                if last:
+                    node[idx] = value
+                else:
+                    if node[idx] is None:
+                        node[idx] = [] if nxt_is_index else {}
+                    node = node[idx]
+            else:
+                if last:
+                    node[part] = value
+                else:
+                    node = node.setdefault(part, [] if nxt_is_index else {})
+    return root
+
+
+def sign(body: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
+    ts = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={ts},v1={mac}"
+
+
+class NotFound(Exception):
+    pass
+
+
+class FakeStripe:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.reset()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def reset(self) -> None:
+        with getattr(self, "lock", threading.RLock()):
+            self.objects: dict[str, dict[str, Any]] = {}
+            self.requests: list[tuple[str, str, dict[str, Any]]] = []
+            self.outbox: list[dict[str, Any]] = []
+            self.counter = itertools.count(1)
+            self.down = False  # simulate Stripe not answering (HTTP 500s)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- objects --------------------------------------------------------------------------------------
+
+    def _id(self, prefix: str) -> str:
+        return f"{prefix}_fake{next(self.counter):06d}"
+
+    def _new(self, kind: str, prefix: str, **fields: Any) -> dict[str, Any]:
+        obj = copy.deepcopy(FIXTURES[kind])
+        obj.update(id=self._id(prefix), created=int(time.time()), livemode=False, metadata={})
+        obj.update(fields)
+        self.objects[obj["id"]] = obj
+        return obj
+
+    def get(self, obj_id: str) -> dict[str, Any]:
+        if obj_id not in self.objects:
+            raise NotFound(obj_id)
+        return self.objects[obj_id]
+
+    def _items_of(self, sub: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            o
+            for o in self.objects.values()
+            if o["object"] == "subscription_item" and o["subscription"] == sub["id"] and not o.get("_deleted")
+        ]
+
+    def _render_sub(self, sub: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in sub.items() if not k.startswith("_")}
+        items = [{k: v for k, v in i.items() if not k.startswith("_")} for i in self._items_of(sub)]
+        out["items"] = {"object": "list", "data": items, "has_more": False, "url": "/v1/subscription_items"}
+        return out
+
+    def render(self, obj: dict[str, Any]) -> dict[str, Any]:
+        if obj["object"] == "subscription":
+            return self._render_sub(obj)
+        return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+    def _invoice_for(self, sub: dict[str, Any], *, reason: str, amount: int | None = None) -> dict[str, Any]:
+        now = int(time.time())
+        items = self._items_of(sub)
+        lines = []
+        for item in items:
+            line = copy.deepcopy(FIXTURES["line_item"])
+            line.update(
+                id=self._id("il"),
+                amount=item["price"]["unit_amount"],
+                currency=sub["currency"],
+                description=item["metadata"].get("module", ""),
+                period={"start": now, "end": now},
+                subtotal=item["price"]["unit_amount"],
+            )
+            lines.append(line)
+        total = sum(li["amount"] for li in lines) if amount is None else amount
+        return self._new(
+            "invoice",
+            "in",
+            customer=sub["customer"],
+            subscription=sub["id"],
+            status="open",
+            billing_reason=reason,
+            currency=sub["currency"],
+            amount_due=total,
+            amount_paid=0,
+            amount_remaining=total,
+            total=total,
+            subtotal=total,
+            attempted=False,
+            attempt_count=0,
+            period_start=now,
+            period_end=now,
+            number=f"FAKE-{next(self.counter):04d}",
+            invoice_pdf=f"{self.url}/pdf/{len(self.objects)}",
+            hosted_invoice_url=f"{self.url}/i/{len(self.objects)}",
+            parent={
+                "type": "subscription_details",
+                "quote_details": None,
+                "subscription_details": {"metadata": {}, "subscription": sub["id"]},
+            },
+            lines={"object": "list", "data": lines, "has_more": False, "url": "/v1/invoices/lines"},
+        )
+
+    # --- events ------------------------------------------------------------------------------------------
+
+    def emit(self, event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
+        event = copy.deepcopy(FIXTURES["event"])
+        event.update(
+            id=self._id("evt"),
+            type=event_type,
+            created=int(time.time()),
+            livemode=False,
+            api_version="2026-10-28.endive",
+            data={"object": copy.deepcopy(self.render(obj))},
+        )
+        self.outbox.append(event)
+        return event
+
+    def signed(self, event: dict[str, Any], secret: str = WEBHOOK_SECRET) -> tuple[bytes, str]:
+        body = json.dumps(event).encode()
+        return body, sign(body, secret)
+
+    # --- the customer's side -----------------------------------------------------------------------
+
+    def complete_checkout(self, session_id: str, *, pay: bool = True) -> list[dict[str, Any]]:
+        """The customer entered a card: subscription, first invoice, and the events Stripe sends."""
+        with self.lock:
+            session = self.get(session_id)
+            sub = self._new(
+                "subscription",
+                "sub",
+                customer=session["customer"],
+                # With subscription_data[trial_end] Stripe starts the subscription trialing, first invoice 0.
+                status="trialing" if session.get("_trial_end") else "active",
+                trial_end=int(session["_trial_end"]) if session.get("_trial_end") else None,
+                currency=session["_currency"],
+                cancel_at_period_end=False,
+                canceled_at=None,
+                ended_at=None,
+                cancel_at=None,
+                metadata=session.get("_sub_metadata", {}),
+            )
+            for line in session["_line_items"]:
+                self._add_item(sub, line["price"], {}, "none")
+            session.update(
+                status="complete", payment_status="paid" if pay else "unpaid", subscription=sub["id"]
+            )
+            trial = bool(session.get("_trial_end"))
+            invoice = self._invoice_for(sub, reason="subscription_create", amount=0 if trial else None)
+            sub["latest_invoice"] = invoice["id"]
+            start = len(self.outbox)
+            self.emit("customer.subscription.created", sub)
+            self.emit("invoice.finalized", invoice)
+            if pay:
+                invoice.update(
+                    status="paid",
+                    amount_paid=invoice["amount_due"],
+                    amount_remaining=0,
+                    attempted=True,
+                    attempt_count=1,
+                )
+                self.emit("invoice.paid", invoice)
+            self.emit("checkout.session.completed", session)
+            return self.outbox[start:]
+
+    def renew(self, sub_id: str, *, pay: bool) -> list[dict[str, Any]]:
+        """A new period's invoice: paid, or the charge fails (invoice stays open, attempted)."""
+        with self.lock:
+            sub = self.get(sub_id)
+            invoice = self._invoice_for(sub, reason="subscription_cycle")
+            start = len(self.outbox)
+            self.emit("invoice.finalized", invoice)
+            invoice.update(attempted=True, attempt_count=1)
+            if pay:
+                invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0)
+                self.emit("invoice.paid", invoice)
+            else:
+                sub["status"] = "past_due"
+                self.emit("invoice.payment_failed", invoice)
+                self.emit("customer.subscription.updated", sub)
+            return self.outbox[start:]
+
+    def end(self, sub_id: str) -> list[dict[str, Any]]:
+        """The period ended after a cancellation: Stripe deletes the subscription."""
+        with self.lock:
+            sub = self.get(sub_id)
+            sub.update(status="canceled", canceled_at=int(time.time()), ended_at=int(time.time()))
+            start = len(self.outbox)
+            self.emit("customer.subscription.deleted", sub)
+            return self.outbox[start:]
+
+    def pay(self, invoice_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            invoice = self.get(invoice_id)
+            invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0)
+            sub = self.get(invoice["subscription"])
+            sub["status"] = "active"
+            start = len(self.outbox)
+            self.emit("invoice.paid", invoice)
+            self.emit("customer.subscription.updated", sub)
+            return self.outbox[start:]
+
+    def _add_item(
+        self, sub: dict[str, Any], price_id: str, metadata: dict[str, Any], proration: str
+    ) -> dict[str, Any]:
+        price = self.get(price_id)
+        now = int(time.time())
+        return self._new(
+            "subscription_item",
+            "si",
+            subscription=sub["id"],
+            price=copy.deepcopy(price),
+            quantity=1,
+            metadata=dict(metadata or {"module": price["metadata"].get("module", "")}),
+            current_period_start=now,
+            current_period_end=now + 30 * 86400,
+            _proration_behavior=proration,
+        )
+
+    # --- HTTP ------------------------------------------------------------------------------------------
+
+    def route(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        parts = path.strip("/").split("/")[1:]  # drop "v1"
+        key = "/".join(parts)
+        with self.lock:
+            self.requests.append((method, "/" + "/".join(parts), params))
+            if method == "POST" and key == "customers":
+                return self._new(
+                    "customer",
+                    "cus",
+                    name=params.get("name"),
+                    email=params.get("email"),
+                    metadata=params.get("metadata", {}),
+                )
+            if method == "POST" and key == "products":
+                return self._new("product", "prod", name=params["name"], metadata=params.get("metadata", {}))
+            if method == "POST" and key == "prices":
+                return self._new(
+                    "price",
+                    "price",
+                    product=params["product"],
+                    currency=params["currency"],
+                    unit_amount=int(params["unit_amount"]),
+                    unit_amount_decimal=params["unit_amount"],
+                    recurring={
+                        "interval": params["recurring"]["interval"],
+                        "interval_count": 1,
+                        "meter": None,
+                        "usage_type": "licensed",
+                        "trial_period_days": None,
+                    },
+                    metadata=params.get("metadata", {}),
+                )
+            if method == "POST" and key == "checkout/sessions":
+                if params.get("mode") != "subscription":
+                    raise ValueError("only mode=subscription is faked")
+                self.get(params["customer"])
+                prices = [self.get(li["price"]) for li in params["line_items"]]
+                session = self._new(
+                    "checkout.session",
+                    "cs_test",
+                    mode="subscription",
+                    status="open",
+                    customer=params["customer"],
+                    client_reference_id=params.get("client_reference_id"),
+                    success_url=params["success_url"],
+                    cancel_url=params.get("cancel_url"),
+                    metadata=params.get("metadata", {}),
+                    subscription=None,
+                    payment_status="unpaid",
+                    amount_total=sum(p["unit_amount"] for p in prices),
+                    currency=prices[0]["currency"],
+                    _line_items=params["line_items"],
+                    _currency=prices[0]["currency"],
+                    _sub_metadata=params.get("subscription_data", {}).get("metadata", {}),
+                    _trial_end=params.get("subscription_data", {}).get("trial_end"),
+                )
+                session["url"] = f"{self.url}/checkout/{session['id']}"
+                return session
+            if method == "POST" and key == "billing_portal/sessions":
+                self.get(params["customer"])
+                s = self._new(
+                    "billing_portal.session",
+                    "bps",
+                    customer=params["customer"],
+                    return_url=params.get("return_url"),
+                    flow=None,
+                )
+                s["url"] = f"{self.url}/portal/{s['id']}"
+                return s
+            if len(parts) == 2 and parts[0] in ("subscriptions", "invoices", "customers") and method == "GET":
+                obj = self.get(parts[1])
+                if obj.get("_deleted"):
+                    raise NotFound(parts[1])
+                return obj
+            if len(parts) == 2 and parts[0] == "subscriptions" and method == "POST":
+                sub = self.get(parts[1])
+                if "cancel_at_period_end" in params:
+                    sub["cancel_at_period_end"] = params["cancel_at_period_end"] == "true"
+                return sub
+            if len(parts) == 2 and parts[0] == "subscriptions" and method == "DELETE":
+                sub = self.get(parts[1])
+                sub.update(status="canceled", canceled_at=int(time.time()))
+                return sub
+            if method == "POST" and key == "subscription_items":
+                sub = self.get(params["subscription"])
+                return self._add_item(
+                    sub,
+                    params["price"],
+                    params.get("metadata", {}),
+                    params.get("proration_behavior", "create_prorations"),
+                )
+            if len(parts) == 2 and parts[0] == "subscription_items" and method == "DELETE":
+                item = self.get(parts[1])
+                item["_deleted"] = True
+                item["_removed_proration_behavior"] = params.get("proration_behavior", "create_prorations")
+                return {"id": item["id"], "object": "subscription_item", "deleted": True}
+            if method == "POST" and key == "invoices/create_preview":
+                sub = self.get(params["subscription"])
+                total = sum(i["price"]["unit_amount"] for i in self._items_of(sub))
+                return {
+                    **copy.deepcopy(FIXTURES["invoice"]),
+                    "id": None,
+                    "customer": params["customer"],
+                    "status": "draft",
+                    "amount_due": total,
+                    "total": total,
+                    "currency": sub["currency"],
+                }
+        raise NotFound(path)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _serve(self) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode() if length else ""
+                params = decode_form(body or url.query)
+                if self.headers.get("Authorization") != f"Bearer {API_KEY}":
+                    return self._send(401, {"error": {"type": "invalid_request_error", "message": "bad key"}})
+                if fake.down:
+                    return self._send(500, {"error": {"type": "api_error", "message": "down"}})
+                try:
+                    obj = fake.route(self.command, url.path, params)
+                except NotFound as exc:
+                    return self._send(
+                        404,
+                        {
+                            "error": {
+                                "type": "invalid_request_error",
+                                "code": "resource_missing",
+                                "message": f"No such object: '{exc}'",
+                            }
+                        },
+                    )
+                except (KeyError, ValueError) as exc:
+                    return self._send(400, {"error": {"type": "invalid_request_error", "message": str(exc)}})
+                self._send(200, fake.render(obj) if "object" in obj and obj.get("id") else obj)
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Request-Id", "req_fake")
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _serve
+
+        return Handler
