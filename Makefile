@@ -66,7 +66,9 @@ fmt: venv
 bench: venv
 	@DJANGO_SETTINGS_MODULE=config.settings.dev $(WITH_SERVICES) $(BIN)/python -m bench
 
+# One catalogue for the whole project (locale/<lang>/LC_MESSAGES/django.po); English msgids, zh-Hans first.
 messages: venv
-	cd crm && ../$(BIN)/django-admin makemessages -l zh_Hans -l en --ignore='*/tests/*' && cd .. && \
-	  $(BIN)/django-admin makemessages -l zh_Hans -l en --ignore='.venv/*' --ignore='crm/*' --ignore='tests/*' && \
-	  $(BIN)/python manage.py compilemessages --ignore=.venv
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemessages -l zh_Hans -l en \
+	  --ignore='.venv/*' --ignore='tests/*' --ignore='*/tests/*' --ignore='staticfiles/*' --ignore='bench/*' \
+	  --ignore='deploy/*' --no-obsolete && \
+	  DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py compilemessages --ignore=.venv

@@ -199,6 +199,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two choice sets share the field name "role": every role (users) and the roles one may grant.
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "crm.platform.permissions.Role",
+        "GrantableRoleEnum": "crm.platform.permissions.TENANT_ROLE_CHOICES",
+    },
     # Every operation documents the one error shape (crm/api/schema.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

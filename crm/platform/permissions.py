@@ -27,6 +27,7 @@ class Role(models.TextChoices):
 
 
 TENANT_ROLES = [r for r in Role if r != Role.OPERATOR]
+TENANT_ROLE_CHOICES = [(r.value, r.label) for r in TENANT_ROLES]
 ADMINS = (Role.OWNER, Role.ADMIN)
 
 # Platform-level permissions; modules add theirs through ModuleManifest.permissions.

@@ -41,6 +41,7 @@ MANIFEST = ModuleManifest(
         PeriodicTask(name="crm.modules.core.tasks.pool_sweep", every_seconds=3600),
         # Email reminders for tasks due within the hour (each task reminded once).
         PeriodicTask(name="crm.modules.core.tasks.task_reminders", every_seconds=300),
+        PeriodicTask(name="crm.modules.core.tasks.import_cleanup", every_seconds=86400),
     ),
     demo_seeder="crm.modules.core.demo.seed",
     features=(

@@ -26,3 +26,11 @@ def import_run(job_id: int) -> str:
     from .imports import import_run as run
 
     return run(job_id).status
+
+
+@shared_task(name="crm.modules.core.tasks.import_cleanup")
+def import_cleanup() -> int:
+    """Per-tenant beat task: delete uploaded import files a week after the import finished."""
+    from .imports import import_cleanup as cleanup
+
+    return cleanup()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -238,3 +239,22 @@ def test_import_lists_new_rows_that_look_like_existing_customers(alpha):
         assert (w["row"], w["field"], w["existing_id"], w["new_id"]) == (2, "name", existing.pk, new.pk)
     page = alpha.client("sales").get(f"/import/{job.pk}/").content.decode()
     assert 'data-testid="import-duplicates"' in page and f"/customers/{new.pk}/" in page
+
+
+def test_import_files_cleaned_up_a_week_after(alpha):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from crm.platform.tasks import module_run
+
+    with schema_context(alpha.schema):
+        job = run(alpha.users["sales"], (HEADER + ROWS).encode("utf-8"))
+        path = job.stored_path
+        assert module_run("core", "crm.modules.core.tasks.import_cleanup")
+        job.refresh_from_db()
+        assert job.stored_path == path  # too recent
+        ImportJob.objects.filter(pk=job.pk).update(finished_at=timezone.now() - timedelta(days=8))
+        assert module_run("core", "crm.modules.core.tasks.import_cleanup")
+        job.refresh_from_db()
+        assert job.stored_path == "" and not Path(path).exists()
