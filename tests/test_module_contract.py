@@ -166,10 +166,8 @@ def test_enabled_module_is_reachable_and_shown(alpha, manifest):
 WIDGET_MODULES = [m for m in MODULES if m.widgets]
 
 
-@pytest.mark.xfail(strict=True, reason="the core home page does not render dashboard widgets yet")
 @pytest.mark.parametrize("manifest", WIDGET_MODULES, ids=lambda m: m.slug)
 def test_enabled_module_widgets_show_on_home(alpha, manifest):
-    # Strict: once the home page renders widgets this passes, and the marker must come off.
     set_module(alpha.tenant, manifest.slug, True)
     rendered = {t.name for t in home(alpha.client("owner")).templates}
     for widget in manifest.widgets:

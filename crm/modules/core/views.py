@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from crm.platform.errors import ServiceError
 from crm.platform.permissions import data_scope, has_perm
 from crm.tenants.accounts.models import User
+from crm.tenants.selectors import dashboard_widgets
 
 from . import exports, imports, selectors, services
 from .forms import (
@@ -77,7 +78,8 @@ def home(request: HttpRequest) -> HttpResponse:
     """The rep's dashboard (follow-ups due, customers by stage, my week); managers and admins also get the
     team view (activity per person, customers by owner and stage, overdue follow-ups)."""
     user = _user(request)
-    ctx: dict[str, Any] = {"now": timezone.now()}
+    # Widgets that enabled modules add to the dashboard (module contract: hidden when the module is off).
+    ctx: dict[str, Any] = {"now": timezone.now(), "widgets": dashboard_widgets(request.tenant, user)}
     if selectors.can_view_customers(user):
         rep = selectors.dashboard_rep(user)
         ctx["rep"] = rep
