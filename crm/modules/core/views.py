@@ -79,7 +79,7 @@ def home(request: HttpRequest) -> HttpResponse:
     team view (activity per person, customers by owner and stage, overdue follow-ups)."""
     user = _user(request)
     # Widgets that enabled modules add to the dashboard (module contract: hidden when the module is off).
-    ctx: dict[str, Any] = {"now": timezone.now(), "widgets": dashboard_widgets(request.tenant, user)}
+    ctx: dict[str, Any] = {"now": timezone.now(), "widgets": dashboard_widgets(request.tenant, user)}  # type: ignore[attr-defined]
     if selectors.can_view_customers(user):
         rep = selectors.dashboard_rep(user)
         ctx["rep"] = rep
