@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
@@ -30,9 +31,13 @@ class TenantFixture:
     def schema(self) -> str:
         return str(self.tenant.schema_name)
 
-    def client(self, role: str | None = "owner", **extra: Any) -> Client:
-        """A test client on this tenant's host, logged in as the user with `role` (None: anonymous)."""
+    def client(self, role: str | None = "owner", language: str | None = None, **extra: Any) -> Client:
+        """A test client on this tenant's host, logged in as the user with `role` (None: anonymous).
+
+        Pages render in the workspace default (zh-hans) unless `language` picks one (a language cookie)."""
         client = Client(HTTP_HOST=self.host, **extra)
+        if language:
+            client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
         if role is not None:
             with schema_context(self.schema):
                 client.force_login(self.users[role], backend="crm.tenants.accounts.backends.EmailBackend")

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -109,7 +110,7 @@ def test_dunning_past_due_then_read_only_then_restored_on_payment(october, opera
     assert services.standing_refresh(tenant=tenant, now=due + timedelta(hours=1)) == TenantStatus.PAST_DUE
     account = services.account_get(tenant=tenant)
     assert account.status == AccountStatus.PAST_DUE and account.grace_ends_at == due + timedelta(days=7)
-    owner = october.client("owner")
+    owner = october.client("owner", language="en")
     page = owner.get("/billing/")
     assert page.status_code == 200 and "read-only on" in page.content.decode()
     assert 'data-testid="billing-banner"' in owner.get("/").content.decode()  # banner to owner and admins
@@ -247,6 +248,7 @@ def test_operator_price_list_page(operator, alpha, public_client):
     )
     assert response.status_code == 302
     assert Price.objects.get(module="trade", valid_from=start).monthly_amount == Decimal("188.00")
+    public_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     past = public_client.post(
         "/console/billing/prices/",
         {"module": "trade", "monthly_amount": "1.00", "currency": "CNY", "valid_from": "2020-01-01"},

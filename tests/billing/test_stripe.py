@@ -263,7 +263,7 @@ def test_stripe_down_keeps_the_tenant_usable(alpha, fake_stripe):
 
 
 def test_portal_and_cancel(subscribed, fake_stripe, public_client, django_capture_on_commit_callbacks):
-    owner = subscribed.client("owner")
+    owner = subscribed.client("owner", language="en")
     response = owner.post("/billing/portal/")
     assert response.status_code == 302 and response.url.startswith(f"{fake_stripe.url}/portal/")
     assert subscribed.client("finance").post("/billing/portal/").status_code == 302

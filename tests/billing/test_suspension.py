@@ -51,7 +51,7 @@ def read_only(alpha):
 def test_every_write_route_refuses_and_changes_nothing(read_only):
     routes = tenant_routes()
     assert len(routes) > 5 and "/billing/checkout/" in routes
-    owner = read_only.client("owner")
+    owner = read_only.client("owner", language="en")
     api = read_only.client("owner")
     changes_before = ModuleChange.objects.filter(tenant=read_only.tenant).count()
     checked = 0
