@@ -203,6 +203,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "crm.platform.permissions.Role",
         "GrantableRoleEnum": "crm.platform.permissions.TENANT_ROLE_CHOICES",
+        # Import job status appears in two components (job and upload preview): name it explicitly.
+        "ImportJobStatusEnum": "crm.modules.core.models.ImportJob.Status",
     },
     # Every operation documents the one error shape (crm/api/schema.py).
     "POSTPROCESSING_HOOKS": [
@@ -232,6 +234,8 @@ STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")  # empty: Stripe's own; tests point it at a fake
 BILLING_DUE_DAYS = env.int("BILLING_DUE_DAYS", default=7)  # manual invoices: days after the period end
 BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)  # past_due -> read-only after this
+# A cancelled or suspended workspace keeps its data this long before an operator may close it (with export).
+BILLING_RETENTION_DAYS = env.int("BILLING_RETENTION_DAYS", default=90)
 
 SENTRY_DSN = env("SENTRY_DSN", default="")
 SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", default="development")

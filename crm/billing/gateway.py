@@ -83,24 +83,46 @@ def checkout_session_create(
     cancel_url: str,
     tenant_id: int,
     trial_end: int | None = None,
+    coupon: str = "",
 ) -> dict[str, Any]:
     c = _client()
     subscription_data: dict[str, Any] = {"metadata": {"tenant_id": str(tenant_id)}}
     if trial_end:
         subscription_data["trial_end"] = trial_end
-    return _call(
-        c.v1.checkout.sessions.create,
-        params={
-            "mode": "subscription",
-            "customer": customer,
-            "client_reference_id": str(tenant_id),
-            "line_items": [{"price": p, "quantity": 1} for p in price_ids],
-            "success_url": success_url,
-            "cancel_url": cancel_url,
-            "metadata": {"tenant_id": str(tenant_id)},
-            "subscription_data": subscription_data,
-        },
-    )
+    params: dict[str, Any] = {
+        "mode": "subscription",
+        "customer": customer,
+        "client_reference_id": str(tenant_id),
+        "line_items": [{"price": p, "quantity": 1} for p in price_ids],
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "metadata": {"tenant_id": str(tenant_id)},
+        "subscription_data": subscription_data,
+    }
+    if coupon:
+        params["discounts"] = [{"coupon": coupon}]
+    return _call(c.v1.checkout.sessions.create, params=params)
+
+
+def coupon_create(*, percent_off: Decimal, name: str, tenant_id: int, duration_in_months: int | None) -> str:
+    """A percent-off coupon for one tenant: for `duration_in_months` billing months, else forever."""
+    c = _client()
+    params: dict[str, Any] = {
+        "percent_off": str(percent_off),
+        "name": name[:40],
+        "metadata": {"tenant_id": str(tenant_id)},
+        "duration": "repeating" if duration_in_months else "forever",
+    }
+    if duration_in_months:
+        params["duration_in_months"] = duration_in_months
+    return str(_call(c.v1.coupons.create, params=params)["id"])
+
+
+def subscription_discount_set(subscription_id: str, coupon: str) -> dict[str, Any]:
+    """Put the coupon on the subscription (replacing any other); an empty coupon clears the discounts."""
+    c = _client()
+    discounts: Any = [{"coupon": coupon}] if coupon else ""
+    return _call(c.v1.subscriptions.update, subscription_id, params={"discounts": discounts})
 
 
 def portal_session_create(*, customer: str, return_url: str) -> str:
@@ -128,6 +150,12 @@ def subscription_retrieve(subscription_id: str) -> dict[str, Any] | None:
 def subscription_cancel_at_period_end(subscription_id: str, cancel: bool = True) -> dict[str, Any]:
     c = _client()
     return _call(c.v1.subscriptions.update, subscription_id, params={"cancel_at_period_end": cancel})
+
+
+def subscription_cancel_now(subscription_id: str) -> dict[str, Any]:
+    """End the subscription at once (a closed workspace is never billed again)."""
+    c = _client()
+    return _call(c.v1.subscriptions.cancel, subscription_id, params={"prorate": False})
 
 
 def subscription_item_add(*, subscription_id: str, price_id: str, module: str) -> str:

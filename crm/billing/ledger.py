@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
-from crm.billing.models import LedgerSpan, Price
+from crm.billing.models import LedgerSpan, Price, TenantDiscount
 from crm.platform.registry import registry
 from crm.tenants.models import ModuleChange, Tenant
 
@@ -161,6 +161,40 @@ def period_lines(tenant: Tenant, first: date, *, billable_from: datetime | None 
             )
         )
     return lines
+
+
+def discount_amount(*, subtotal: Decimal, percent: Decimal) -> Decimal:
+    """The discount on an invoice, positive, rounded half-up to the cent once on the invoice subtotal."""
+    return (subtotal * percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class PeriodTotal:
+    lines: list[Line]
+    subtotal: Decimal
+    discount_percent: Decimal  # 0: no discount for this period
+    discount: Decimal  # positive amount taken off the subtotal
+    total: Decimal
+    currency: str
+
+
+def discount_percent_for(tenant: Tenant, first: date) -> Decimal:
+    """The tenant's discount percent for the month starting `first` (0 when none applies)."""
+    first, last = month_bounds(first)
+    row = TenantDiscount.objects.filter(tenant=tenant).first()
+    return row.percent if row is not None and row.applies_to(first, last) else Decimal("0")
+
+
+def period_total(tenant: Tenant, first: date, *, billable_from: datetime | None = None) -> PeriodTotal:
+    """The month's module lines, their subtotal, the tenant's discount for that month and the total: what
+    the invoice for the period should say (ledger invoices are made from it, Stripe's are checked
+    against it)."""
+    lines = period_lines(tenant, first, billable_from=billable_from)
+    subtotal = sum((ln.amount for ln in lines), Decimal("0"))
+    percent = discount_percent_for(tenant, first) if lines else Decimal("0")
+    discount = discount_amount(subtotal=subtotal, percent=percent)
+    currency = lines[0].currency if lines else tenant.currency
+    return PeriodTotal(lines, subtotal, percent, discount, subtotal - discount, currency)
 
 
 def ledger_sync(*, tenant: Tenant, module: str) -> list[LedgerSpan]:

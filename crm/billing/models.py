@@ -3,6 +3,7 @@ and the Stripe webhook inbox. Only `crm.billing.gateway` talks to Stripe; these 
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.db import models
@@ -179,3 +180,32 @@ class WebhookEvent(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.type} {self.stripe_id}"
+
+
+class TenantDiscount(TimeStampedModel):
+    """A percent off a tenant's invoices, set by an operator (with a reason; every change is audited).
+
+    It applies to each monthly period that ends on or after `valid_from` (the day it was set) and starts on
+    or before `ends_on` (no end date: until changed), as one discount line on the invoice. In Stripe mode
+    the same percent is a coupon on the tenant's subscription.
+    """
+
+    tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, related_name="discount")
+    percent = models.DecimalField(_("discount (%)"), max_digits=5, decimal_places=2)
+    reason = models.CharField(_("reason"), max_length=200)
+    valid_from = models.DateField(_("valid from"))
+    ends_on = models.DateField(_("ends on"), null=True, blank=True)
+    set_by = models.EmailField(blank=True)
+    stripe_coupon_id = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["tenant_id"]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}: {self.percent}%"
+
+    def applies_to(self, first: date, last: date) -> bool:
+        """Whether the discount covers the period [first, last] (inclusive)."""
+        return (
+            self.percent > 0 and self.valid_from <= last and (self.ends_on is None or self.ends_on >= first)
+        )

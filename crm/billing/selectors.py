@@ -6,11 +6,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from crm.billing.ledger import price_for
-from crm.billing.models import BillingAccount, Invoice, InvoiceStatus, Price, WebhookEvent
+from crm.billing.models import (
+    BillingAccount,
+    Invoice,
+    InvoiceStatus,
+    Price,
+    TenantDiscount,
+    WebhookEvent,
+)
 from crm.platform.errors import PermissionDenied
 from crm.platform.permissions import Role, has_perm
 from crm.platform.registry import registry
@@ -101,3 +109,46 @@ def tenant_invoices_for_operator(*, user: Any, tenant_id: int) -> QuerySet[Invoi
 def price_list() -> list[Price]:
     """Every price row, newest first per module (operators only reach the page that shows it)."""
     return list(Price.objects.order_by("module", "-valid_from"))
+
+
+def discount_for_operator(*, user: Any, tenant: Tenant) -> TenantDiscount | None:
+    _require_operator(user)
+    return TenantDiscount.objects.filter(tenant=tenant).first()
+
+
+def _suspended_at() -> Subquery:
+    """When the tenant was last suspended (by billing after a cancellation or unpaid invoice, or by an
+    operator): the time of its latest tenant.suspended domain event."""
+    from crm.platform.models import DomainEvent
+
+    latest = DomainEvent.objects.filter(tenant=OuterRef("pk"), name="tenant.suspended").order_by(
+        "-created_at"
+    )
+    return Subquery(latest.values("created_at")[:1])
+
+
+def suspended_since(*, tenant: Tenant) -> Any:
+    """When the current suspension began (None when the tenant is not suspended)."""
+    if tenant.status != TenantStatus.SUSPENDED:
+        return None
+    row = Tenant.objects.filter(pk=tenant.pk).annotate(since=_suspended_at()).values_list("since", flat=True)
+    return row.first()
+
+
+def tenants_in_retention(*, user: Any, now: Any) -> list[dict[str, Any]]:
+    """Operator: suspended tenants (data kept) with the end of their retention period, oldest first; the
+    ones past it can be closed. One query whatever the number of tenants."""
+    from datetime import timedelta
+
+    _require_operator(user)
+    rows = (
+        Tenant.objects.filter(status=TenantStatus.SUSPENDED)
+        .annotate(since=_suspended_at())
+        .exclude(since__isnull=True)
+        .order_by("since")
+    )
+    keep = timedelta(days=settings.BILLING_RETENTION_DAYS)
+    return [
+        {"tenant": t, "since": t.since, "ends": t.since + keep, "past": t.since + keep <= now}  # type: ignore[attr-defined]
+        for t in rows
+    ]

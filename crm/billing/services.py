@@ -4,14 +4,16 @@ applying Stripe objects (fetched fresh, so replays and out-of-order webhooks con
 from __future__ import annotations
 
 import logging
+import zipfile
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,11 +23,13 @@ from crm.billing.ledger import (
     Line,
     Span,
     billed_days,
+    discount_amount,
+    discount_percent_for,
     ledger_sync,
     line_amount,
     month_bounds,
     next_month,
-    period_lines,
+    period_total,
     price_for,
     tenant_tz,
 )
@@ -38,6 +42,7 @@ from crm.billing.models import (
     LedgerSpan,
     Price,
     SubscriptionItem,
+    TenantDiscount,
 )
 from crm.platform import events
 from crm.platform.errors import PermissionDenied, ServiceError
@@ -116,6 +121,16 @@ def billable_modules(tenant: Tenant) -> list[str]:
 # --- the ledger as invoices (offline mode and tenants without a Stripe subscription) ------------------
 
 
+def _pct(percent: Decimal) -> str:
+    """20.00 -> "20", 12.50 -> "12.5" (Decimal.normalize would give "2E+1")."""
+    text = f"{percent:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+# The module slot of an invoice's discount line (no module has this slug: slugs are lowercase words).
+DISCOUNT_LINE = "-discount"
+
+
 def _invoice_number(tenant: Tenant, first: date) -> str:
     return f"M{first:%Y%m}-{tenant.pk:06d}"
 
@@ -131,11 +146,11 @@ def invoice_generate(*, tenant: Tenant, period_start: date) -> Invoice | None:
             return existing
         if account.has_subscription or account.status == AccountStatus.CANCELED:
             return None
-        lines = period_lines(tenant, first, billable_from=tenant.trial_ends_at)
+        owed = period_total(tenant, first, billable_from=tenant.trial_ends_at)
+        lines = owed.lines
         if not lines:
             return None
-        currency = lines[0].currency
-        total = sum((ln.amount for ln in lines), Decimal("0"))
+        currency, total = owed.currency, owed.total
         tz = tenant_tz(tenant)
         due_at = datetime.combine(last + timedelta(days=1 + settings.BILLING_DUE_DAYS), time.min, tzinfo=tz)
         invoice = Invoice.objects.create(
@@ -162,6 +177,16 @@ def invoice_generate(*, tenant: Tenant, period_start: date) -> Invoice | None:
             )
             for ln in lines
         )
+        if owed.discount:
+            InvoiceLine.objects.create(
+                invoice=invoice,
+                module=DISCOUNT_LINE,
+                description=_("Discount %(percent)s%%") % {"percent": _pct(owed.discount_percent)},
+                days=0,
+                monthly_amount=Decimal("0"),
+                amount=-owed.discount,
+                currency=currency,
+            )
     return invoice
 
 
@@ -345,11 +370,15 @@ def module_change_preview(
         chosen = chosen | {module} if enable else chosen - {module}
     following = next_month(first)
     next_total = sum((price_for(m, following)[0] for m in chosen), Decimal("0"))
+    # The tenant's discount (if any) takes its percent off the change and off next month's total.
+    delta = cost(after) - cost(spans)
+    delta -= discount_amount(subtotal=delta, percent=discount_percent_for(tenant, first))
+    next_total -= discount_amount(subtotal=next_total, percent=discount_percent_for(tenant, following))
     return {
         "module": module,
         "enable": enable,
         "currency": currency,
-        "this_month": cost(after) - cost(spans),
+        "this_month": delta,
         "monthly_from_next_month": next_total,
         "next_month_starts": following,
     }
@@ -359,7 +388,8 @@ def estimate_current(*, tenant: Tenant, now: datetime | None = None) -> dict[str
     """This month's invoice if nothing changes until its end (ledger view)."""
     now = now or timezone.now()
     first, last = month_bounds(now.astimezone(tenant_tz(tenant)).date())
-    lines: list[Line] = period_lines(tenant, first, billable_from=tenant.trial_ends_at)
+    owed = period_total(tenant, first, billable_from=tenant.trial_ends_at)
+    lines: list[Line] = owed.lines
     return {
         "period_start": first,
         "period_end": last,
@@ -373,8 +403,12 @@ def estimate_current(*, tenant: Tenant, now: datetime | None = None) -> dict[str
             }
             for ln in lines
         ],
-        "total": sum((ln.amount for ln in lines), Decimal("0")),
-        "currency": lines[0].currency if lines else tenant.currency,
+        "subtotal": owed.subtotal,
+        "discount_percent": owed.discount_percent,
+        "discount_percent_text": _pct(owed.discount_percent),
+        "discount": owed.discount,
+        "total": owed.total,
+        "currency": owed.currency,
     }
 
 
@@ -461,6 +495,21 @@ def _stripe_trial_end(tenant: Tenant) -> int | None:
     return int(end.timestamp())
 
 
+def _stripe_discount_apply_checkout(*, discount: TenantDiscount, tenant: Tenant, today: date) -> str:
+    """The coupon for a discount set before the tenant subscribed (made once, kept on the discount)."""
+    if discount.ends_on is not None and discount.ends_on < today:
+        return ""
+    if not discount.stripe_coupon_id:
+        discount.stripe_coupon_id = gateway.coupon_create(
+            percent_off=discount.percent,
+            name=f"{tenant.slug or tenant.pk} {_pct(discount.percent)}%",
+            tenant_id=tenant.pk,
+            duration_in_months=_months_through(today, discount.ends_on) if discount.ends_on else None,
+        )
+        discount.save(update_fields=["stripe_coupon_id", "updated_at"])
+    return discount.stripe_coupon_id
+
+
 def checkout_start(*, actor: Any, tenant: Tenant, success_url: str, cancel_url: str) -> str:
     """Owner: a Stripe Checkout session (subscription mode, one line per billable module). Returns its URL.
     The tenant becomes active on checkout.session.completed, never on the browser's return."""
@@ -474,6 +523,12 @@ def checkout_start(*, actor: Any, tenant: Tenant, success_url: str, cancel_url: 
     try:
         account = customer_ensure(tenant=tenant)
         prices = [stripe_price_id(price=_current_price(m)) for m in modules]
+        discount = TenantDiscount.objects.filter(tenant=tenant).first()
+        coupon = ""
+        if discount is not None:
+            # A discount given before the card was added starts with the subscription.
+            today = timezone.localdate()
+            coupon = _stripe_discount_apply_checkout(discount=discount, tenant=tenant, today=today)
         session = gateway.checkout_session_create(
             customer=account.stripe_customer_id,
             price_ids=prices,
@@ -481,6 +536,7 @@ def checkout_start(*, actor: Any, tenant: Tenant, success_url: str, cancel_url: 
             cancel_url=cancel_url,
             tenant_id=tenant.pk,
             trial_end=_stripe_trial_end(tenant),
+            coupon=coupon,
         )
     except gateway.GatewayError:
         log.exception("checkout for tenant %s failed", tenant.pk)
@@ -602,9 +658,7 @@ def invoice_apply(
     start = datetime.fromtimestamp(int(invoice.get("period_start") or now.timestamp()), tz).date()
     end = datetime.fromtimestamp(int(invoice.get("period_end") or now.timestamp()), tz).date()
     first, _last = month_bounds(start)
-    expected = sum(
-        (ln.amount for ln in period_lines(tenant, first, billable_from=tenant.trial_ends_at)), Decimal("0")
-    )
+    expected = period_total(tenant, first, billable_from=tenant.trial_ends_at).total
     with transaction.atomic():
         row = Invoice.objects.select_for_update().filter(stripe_invoice_id=invoice["id"]).first()
         row = row or Invoice(tenant=tenant, stripe_invoice_id=invoice["id"], manual=False)
@@ -642,3 +696,193 @@ def subscription_cancel(*, actor: Any, tenant: Tenant) -> None:
             _("The payment service is not reachable. Please try again later."), code="gateway"
         ) from None
     subscription_apply(account=account, subscription=sub, subscription_id=account.stripe_subscription_id)
+
+
+# --- discounts -----------------------------------------------------------------------------------------
+
+
+def _months_through(today: date, ends_on: date) -> int:
+    """Billing months from this month through the month of `ends_on`, both included."""
+    return (ends_on.year - today.year) * 12 + ends_on.month - today.month + 1
+
+
+def _stripe_discount_apply(*, tenant: Tenant, percent: Decimal, ends_on: date | None, today: date) -> str:
+    """Stripe mode with a live subscription: a coupon for the percent on the subscription (or none).
+    Returns the coupon id ('' when cleared or when Stripe does not bill this tenant)."""
+    account = account_get(tenant=tenant)
+    if not gateway.enabled() or not account.has_subscription:
+        return ""
+    try:
+        coupon = ""
+        if percent > 0:
+            coupon = gateway.coupon_create(
+                percent_off=percent,
+                name=f"{tenant.slug or tenant.pk} {_pct(percent)}%",
+                tenant_id=tenant.pk,
+                duration_in_months=_months_through(today, ends_on) if ends_on else None,
+            )
+        gateway.subscription_discount_set(account.stripe_subscription_id, coupon)
+    except gateway.GatewayError:
+        log.exception("discount for tenant %s not applied in Stripe", tenant.pk)
+        raise ServiceError(
+            _("The payment service is not reachable. Please try again later."), code="gateway"
+        ) from None
+    return coupon
+
+
+def discount_set(
+    *,
+    actor: Any,
+    tenant: Tenant,
+    percent: Decimal,
+    reason: str,
+    ends_on: date | None = None,
+    today: date | None = None,
+) -> TenantDiscount | None:
+    """Operator: give a tenant a percent off its invoices from this month on (0 removes the discount).
+    Audited; in Stripe mode also a coupon on the subscription (Stripe first: if it refuses, nothing here
+    changes). Returns the discount, or None when removed."""
+    from crm.platform.models import OperatorAudit
+
+    _require_operator(actor)
+    today = today or timezone.localdate()
+    reason = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
+    if (
+        percent is None
+        or not percent.is_finite()
+        or percent < 0
+        or percent > 100
+        or percent.as_tuple().exponent < -2  # type: ignore[operator]
+    ):
+        errors["percent"] = [_("Enter a percentage from 0 to 100 with at most two decimals.")]
+    if len(reason) < 3:
+        errors["reason"] = [_("Give the reason for the discount (at least 3 characters).")]
+    if ends_on is not None and ends_on < today:
+        errors["ends_on"] = [_("The end date cannot be in the past.")]
+    if tenant.status not in LIVE_STATUSES:
+        errors["__all__"] = [_("Only a live workspace can be given a discount.")]
+    if errors:
+        raise ServiceError(_("Please correct the errors below."), fields=errors)
+    previous = TenantDiscount.objects.filter(tenant=tenant).first()
+    coupon = _stripe_discount_apply(tenant=tenant, percent=percent, ends_on=ends_on, today=today)
+    with transaction.atomic():
+        detail: dict[str, Any] = {
+            "percent": _pct(percent),
+            "reason": reason,
+            "ends_on": ends_on.isoformat() if ends_on else None,
+            "previous": _pct(previous.percent) if previous else None,
+            "stripe_coupon": coupon,
+        }
+        if percent == 0:
+            TenantDiscount.objects.filter(tenant=tenant).delete()
+            OperatorAudit.objects.create(
+                operator=actor, tenant=tenant, action="billing.discount_removed", detail=detail
+            )
+            return None
+        discount, _created = TenantDiscount.objects.update_or_create(
+            tenant=tenant,
+            defaults={
+                "percent": percent,
+                "reason": reason[:200],
+                "valid_from": today,
+                "ends_on": ends_on,
+                "set_by": actor.email,
+                "stripe_coupon_id": coupon,
+            },
+        )
+        OperatorAudit.objects.create(
+            operator=actor, tenant=tenant, action="billing.discount_set", detail=detail
+        )
+    return discount
+
+
+# --- retention and closing -----------------------------------------------------------------------------
+
+
+def retention_ends_at(*, suspended_since: datetime) -> datetime:
+    return suspended_since + timedelta(days=settings.BILLING_RETENTION_DAYS)
+
+
+def _export_dir(tenant: Tenant) -> Path:
+    # Keyed by schema: one tenant's exports never share a folder with another's.
+    return Path(settings.MEDIA_ROOT) / "exports" / tenant.schema_name
+
+
+def tenant_export_write(*, tenant: Tenant, now: datetime | None = None) -> Path:
+    """A zip of the tenant's whole schema, one CSV file (with header) per table, under
+    MEDIA_ROOT/exports/<schema>/. Tables are listed from the catalogue for this schema only (the search
+    path also holds public) and copied with PostgreSQL's COPY, streamed into the zip."""
+    from psycopg import sql
+
+    now = now or timezone.now()
+    folder = _export_dir(tenant)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{tenant.schema_name}-{now:%Y%m%d-%H%M%S}.zip"
+    partial = path.with_suffix(".part")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = %s AND table_type = 'BASE TABLE' ORDER BY table_name",
+            [tenant.schema_name],
+        )
+        tables = [row[0] for row in cursor.fetchall()]
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for table in tables:
+                query = sql.SQL("COPY (SELECT * FROM {}.{}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(
+                    sql.Identifier(tenant.schema_name), sql.Identifier(table)
+                )
+                with archive.open(f"{table}.csv", "w") as member, cursor.copy(query) as copy:
+                    for chunk in copy:
+                        member.write(bytes(chunk))
+    # Renamed only once complete: a crash never leaves a truncated file that looks like an export.
+    partial.replace(path)
+    return path
+
+
+def tenant_exports(*, tenant: Tenant) -> list[Path]:
+    folder = _export_dir(tenant)
+    return sorted(folder.glob("*.zip"), reverse=True) if folder.is_dir() else []
+
+
+def tenant_close(*, actor: Any, tenant: Tenant, now: datetime | None = None) -> Path:
+    """Operator: close a workspace whose retention period is over. First a full export of its schema
+    (kept for operators), then status closed: its host answers 404 and it is never invoiced again (only
+    live tenants are; in Stripe mode the subscription ends now). The schema is not dropped. Refused
+    before the retention period ends. Returns the export's path."""
+    from crm.billing.selectors import suspended_since
+    from crm.platform.models import OperatorAudit
+
+    _require_operator(actor)
+    now = now or timezone.now()
+    tenant = Tenant.objects.get(pk=tenant.pk)
+    since = suspended_since(tenant=tenant)
+    if tenant.status != TenantStatus.SUSPENDED or since is None:
+        raise ServiceError(_("Only a cancelled or suspended workspace can be closed."), code="not_suspended")
+    ends = retention_ends_at(suspended_since=since)
+    if now < ends:
+        raise ServiceError(
+            _("The data is kept until %(date)s; the workspace can be closed after that.")
+            % {"date": ends.astimezone(tenant_tz(tenant)).date().isoformat()},
+            code="in_retention",
+        )
+    export = tenant_export_write(tenant=tenant, now=now)
+    account = account_get(tenant=tenant)
+    if gateway.enabled() and account.has_subscription:
+        try:
+            gateway.subscription_cancel_now(account.stripe_subscription_id)
+        except gateway.GatewayError:
+            raise ServiceError(
+                _("The payment service is not reachable. Please try again later."), code="gateway"
+            ) from None
+    with transaction.atomic():
+        Tenant.objects.filter(pk=tenant.pk).update(status=TenantStatus.CLOSED, updated_at=now)
+        tenant.status = TenantStatus.CLOSED
+        OperatorAudit.objects.create(
+            operator=actor,
+            tenant=tenant,
+            action="tenant.close",
+            detail={"export": export.name, "suspended_since": since.isoformat()},
+        )
+        events.publish("tenant.closed", tenant=tenant, payload={"export": export.name})
+    return export

@@ -7,6 +7,7 @@ from crm.billing import views
 app_name = "billing"
 urlpatterns = [
     path("", views.billing_page, name="page"),
+    path("preview/", views.change_preview, name="preview"),
     path("checkout/", views.checkout, name="checkout"),
     path("portal/", views.portal, name="portal"),
     path("cancel/", views.cancel, name="cancel"),
@@ -22,6 +23,17 @@ public_urlpatterns = [
         "console/billing/tenants/<int:tenant_id>/",
         views.console_tenant_invoices,
         name="billing-console-tenant",
+    ),
+    path(
+        "console/billing/tenants/<int:tenant_id>/discount/",
+        views.console_discount,
+        name="billing-console-discount",
+    ),
+    path("console/billing/tenants/<int:tenant_id>/close/", views.console_close, name="billing-console-close"),
+    path(
+        "console/billing/tenants/<int:tenant_id>/exports/<str:name>",
+        views.console_export,
+        name="billing-console-export",
     ),
     path(
         "console/billing/invoices/<int:invoice_id>/mark-paid/",

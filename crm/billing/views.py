@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,6 +24,7 @@ from crm.platform.console.views import operator_required
 from crm.platform.errors import ServiceError
 from crm.platform.permissions import has_perm
 from crm.platform.registry import registry
+from crm.tenants.models import Tenant
 
 
 def _abs(request: HttpRequest, name: str) -> str:
@@ -62,6 +64,37 @@ def _run(request: HttpRequest, fn: object) -> HttpResponse:
     if url:
         return redirect(url)
     return redirect("billing:page")
+
+
+@login_required
+@require_GET
+def change_preview(request: HttpRequest) -> HttpResponse:
+    """The confirmation step of the modules page: what turning a module on or off costs this month
+    (prorated) and per month from next month, with the button that posts the modules page's own form.
+    htmx swaps the fragment into the module's card; without JavaScript it is a page of its own."""
+    if not has_perm(request.user, "workspace.manage_modules"):  # type: ignore[arg-type]
+        raise DjangoPermissionDenied
+    module = request.GET.get("module", "")
+    action = request.GET.get("action", "")
+    if action not in ("enable", "disable"):
+        return HttpResponseBadRequest(_("Unknown action."))
+    try:
+        preview = services.module_change_preview(
+            tenant=request.tenant,  # type: ignore[attr-defined]
+            module=module,
+            enable=action == "enable",
+        )
+    except ServiceError as exc:
+        return HttpResponseBadRequest(str(exc.message))
+    context = {
+        "preview": preview,
+        "action": action,
+        "name": registry.get(module).name,
+        # Shown as a saving rather than a negative charge.
+        "saving": -preview["this_month"] if preview["this_month"] < 0 else None,
+    }
+    template = "billing/_change_preview.html" if request.htmx else "billing/change_preview.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
 
 
 @login_required
@@ -126,14 +159,97 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
 @operator_required
 @require_GET
 def console_billing(request: HttpRequest) -> HttpResponse:
-    return render(request, "billing/console.html", selectors.console_overview(user=request.user))
+    context = selectors.console_overview(user=request.user)
+    context["retention"] = selectors.tenants_in_retention(user=request.user, now=timezone.now())
+    context["retention_days"] = settings.BILLING_RETENTION_DAYS
+    return render(request, "billing/console.html", context)
+
+
+@operator_required
+@require_POST
+def console_close(request: HttpRequest, tenant_id: int) -> HttpResponse:
+    tenant = get_object_or_404(Tenant, pk=tenant_id)
+    try:
+        export = services.tenant_close(actor=request.user, tenant=tenant)
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("billing-console")
+    messages.success(
+        request,
+        _("%(name)s is closed. Its export %(file)s is on its invoices page.")
+        % {"name": tenant, "file": export.name},
+    )
+    return redirect("billing-console-tenant", tenant_id=tenant_id)
+
+
+@operator_required
+@require_GET
+def console_export(request: HttpRequest, tenant_id: int, name: str) -> HttpResponse:
+    # Only files the service lists for this tenant's own folder: no path from the URL reaches the disk.
+    tenant = get_object_or_404(Tenant, pk=tenant_id)
+    for path in services.tenant_exports(tenant=tenant):
+        if path.name == name:
+            # A streaming response (the console's decorator is typed for HttpResponse only).
+            return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)  # type: ignore[return-value]
+    raise Http404
+
+
+class DiscountForm(forms.Form):
+    percent = forms.DecimalField(
+        label=gettext_lazy("Discount (%)"), max_digits=5, decimal_places=2, min_value=0, max_value=100
+    )
+    reason = forms.CharField(label=gettext_lazy("Reason (shown in the audit trail)"), max_length=200)
+    ends_on = forms.DateField(
+        label=gettext_lazy("Ends on (optional; the discount covers that month)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
+def _tenant_billing_page(
+    request: HttpRequest, tenant_id: int, form: DiscountForm | None = None, status: int = 200
+) -> HttpResponse:
+    invoices = selectors.tenant_invoices_for_operator(user=request.user, tenant_id=tenant_id)
+    tenant = get_object_or_404(Tenant, pk=tenant_id)
+    discount = selectors.discount_for_operator(user=request.user, tenant=tenant)
+    if form is None:
+        initial = {"percent": discount.percent, "ends_on": discount.ends_on} if discount else {}
+        form = DiscountForm(initial=initial)
+    context = {
+        "invoices": invoices,
+        "exports": [p.name for p in services.tenant_exports(tenant=tenant)],
+        "tenant_id": tenant_id,
+        "tenant": tenant,
+        "discount": discount,
+        "discount_form": form,
+    }
+    return render(request, "billing/console_invoices.html", context, status=status)
 
 
 @operator_required
 @require_GET
 def console_tenant_invoices(request: HttpRequest, tenant_id: int) -> HttpResponse:
-    invoices = selectors.tenant_invoices_for_operator(user=request.user, tenant_id=tenant_id)
-    return render(request, "billing/console_invoices.html", {"invoices": invoices, "tenant_id": tenant_id})
+    return _tenant_billing_page(request, tenant_id)
+
+
+@operator_required
+@require_POST
+def console_discount(request: HttpRequest, tenant_id: int) -> HttpResponse:
+    tenant = get_object_or_404(Tenant, pk=tenant_id)
+    form = DiscountForm(request.POST)
+    if form.is_valid():
+        try:
+            services.discount_set(actor=request.user, tenant=tenant, **form.cleaned_data)
+        except ServiceError as exc:
+            for field, errors in exc.fields.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+            if not exc.fields:
+                form.add_error(None, str(exc.message))
+        else:
+            messages.success(request, _("Discount saved."))
+            return redirect("billing-console-tenant", tenant_id=tenant_id)
+    return _tenant_billing_page(request, tenant_id, form, status=400)
 
 
 @operator_required

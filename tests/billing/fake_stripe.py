@@ -3,7 +3,8 @@
 - Requests are form-encoded like Stripe's (`items[0][price]=...`), answers are JSON objects built from
   Stripe's published fixtures (stripe_fixtures.json) with the fields we set, and state is kept across
   calls: customers, products, prices, checkout sessions, portal sessions, subscriptions and their items
-  (proration_behavior recorded), invoices, invoice previews.
+  (proration_behavior recorded), coupons and the discounts they make on a subscription (an invoice takes
+  the coupon's percent_off off its subtotal, rounded to the minor unit), invoices, invoice previews.
 - Test helpers play the customer's side (complete a checkout, fail or pay an invoice); each emits the
   events Stripe would, signed with the test secret exactly as Stripe signs them:
   `Stripe-Signature: t=<ts>,v1=<hex HMAC-SHA256 of "<ts>.<raw body>">`.
@@ -18,6 +19,7 @@ import itertools
 import json
 import threading
 import time
+from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -136,7 +138,19 @@ class FakeStripe:
                 subtotal=item["price"]["unit_amount"],
             )
             lines.append(line)
-        total = sum(li["amount"] for li in lines) if amount is None else amount
+        subtotal = sum(li["amount"] for li in lines) if amount is None else amount
+        discount_ids = list(sub.get("discounts") or [])
+        off = 0
+        total_discounts = []
+        for discount_id in discount_ids:
+            coupon = self.get(self.get(discount_id)["source"]["coupon"])
+            # Stripe rounds a percent-off discount to the nearest minor unit (half up).
+            amount_off = int(
+                (subtotal * Decimal(str(coupon["percent_off"])) / 100).quantize(Decimal(1), ROUND_HALF_UP)
+            )
+            total_discounts.append({"amount": amount_off, "discount": discount_id})
+            off += amount_off
+        total = subtotal - off
         return self._new(
             "invoice",
             "in",
@@ -149,7 +163,9 @@ class FakeStripe:
             amount_paid=0,
             amount_remaining=total,
             total=total,
-            subtotal=total,
+            subtotal=subtotal,
+            discounts=discount_ids,
+            total_discount_amounts=total_discounts,
             attempted=False,
             attempt_count=0,
             period_start=now,
@@ -164,6 +180,20 @@ class FakeStripe:
             },
             lines={"object": "list", "data": lines, "has_more": False, "url": "/v1/invoices/lines"},
         )
+
+    def _discount(self, sub: dict[str, Any], coupon_id: str) -> str:
+        coupon = self.get(coupon_id)
+        discount = self._new(
+            "discount",
+            "di",
+            customer=sub["customer"],
+            subscription=sub["id"],
+            start=int(time.time()),
+            end=None,
+            source={"coupon": coupon["id"], "type": "coupon"},
+        )
+        coupon["times_redeemed"] = coupon.get("times_redeemed", 0) + 1
+        return str(discount["id"])
 
     # --- events ------------------------------------------------------------------------------------------
 
@@ -206,6 +236,7 @@ class FakeStripe:
             )
             for line in session["_line_items"]:
                 self._add_item(sub, line["price"], {}, "none")
+            sub["discounts"] = [self._discount(sub, c) for c in session.get("_discounts", [])]
             session.update(
                 status="complete", payment_status="paid" if pay else "unpaid", subscription=sub["id"]
             )
@@ -315,6 +346,27 @@ class FakeStripe:
                     },
                     metadata=params.get("metadata", {}),
                 )
+            if method == "POST" and key == "coupons":
+                percent = float(params["percent_off"])
+                if not 0 < percent <= 100:
+                    raise ValueError("percent_off must be between 0 and 100")
+                return self._new(
+                    "coupon",
+                    "co",
+                    percent_off=percent,
+                    amount_off=None,
+                    currency=None,
+                    duration=params.get("duration", "once"),
+                    duration_in_months=int(params["duration_in_months"])
+                    if params.get("duration") == "repeating"
+                    else None,
+                    name=params.get("name"),
+                    max_redemptions=None,
+                    redeem_by=None,
+                    times_redeemed=0,
+                    valid=True,
+                    metadata=params.get("metadata", {}),
+                )
             if method == "POST" and key == "checkout/sessions":
                 if params.get("mode") != "subscription":
                     raise ValueError("only mode=subscription is faked")
@@ -338,6 +390,7 @@ class FakeStripe:
                     _currency=prices[0]["currency"],
                     _sub_metadata=params.get("subscription_data", {}).get("metadata", {}),
                     _trial_end=params.get("subscription_data", {}).get("trial_end"),
+                    _discounts=[d["coupon"] for d in params.get("discounts") or []],
                 )
                 session["url"] = f"{self.url}/checkout/{session['id']}"
                 return session
@@ -361,6 +414,10 @@ class FakeStripe:
                 sub = self.get(parts[1])
                 if "cancel_at_period_end" in params:
                     sub["cancel_at_period_end"] = params["cancel_at_period_end"] == "true"
+                if "discounts" in params:
+                    # A populated array replaces the discounts; an empty string clears them.
+                    wanted = params["discounts"] or []
+                    sub["discounts"] = [self._discount(sub, d["coupon"]) for d in wanted]
                 return sub
             if len(parts) == 2 and parts[0] == "subscriptions" and method == "DELETE":
                 sub = self.get(parts[1])

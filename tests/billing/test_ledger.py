@@ -14,14 +14,16 @@ from hypothesis import strategies as st
 
 from crm.billing.ledger import (
     billed_days,
+    discount_amount,
     ledger_backfill,
     ledger_sync,
     line_amount,
     period_lines,
+    period_total,
     prices_seed,
     spans_from_changes,
 )
-from crm.billing.models import LedgerSpan, Price
+from crm.billing.models import LedgerSpan, Price, TenantDiscount
 from tests.billing.conftest import history
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -90,25 +92,69 @@ def test_ledger_equals_independent_day_walk_to_the_cent(case):
     )
 
 
+def reference_discounted(amount, percent, ends_on, first):
+    """Independent discount: whole cents and integer arithmetic, half up; none once the discount ended
+    before the month."""
+    if percent == 0 or (ends_on is not None and ends_on < first):
+        return amount
+    cents = int(amount * 100)
+    hundredths = int(percent * 100)  # percent in 1/100 %
+    off = (cents * hundredths * 2 + 10000) // 20000  # round(cents * percent / 100), halves up
+    return Decimal(cents - off) / 100
+
+
+# A discount: none, a random percent (0..100, two decimals), with an end date before, in or after the month.
+discounts = st.tuples(
+    st.one_of(st.just(Decimal("0")), st.decimals(min_value=0, max_value=100, places=2)),
+    st.one_of(st.none(), st.integers(-40, 40)),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    amount=st.decimals(min_value=0, max_value=Decimal("99999.99"), places=2),
+    percent=st.decimals(min_value=0, max_value=100, places=2),
+)
+def test_discount_arithmetic_equals_integer_cents(amount, percent):
+    """The discount rounds once, half up, to the cent (many examples: halves are where rounding breaks)."""
+    got = amount - discount_amount(subtotal=amount, percent=percent)
+    assert got == reference_discounted(amount, percent, None, date(2026, 1, 1))
+
+
 @pytest.mark.django_db
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(case=month_history())
-def test_ledger_from_module_history_in_the_database(alpha, case):
-    """Given a random ModuleChange history, when the ledger syncs, the period line equals the day walk."""
+@given(case=month_history(), discount=discounts)
+def test_ledger_from_module_history_in_the_database(alpha, case, discount):
+    """Given a random ModuleChange history and discount, when the ledger syncs, the period line equals the
+    day walk and the period total equals it less the discount."""
     year, month, steps, price, trial_end = case
+    percent, end_offset = discount
+    first = date(year, month, 1)
+    ends_on = None if end_offset is None else first + timedelta(days=end_offset)
     with transaction.atomic():
         Price.objects.create(
             module="trade", monthly_amount=price, currency="CNY", valid_from=date(1999, 1, 1)
         )
+        # Only trade is billed here (the modules alpha got at signup are not part of the case).
+        LedgerSpan.objects.filter(tenant=alpha.tenant).exclude(module="trade").delete()
+        TenantDiscount.objects.filter(tenant=alpha.tenant).delete()
+        if percent:
+            TenantDiscount.objects.create(
+                tenant=alpha.tenant,
+                percent=percent,
+                reason="property test",
+                valid_from=date(1999, 1, 1),
+                ends_on=ends_on,
+            )
         history(alpha.tenant, "trade", steps)
         ledger_sync(tenant=alpha.tenant, module="trade")
-        lines = [
-            ln
-            for ln in period_lines(alpha.tenant, date(year, month, 1), billable_from=trial_end)
-            if ln.module == "trade"
-        ]
+        owed = period_total(alpha.tenant, first, billable_from=trial_end)
+        lines = [ln for ln in owed.lines if ln.module == "trade"]
         got = lines[0].amount if lines else Decimal("0.00")
-        assert got == reference_amount(steps, year, month, price, SH, trial_end)
+        expected = reference_amount(steps, year, month, price, SH, trial_end)
+        assert got == expected
+        assert owed.total == reference_discounted(expected, percent, ends_on, first)
+        assert owed.subtotal - owed.discount == owed.total
         transaction.set_rollback(True)
 
 

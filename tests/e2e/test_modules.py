@@ -63,7 +63,13 @@ def test_owner_turns_a_module_on_and_off(
     card = page.locator(f"#module-{module.slug}")
     assert card.get_attribute("data-state") == "off"
     screenshot(page, "modules-before", viewport)
-    card.locator("form button[type=submit]").click()
+    card.locator("[data-testid=preview-enable]").click()
+    # The cost of the change is shown before anything changes: this month (prorated) and from next month.
+    card.locator("[data-testid=change-preview]").wait_for()
+    assert card.get_attribute("data-state") == "off"
+    assert card.locator("[data-testid=preview-next-month]").get_attribute("data-amount")
+    screenshot(page, "modules-preview", viewport)
+    card.locator("[data-testid=preview-confirm]").click()
     page.locator(f"#module-{module.slug}[data-state=on]").wait_for()
     screenshot(page, "modules-on", viewport)
 
@@ -76,7 +82,9 @@ def test_owner_turns_a_module_on_and_off(
 
     # When the owner turns it off again
     page.goto(e2e_server.tenant_url(slug, "/settings/modules/"))
-    page.locator(f"#module-{module.slug} form button[type=submit]").click()
+    card = page.locator(f"#module-{module.slug}")
+    card.locator("[data-testid=preview-disable]").click()
+    card.locator("[data-testid=preview-confirm]").click()
     page.locator(f"#module-{module.slug}[data-state=off]").wait_for()
     # Both changes are in the log shown on the page.
     assert page.locator("[data-testid=module-log] tbody tr").count() >= 2

@@ -77,8 +77,22 @@ FIELDS: dict[str, list[tuple[str, Any, tuple[str, ...]]]] = {
         ("cost", gettext_lazy("Cost"), ("cost", "成本", "成本价")),
         ("category", gettext_lazy("Category"), ("category", "分类", "类别")),
     ],
+    "contacts": [
+        (
+            "customer",
+            gettext_lazy("Customer (name or phone)"),
+            ("customer", "company", "客户", "客户名称", "公司名称", "所属客户", "单位"),
+        ),
+        ("name", gettext_lazy("Name"), ("name", "contact", "contact name", "联系人", "姓名", "联系人姓名")),
+        ("title", gettext_lazy("Job title"), ("title", "job title", "职务", "职位")),
+        ("role", gettext_lazy("Role"), ("role", "角色")),
+        ("phone", gettext_lazy("Phone"), ("phone", "mobile", "tel", "电话", "手机", "手机号", "联系电话")),
+        ("email", gettext_lazy("Email"), ("email", "e-mail", "邮箱", "电子邮件")),
+    ],
 }
 CUSTOMER_KEYS = ("phone", "email", "name")
+# A contact is found again by its phone or email within its customer (names repeat: two 王经理).
+CONTACT_KEYS = ("phone", "email")
 # Values as Chinese spreadsheets write them; codes and English labels are accepted too.
 CHOICE_WORDS = {
     "kind": {
@@ -190,7 +204,7 @@ def import_upload(*, actor: User, kind: str, filename: str, data: bytes) -> Impo
     """Store an uploaded file and guess the column mapping; nothing is imported yet."""
     if kind not in FIELDS:
         raise ServiceError(_("Choose what to import."), field="kind")
-    perm = "core.view_customers" if kind == "customers" else "core.manage_products"
+    perm = "core.manage_products" if kind == "products" else "core.view_customers"
     if not has_perm(actor, perm):
         raise PermissionDenied(_("You do not have permission to do this."))
     suffix = Path(filename).suffix.lower()
@@ -211,7 +225,7 @@ def import_upload(*, actor: User, kind: str, filename: str, data: bytes) -> Impo
     job.headers = headers
     job.encoding = encoding
     job.mapping = guess_mapping(kind, headers)
-    job.key = "phone" if kind == "customers" else "code_name_spec"
+    job.key = "code_name_spec" if kind == "products" else "phone"
     job.save()
     return job
 
@@ -239,9 +253,11 @@ def import_start(*, actor: User, job: ImportJob, mapping: dict[str, str], key: s
         raise ServiceError(_("Map each column to a different field."), field="mapping")
     if "name" not in mapping.values():
         raise ServiceError(_("Map a column to the name."), field="mapping")
-    if job.kind == "customers":
-        if key not in CUSTOMER_KEYS:
-            raise ServiceError(_("Choose the key used to find existing customers."), field="key")
+    if job.kind == "contacts" and "customer" not in mapping.values():
+        raise ServiceError(_("Map a column to the customer."), field="mapping")
+    if job.kind in ("customers", "contacts"):
+        if key not in (CUSTOMER_KEYS if job.kind == "customers" else CONTACT_KEYS):
+            raise ServiceError(_("Choose the key used to find existing records."), field="key")
         if key not in mapping.values():
             raise ServiceError(_("Map a column to the key field."), field="key")
     else:
@@ -342,6 +358,44 @@ def _clean_product(rec: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def _clean_contact(rec: dict[str, str], key: str) -> dict[str, Any]:
+    ref = rec.get("customer", "").strip()
+    if not ref:
+        raise ValueError(("customer", _("The customer is empty.")))
+    name = rec.get("name", "").strip()
+    if not name:
+        raise ValueError(("name", _("The name is empty.")))
+    out: dict[str, Any] = {
+        "customer": ref,
+        "name": name[:100],
+        "phone": normalize_phone(rec.get("phone", "")),
+    }
+    email = rec.get("email", "").strip().lower()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ValueError(("email", _("Enter a valid email address."))) from None
+    out["email"] = email
+    for fld in ("title", "role"):
+        if rec.get(fld):
+            out[fld] = rec[fld].strip()[:100]
+    if not out[key]:
+        raise ValueError((key, _("The key column is empty.")))
+    # Provisional key (customer as written) for spotting repeated rows early; the resolved customer id
+    # replaces it in _resolve_contact_customers.
+    out["_key"] = (ref.lower(), out[key])
+    return out
+
+
+def _clean_row(kind: str, rec: dict[str, str], key: str, tables: dict[str, dict[str, str]]) -> dict[str, Any]:
+    if kind == "customers":
+        return _clean_customer(rec, key, tables)
+    if kind == "contacts":
+        return _clean_contact(rec, key)
+    return _clean_product(rec)
+
+
 def import_run(job_id: int) -> ImportJob:
     """Validate every row, then write all of them in one transaction, or nothing (per-row errors kept)."""
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
@@ -364,7 +418,7 @@ def import_run(job_id: int) -> ImportJob:
             continue
         rec = {fld: (row[col] if col < len(row) else "") for col, fld in mapping.items()}
         try:
-            clean = _clean_customer(rec, job.key, tables) if job.kind == "customers" else _clean_product(rec)
+            clean = _clean_row(job.kind, rec, job.key, tables)
         except ValueError as exc:
             fld, msg = exc.args[0]
             errors.append(RowError(line, fld, str(msg)))
@@ -375,6 +429,11 @@ def import_run(job_id: int) -> ImportJob:
         seen[clean["_key"]] = line
         records.append((line, clean))
     total = len(records) + len(errors)
+    if job.kind == "contacts":
+        # Resolved before anything is written, so that unknown customers are reported with the other errors.
+        errors = sorted(
+            errors + _resolve_contact_customers(actor, job.key, records), key=lambda e: (e.row, e.field)
+        )
     cache.set(progress_key(job.pk), {"done": 0, "total": total}, 3600)
     created = updated = 0
     if not errors:
@@ -382,6 +441,8 @@ def import_run(job_id: int) -> ImportJob:
             with transaction.atomic():
                 if job.kind == "customers":
                     created, updated, errors = _write_customers(job, actor, records)
+                elif job.kind == "contacts":
+                    created, updated = _write_contacts(job, records)
                 else:
                     created, updated = _write_products(job, records)
                 if errors:
@@ -606,6 +667,144 @@ def _write_products(job: ImportJob, records: list[tuple[int, dict[str, Any]]]) -
         Product.objects.bulk_update(to_update, sorted(fields | {"updated_at"}), batch_size=BATCH)
     _progress(job, len(records), len(records))
     return len(to_create), len(to_update)
+
+
+def _resolve_contact_customers(
+    actor: User, key: str, records: list[tuple[int, dict[str, Any]]]
+) -> list[RowError]:
+    """Replace each row's customer reference (name or phone) by the id of the one customer the importer may
+    edit that it names. A customer the importer cannot see is "unknown" (its existence is not revealed)."""
+    names = {normalize_name(r["customer"]) for _l, r in records} - {""}
+    phones = {normalize_phone(r["customer"]) for _l, r in records} - {""}
+    by_name: dict[str, set[int]] = {}
+    by_phone: dict[str, set[int]] = {}
+    owner_of: dict[int, int | None] = {}
+    visible = selectors.customers_visible(actor)
+    for values, column, index in (
+        (sorted(names), "name_normalized", by_name),
+        (sorted(phones), "phone", by_phone),
+    ):
+        for i in range(0, len(values), 10000):
+            for pk, value, owner_id in visible.filter(**{f"{column}__in": values[i : i + 10000]}).values_list(
+                "pk", column, "owner_id"
+            ):
+                index.setdefault(value, set()).add(pk)
+                owner_of[pk] = owner_id
+    # Adding a contact needs the right to edit the customer (as contact_create does): own, team's (managers),
+    # shared for writing, or everyone's (admins).
+    scope = data_scope(actor)
+    if scope == "all":
+        editable = set(owner_of)
+    else:
+        owners = selectors.team_user_ids(actor) if scope == "team" else {actor.pk}
+        shared = set(
+            CustomerShare.objects.filter(
+                user=actor, can_edit=True, customer_id__in=list(owner_of)
+            ).values_list("customer_id", flat=True)
+        )
+        editable = {pk for pk, owner in owner_of.items() if owner in owners or pk in shared}
+    errors: list[RowError] = []
+    seen: dict[tuple[int, str], int] = {}
+    for line, rec in records:
+        ref = rec["customer"]
+        # A phone-looking reference (7+ digits) is matched by phone, anything else by name.
+        phone = normalize_phone(ref)
+        looks_like_phone = re.fullmatch(r"[\d\s+()-]{7,}", ref) is not None
+        matches = by_phone.get(phone, set()) if looks_like_phone else set()
+        matches = matches or by_name.get(normalize_name(ref), set())
+        if not matches:
+            errors.append(RowError(line, "customer", _("Unknown customer “%(v)s”.") % {"v": ref}))
+            continue
+        if len(matches) > 1:
+            errors.append(
+                RowError(
+                    line, "customer", _("Several customers are called “%(v)s”; use the phone.") % {"v": ref}
+                )
+            )
+            continue
+        (customer_id,) = matches
+        if customer_id not in editable:
+            errors.append(RowError(line, "customer", _("You may not edit this customer.")))
+            continue
+        k = (customer_id, rec[key])
+        if k in seen:
+            errors.append(RowError(line, key, _("Same key as row %(n)d.") % {"n": seen[k]}))
+            continue
+        seen[k] = line
+        rec["customer_id"], rec["_key"] = customer_id, k
+    return errors
+
+
+def _write_contacts(job: ImportJob, records: list[tuple[int, dict[str, Any]]]) -> tuple[int, int]:
+    """Upsert contacts by (customer, phone or email); the first contact of a customer becomes its primary."""
+    key = job.key
+    customer_ids = sorted({r["customer_id"] for _l, r in records})
+    existing: dict[tuple[int, str], Contact] = {}
+    has_contacts: set[int] = set()
+    for i in range(0, len(customer_ids), 10000):
+        for c in Contact.objects.filter(customer_id__in=customer_ids[i : i + 10000]).order_by("id"):
+            has_contacts.add(c.customer_id)
+            value = getattr(c, key).lower() if key == "email" else getattr(c, key)
+            if value:
+                existing.setdefault((c.customer_id, value), c)
+    to_create: list[Contact] = []
+    to_update: list[Contact] = []
+    for _line, rec in records:
+        data = {f: rec[f] for f in ("name", "title", "role", "phone", "email") if rec.get(f)}
+        current = existing.get(rec["_key"])
+        if current is not None:
+            for fld, value in data.items():
+                setattr(current, fld, value)
+            current.name_initials = person_initials(current.name)
+            to_update.append(current)
+            continue
+        to_create.append(
+            Contact(
+                customer_id=rec["customer_id"],
+                name_initials=person_initials(rec["name"]),
+                is_primary=rec["customer_id"] not in has_contacts,
+                **data,
+            )
+        )
+        has_contacts.add(rec["customer_id"])
+    Contact.objects.bulk_create(to_create, batch_size=BATCH)
+    if to_update:
+        now = timezone.now()
+        for c in to_update:
+            c.updated_at = now
+        _update_contacts(to_update, now)
+    _progress(job, len(records), len(records))
+    return len(to_create), len(to_update)
+
+
+CONTACT_UPDATE_COLUMNS = ("name", "name_initials", "title", "role", "phone", "email")
+
+
+def _update_contacts(contacts: list[Contact], now: Any) -> None:
+    """One UPDATE ... FROM unnest(arrays) per batch: Django's bulk_update builds a CASE expression per row
+    and field in Python and measured ~9 ms per row here (10,000 updated contacts took 47 s)."""
+    table = sql.Identifier(Contact._meta.db_table)
+    sets = sql.SQL(", ").join(
+        sql.SQL("{} = v.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in CONTACT_UPDATE_COLUMNS
+    )
+    unnest = sql.SQL(", ").join(sql.SQL("%s::text[]") for _c in CONTACT_UPDATE_COLUMNS)
+    names = sql.SQL(", ").join(sql.Identifier(c) for c in CONTACT_UPDATE_COLUMNS)
+    statement = sql.SQL(
+        "UPDATE {table} AS t SET {sets}, updated_at = %s "
+        "FROM unnest(%s::bigint[], {unnest}) AS v(id, {names}) WHERE t.id = v.id"
+    ).format(table=table, sets=sets, unnest=unnest, names=names)
+    with connection.cursor() as cursor:
+        query = statement.as_string(cursor.cursor)
+        for i in range(0, len(contacts), BATCH):
+            batch = contacts[i : i + BATCH]
+            cursor.execute(
+                query,
+                [
+                    now,
+                    [c.pk for c in batch],
+                    *([getattr(c, col) for c in batch] for col in CONTACT_UPDATE_COLUMNS),
+                ],
+            )
 
 
 def import_error_report(job: ImportJob) -> str:

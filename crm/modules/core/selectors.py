@@ -136,11 +136,11 @@ def customer_list(user: User, filters: CustomerFilters | None = None) -> QuerySe
 
 
 def customer_timeline(user: User, customer: Customer) -> QuerySet[Activity]:
-    """Activities of a customer the user already may see, with author and comments prefetched."""
+    """Activities of a customer the user already may see, with author, comments and files prefetched."""
     return (
         Activity.objects.filter(customer=customer)
         .select_related("author")
-        .prefetch_related("comments__author")
+        .prefetch_related("comments__author", "documents")
     )
 
 
@@ -303,6 +303,12 @@ def weekly_reports_visible(user: User) -> QuerySet[WeeklyReport]:
     else:
         cond = own
     return WeeklyReport.objects.filter(cond).select_related("author")
+
+
+def handover_customers(ids: list[int]) -> list[tuple[int, str]]:
+    """(id, name) of the customers in a handover preview, in the plan's id order; one query for any size.
+    Callers hold core.handover, which sees every customer of the departing colleague."""
+    return list(Customer.objects.filter(pk__in=ids).order_by("id").values_list("pk", "name"))
 
 
 def document_get(user: User, pk: int) -> Document:

@@ -19,6 +19,7 @@ urlpatterns = [
     path("contacts/<int:pk>/", views.contact_edit, name="contact_edit"),
     path("documents/<int:pk>/", views.document_download, name="document_download"),
     path("activities/<int:pk>/comments/", views.activity_comment, name="activity_comment"),
+    path("activities/<int:pk>/documents/", views.activity_document_upload, name="activity_document_upload"),
     path("tasks/", views.task_list, name="task_list"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
     path("products/", views.product_list, name="product_list"),

@@ -501,17 +501,36 @@ def pool_settings(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _handover_mapping(request: HttpRequest, from_user: User, to_users: list[User]) -> dict[int, int]:
+    """Per-customer choices from the preview (fields map_<customer id> = colleague id). They only count
+    for the departing colleague they were made for; on a re-preview, choices of colleagues no longer ticked
+    are dropped (round robin again), while a confirm passes them on so the service refuses them."""
+    if request.POST.get("planned_from") != str(from_user.pk):
+        return {}
+    confirm = bool(request.POST.get("confirm"))
+    targets = {u.pk for u in to_users}
+    mapping: dict[int, int] = {}
+    for name in request.POST:
+        cid, uid = name.removeprefix("map_"), request.POST.get(name, "")
+        if name.startswith("map_") and cid.isdigit() and uid.isdigit() and (confirm or int(uid) in targets):
+            mapping[int(cid)] = int(uid)
+    return mapping
+
+
 @require_perm("core.handover")
 def handover(request: HttpRequest) -> HttpResponse:
-    """Step 1 shows what would move (preview); step 2 (confirm) moves it all in one transaction."""
+    """Step 1 shows what would move (preview) with the receiving colleague per customer (round robin
+    proposed, changeable); step 2 (confirm) moves it all, as chosen, in one transaction."""
     user = _user(request)
     form = HandoverForm(request.POST or None)
     plan = None
     if request.method == "POST" and form.is_valid():
+        to_users = list(form.cleaned_data["to_users"])
         args = {
             "actor": user,
             "from_user": form.cleaned_data["from_user"],
-            "to_users": list(form.cleaned_data["to_users"]),
+            "to_users": to_users,
+            "mapping": _handover_mapping(request, form.cleaned_data["from_user"], to_users) or None,
         }
         try:
             if request.POST.get("confirm"):
@@ -526,10 +545,22 @@ def handover(request: HttpRequest) -> HttpResponse:
         except ServiceError as exc:
             _form_errors(form, exc)
     per_user = []
+    rows: list[tuple[int, str, int]] = []
+    targets: list[User] = []
     if plan is not None:
-        names = {u.pk: u for u in form.cleaned_data["to_users"]}
+        # The departing colleague cannot receive (the service drops them from the targets).
+        targets = [u for u in form.cleaned_data["to_users"] if u.pk != plan.from_user.pk]
+        names = {u.pk: u for u in targets}
         per_user = [(names[uid], n) for uid, n in plan.per_user.items()]
-    return render(request, "core/handover.html", {"form": form, "plan": plan, "per_user": per_user})
+        rows = [
+            (pk, name, plan.assignments[pk])
+            for pk, name in selectors.handover_customers(list(plan.assignments))
+        ]
+    return render(
+        request,
+        "core/handover.html",
+        {"form": form, "plan": plan, "per_user": per_user, "rows": rows, "targets": targets},
+    )
 
 
 @require_perm("core.view_products")
@@ -615,7 +646,7 @@ def product_export(request: HttpRequest) -> HttpResponse:
 
 @require_perm("core.view_customers")
 def import_start(request: HttpRequest) -> HttpResponse:
-    """Step 1: upload a .csv (UTF-8 or GBK) or .xlsx file of customers or products."""
+    """Step 1: upload a .csv (UTF-8 or GBK) or .xlsx file of customers, contacts or products."""
     user = _user(request)
     error = ""
     if request.method == "POST":
@@ -656,7 +687,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "job": job,
         "error": error,
         "fields": imports.FIELDS[job.kind],
-        "keys": imports.CUSTOMER_KEYS,
+        "keys": imports.CONTACT_KEYS if job.kind == "contacts" else imports.CUSTOMER_KEYS,
         "progress": imports.import_progress(job),
     }
     if job.status == ImportJob.Status.UPLOADED:
@@ -695,6 +726,27 @@ def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("File attached."))
     return redirect(reverse("core:customer_detail", kwargs={"pk": customer.pk}) + "#documents")
+
+
+@require_POST
+@require_perm("core.view_customers")
+def activity_document_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """Attach a file (a visit photo, a signed form) to one activity of a customer the user may see."""
+    user = _user(request)
+    activity = get_object_or_404(
+        Activity.objects.select_related("customer"),
+        pk=pk,
+        customer__in=selectors.customers_visible(user).values("pk"),
+    )
+    try:
+        services.document_upload(
+            actor=user, customer=activity.customer, upload=request.FILES.get("file"), activity=activity
+        )
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("File attached."))
+    return redirect(reverse("core:customer_detail", kwargs={"pk": activity.customer_id}) + f"#a{activity.pk}")
 
 
 @require_perm("core.view_customers")

@@ -1,0 +1,212 @@
+"""Per-tenant discounts set by operators: a discount line on ledger invoices, a coupon in Stripe, audited."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from crm.billing import services
+from crm.billing.ledger import ledger_sync_all, price_for
+from crm.billing.models import BillingAccount, Invoice, TenantDiscount
+from crm.platform.errors import PermissionDenied, ServiceError
+from crm.platform.models import OperatorAudit
+from crm.tenants.models import TenantStatus
+from tests.billing.conftest import history
+from tests.billing.test_stripe import send, start_checkout
+
+SH = ZoneInfo("Asia/Shanghai")
+LOGIN = "crm.tenants.accounts.backends.EmailBackend"
+
+
+@pytest.fixture
+def october(alpha, offline):
+    """alpha billed for project all of October 2026 (trial long over); no other module in the ledger."""
+    tenant = alpha.tenant
+    tenant.trial_ends_at = datetime(2026, 1, 1, tzinfo=SH)
+    tenant.status = TenantStatus.ACTIVE
+    tenant.save()
+    history(tenant, "project", [(datetime(2026, 9, 1, tzinfo=SH), "enable")])
+    history(tenant, "retail", [])
+    ledger_sync_all(tenant=tenant)
+    return alpha
+
+
+def test_operator_sets_discount_in_console_and_offline_invoice_shows_the_line(
+    october, operator, public_client
+):
+    tenant = october.tenant
+    public_client.force_login(operator, backend=LOGIN)
+    page = public_client.get(f"/console/billing/tenants/{tenant.pk}/")
+    assert page.status_code == 200 and 'data-testid="discount"' in page.content.decode()
+
+    response = public_client.post(
+        f"/console/billing/tenants/{tenant.pk}/discount/",
+        {"percent": "12.5", "reason": "launch partner", "ends_on": ""},
+    )
+    assert response.status_code == 302
+    discount = TenantDiscount.objects.get(tenant=tenant)
+    assert discount.percent == Decimal("12.50") and discount.set_by == operator.email
+    audit = OperatorAudit.objects.get(tenant=tenant, action="billing.discount_set")
+    assert audit.operator_id == operator.pk and audit.detail["percent"] == "12.5"
+    assert audit.detail["reason"] == "launch partner"
+    # The discount starts today: back-date it so that October's invoice is covered.
+    TenantDiscount.objects.filter(pk=discount.pk).update(valid_from=date(2026, 10, 1))
+
+    invoice = services.invoice_generate(tenant=tenant, period_start=date(2026, 10, 1))
+    assert invoice is not None
+    lines = {ln.module: ln for ln in invoice.lines.all()}
+    project = price_for("project", date(2026, 10, 1))[0]
+    off = (project * Decimal("0.125")).quantize(Decimal("0.01"))
+    assert lines["project"].amount == project
+    assert lines[services.DISCOUNT_LINE].amount == -off
+    assert lines[services.DISCOUNT_LINE].description == "Discount 12.5%"
+    assert invoice.total == project - off == invoice.ledger_total
+    # The owner's page shows the line too (current month estimate).
+    html = october.client("owner").get("/billing/").content.decode()
+    assert 'data-testid="estimate-discount"' in html and "12.5%" in html
+
+
+def test_discount_is_validated_audited_on_change_and_removable(october, operator):
+    tenant = october.tenant
+    with pytest.raises(PermissionDenied):
+        services.discount_set(
+            actor=october.users["owner"], tenant=tenant, percent=Decimal("50"), reason="x y z"
+        )
+    for percent, reason, ends_on, field in [
+        (Decimal("100.01"), "too much", None, "percent"),
+        (Decimal("-1"), "negative", None, "percent"),
+        (Decimal("10.005"), "three decimals", None, "percent"),
+        (Decimal("10"), "", None, "reason"),
+        (Decimal("10"), "ended", date(2020, 1, 1), "ends_on"),
+    ]:
+        with pytest.raises(ServiceError) as err:
+            services.discount_set(
+                actor=operator, tenant=tenant, percent=percent, reason=reason, ends_on=ends_on
+            )
+        assert field in err.value.fields
+    assert not TenantDiscount.objects.filter(tenant=tenant).exists()
+    assert not OperatorAudit.objects.filter(tenant=tenant).exists()
+
+    services.discount_set(actor=operator, tenant=tenant, percent=Decimal("20"), reason="first year")
+    services.discount_set(actor=operator, tenant=tenant, percent=Decimal("30"), reason="better deal")
+    assert TenantDiscount.objects.get(tenant=tenant).percent == Decimal("30")
+    changes = OperatorAudit.objects.filter(tenant=tenant).order_by("id")
+    assert [(a.action, a.detail["previous"]) for a in changes] == [
+        ("billing.discount_set", None),
+        ("billing.discount_set", "20"),
+    ]
+    assert services.discount_set(actor=operator, tenant=tenant, percent=Decimal("0"), reason="ended") is None
+    assert not TenantDiscount.objects.filter(tenant=tenant).exists()
+    assert OperatorAudit.objects.filter(tenant=tenant, action="billing.discount_removed").count() == 1
+
+
+def test_discount_with_end_date_stops_after_that_month(october, operator):
+    tenant = october.tenant
+    TenantDiscount.objects.create(
+        tenant=tenant,
+        percent=Decimal("50"),
+        reason="promo",
+        valid_from=date(2026, 8, 1),
+        ends_on=date(2026, 9, 15),
+    )
+    september = services.invoice_generate(tenant=tenant, period_start=date(2026, 9, 1))
+    october_invoice = services.invoice_generate(tenant=tenant, period_start=date(2026, 10, 1))
+    assert september is not None and october_invoice is not None
+    assert september.lines.filter(module=services.DISCOUNT_LINE).exists()
+    assert not october_invoice.lines.filter(module=services.DISCOUNT_LINE).exists()
+    assert october_invoice.total == price_for("project", date(2026, 10, 1))[0]
+
+
+def test_console_rejects_bad_discount_and_changes_nothing(october, operator, public_client):
+    public_client.force_login(operator, backend=LOGIN)
+    response = public_client.post(
+        f"/console/billing/tenants/{october.tenant.pk}/discount/", {"percent": "150", "reason": "no"}
+    )
+    assert response.status_code == 400
+    assert not TenantDiscount.objects.filter(tenant=october.tenant).exists()
+    assert october.client("owner").post(
+        f"/console/billing/tenants/{october.tenant.pk}/discount/"
+    ).status_code in (
+        403,
+        404,
+    )
+
+
+def test_stripe_mode_discount_is_a_coupon_on_the_subscription(
+    alpha, fake_stripe, public_client, operator, django_capture_on_commit_callbacks
+):
+    # Given a discount set before the card was added: checkout carries it as a coupon
+    services.discount_set(actor=operator, tenant=alpha.tenant, percent=Decimal("25"), reason="partner")
+    session_id = start_checkout(alpha, fake_stripe)
+    coupon_id = fake_stripe.get(session_id)["_discounts"][0]
+    coupon = fake_stripe.get(coupon_id)
+    assert coupon["object"] == "coupon" and coupon["percent_off"] == 25.0 and coupon["duration"] == "forever"
+    send(
+        public_client,
+        fake_stripe,
+        fake_stripe.complete_checkout(session_id),
+        django_capture_on_commit_callbacks,
+    )
+    account = BillingAccount.objects.get(tenant=alpha.tenant)
+    sub = fake_stripe.get(account.stripe_subscription_id)
+    assert len(sub["discounts"]) == 1
+
+    # When the operator changes it to 40% until the end of next month
+    today = timezone.localdate()
+    ends = date(today.year + (today.month // 12), today.month % 12 + 1, 1)
+    services.discount_set(
+        actor=operator, tenant=alpha.tenant, percent=Decimal("40"), reason="bigger", ends_on=ends
+    )
+    update = [
+        p for m, path, p in fake_stripe.requests if m == "POST" and path == f"/subscriptions/{sub['id']}"
+    ]
+    new_coupon = fake_stripe.get(update[-1]["discounts"][0]["coupon"])
+    assert new_coupon["percent_off"] == 40.0
+    assert new_coupon["duration"] == "repeating" and new_coupon["duration_in_months"] == 2
+    assert TenantDiscount.objects.get(tenant=alpha.tenant).stripe_coupon_id == new_coupon["id"]
+
+    # Then Stripe's next invoice takes 40% off, and our ledger expects the same kind of total
+    renewal = fake_stripe.renew(sub["id"], pay=True)
+    invoice = fake_stripe.get(renewal[0]["data"]["object"]["id"])
+    assert invoice["total"] == invoice["subtotal"] - round(invoice["subtotal"] * 0.4)
+    assert invoice["total_discount_amounts"][0]["amount"] == invoice["subtotal"] - invoice["total"]
+    send(public_client, fake_stripe, renewal, django_capture_on_commit_callbacks)
+    mirrored = Invoice.objects.get(stripe_invoice_id=invoice["id"])
+    assert mirrored.total * 100 == invoice["total"]
+
+    # Removing the discount clears the subscription's discounts (empty string, as Stripe expects)
+    services.discount_set(actor=operator, tenant=alpha.tenant, percent=Decimal("0"), reason="over")
+    assert fake_stripe.requests[-1][2]["discounts"] == ""
+    assert fake_stripe.get(sub["id"])["discounts"] == []
+
+
+def test_stripe_unreachable_changes_nothing(
+    alpha, fake_stripe, public_client, operator, django_capture_on_commit_callbacks
+):
+    session_id = start_checkout(alpha, fake_stripe)
+    send(
+        public_client,
+        fake_stripe,
+        fake_stripe.complete_checkout(session_id),
+        django_capture_on_commit_callbacks,
+    )
+    fake_stripe.down = True
+    with pytest.raises(ServiceError):
+        services.discount_set(actor=operator, tenant=alpha.tenant, percent=Decimal("10"), reason="try")
+    assert not TenantDiscount.objects.filter(tenant=alpha.tenant).exists()
+    assert not OperatorAudit.objects.filter(tenant=alpha.tenant).exists()
+
+
+def test_change_preview_takes_the_discount_off(october, operator):
+    """The modules page's cost preview shows what the owner will really pay: the discount comes off."""
+    before = services.module_change_preview(tenant=october.tenant, module="trade", enable=True)
+    services.discount_set(actor=operator, tenant=october.tenant, percent=Decimal("50"), reason="half price")
+    after = services.module_change_preview(tenant=october.tenant, module="trade", enable=True)
+    assert before["this_month"] > 0
+    half = (before["this_month"] / 2).quantize(Decimal("0.01"), rounding="ROUND_HALF_DOWN")
+    assert after["this_month"] == half
+    assert after["monthly_from_next_month"] == before["monthly_from_next_month"] / 2
