@@ -41,7 +41,7 @@ def amounts(html: str) -> tuple[Decimal, Decimal]:
 
 
 def test_enable_shows_prorated_cost_and_next_month_total_then_confirm_posts_the_toggle(paying):
-    owner = paying.client("owner")
+    owner = paying.client("owner", language="en")
     # Given the modules page: "Turn on" asks billing for the preview instead of switching at once
     page = owner.get("/settings/modules/").content.decode()
     card = page[page.index('id="module-trade"') :]
@@ -81,7 +81,7 @@ def test_enable_shows_prorated_cost_and_next_month_total_then_confirm_posts_the_
 
 
 def test_disable_shows_the_saving_and_the_lower_monthly_total(paying):
-    owner = paying.client("owner")
+    owner = paying.client("owner", language="en")
     page = owner.get("/settings/modules/").content.decode()
     card = page[page.index('id="module-project"') :]
     assert 'value="disable"' in card[: card.index("</section>")]
@@ -107,7 +107,7 @@ def test_disable_shows_the_saving_and_the_lower_monthly_total(paying):
 
 
 def test_preview_without_javascript_is_a_page_and_needs_the_modules_permission(paying):
-    page = paying.client("owner").get("/billing/preview/?module=trade&action=enable")
+    page = paying.client("owner", language="en").get("/billing/preview/?module=trade&action=enable")
     assert page.status_code == 200 and "<html" in page.content.decode()
     assert paying.client("sales").get("/billing/preview/?module=trade&action=enable").status_code == 403
     assert paying.client("owner").get("/billing/preview/?module=core&action=enable").status_code == 400

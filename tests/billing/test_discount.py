@@ -7,7 +7,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from crm.billing import services
 from crm.billing.ledger import ledger_sync_all, price_for
@@ -56,7 +56,8 @@ def test_operator_sets_discount_in_console_and_offline_invoice_shows_the_line(
     # The discount starts today: back-date it so that October's invoice is covered.
     TenantDiscount.objects.filter(pk=discount.pk).update(valid_from=date(2026, 10, 1))
 
-    invoice = services.invoice_generate(tenant=tenant, period_start=date(2026, 10, 1))
+    with translation.override("en"):  # line descriptions are stored in the active language
+        invoice = services.invoice_generate(tenant=tenant, period_start=date(2026, 10, 1))
     assert invoice is not None
     lines = {ln.module: ln for ln in invoice.lines.all()}
     project = price_for("project", date(2026, 10, 1))[0]
