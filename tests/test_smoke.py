@@ -21,3 +21,11 @@ def test_users_live_in_their_own_schema(alpha, beta):
     with schema_context(alpha.schema):
         assert User.objects.filter(email="owner@alpha.example.com").exists()
         assert not User.objects.filter(email="owner@beta.example.com").exists()
+
+
+def test_menu_marks_only_the_most_specific_entry_as_current(alpha):
+    # /retail/ (member lookup) is a prefix of /retail/members/: only "Members" is the current page.
+    html = alpha.client("manager").get("/retail/members/").content.decode()
+    nav = html.split("<nav>", 1)[1].split("</nav>", 1)[0]
+    assert nav.count('class="active"') == 1
+    assert 'href="/retail/members/" class="active"' in nav

@@ -257,3 +257,9 @@ LOGGING = {
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 X_FRAME_OPTIONS = "DENY"
+
+# Member care SMS (Yunpian API v2 wire format, crm/modules/messaging/providers.py). Empty URL: SMS messages
+# are recorded as failed with the reason, never silently dropped.
+SMS_API_URL = env("SMS_API_URL", default="")
+SMS_API_KEY = env("SMS_API_KEY", default="")
+SMS_SIGN_NAME = env("SMS_SIGN_NAME", default="")

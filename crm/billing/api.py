@@ -85,9 +85,12 @@ class InvoiceSerializer(serializers.ModelSerializer[Invoice]):
             "paid_at",
             "lines",
         ]
+        read_only_fields = fields  # a read-only resource: the schema says so
 
 
 class InvoiceList(ListAPIView[Invoice]):
+    """The workspace's invoices with their lines (owners, admins and finance)."""
+
     serializer_class = InvoiceSerializer
 
     def get_queryset(self) -> Any:

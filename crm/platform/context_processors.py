@@ -37,9 +37,14 @@ def workspace(request: HttpRequest) -> dict[str, Any]:
                         "label": entry.label,
                         "url": url,
                         "module": manifest.slug,
-                        "active": request.path.startswith(url) and url != "/",
+                        "active": False,
                     }
                 )
+        # One entry is current: the longest menu URL the path starts with (/retail/ vs /retail/members/).
+        path = request.path
+        matches = [item for item in menu if str(item["url"]) != "/" and path.startswith(str(item["url"]))]
+        if matches:
+            max(matches, key=lambda item: len(str(item["url"])))["active"] = True
     return {
         "is_public_site": False,
         "workspace": tenant,

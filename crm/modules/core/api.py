@@ -9,6 +9,14 @@ from django.http import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -26,6 +34,7 @@ from .models import (
     ActivityComment,
     Contact,
     Customer,
+    CustomFieldDefinition,
     Document,
     ImportJob,
     Product,
@@ -164,6 +173,47 @@ def _visible_customer(request: Request, pk: Any) -> Customer:
         raise ServiceError(_("Choose a customer."), field="customer") from None
 
 
+# OpenAPI documentation. Views that read request.data by hand (APIView) cannot be introspected by
+# drf-spectacular, so their request and response shapes are declared with @extend_schema and the small
+# documentation-only serializers below; they describe what the view does and are not used to parse input.
+
+CUSTOMER_FILTERS = [
+    OpenApiParameter("q", str, description="Name, phone or pinyin initials."),
+    OpenApiParameter("stage", str, description="Only customers at this stage."),
+    OpenApiParameter("owner", int, description="Only customers of this owner (user id)."),
+    OpenApiParameter("tag", str, description="Only customers with this tag."),
+]
+CUSTOMER_PARAMETER = OpenApiParameter("customer", int, description="Only rows of this customer (id).")
+QUERY_PARAMETER = OpenApiParameter("q", str, description="Search text.")
+
+
+class DuplicateCustomerError(serializers.Serializer):
+    """The 409 answer of a customer create that would duplicate existing customers."""
+
+    error = inline_serializer(
+        "DuplicateCustomerErrorBody",
+        {
+            "code": serializers.CharField(),
+            "message": serializers.CharField(),
+            "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+            "duplicates": CustomerBrief(many=True),
+        },
+    )
+
+
+@extend_schema_view(
+    get=extend_schema(parameters=CUSTOMER_FILTERS),
+    post=extend_schema(
+        responses={
+            201: CustomerSerializer,
+            409: OpenApiResponse(
+                DuplicateCustomerError,
+                description="Customers with the same phone, email or name exist; resend with "
+                "allow_duplicate=true, or merge.",
+            ),
+        }
+    ),
+)
 class CustomerList(generics.ListCreateAPIView):
     serializer_class = CustomerSerializer
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
@@ -219,6 +269,7 @@ class CustomerDetail(generics.RetrieveUpdateAPIView):
         return Response(CustomerSerializer(customer).data)
 
 
+@extend_schema_view(get=extend_schema(parameters=[CUSTOMER_PARAMETER]))
 class ContactList(generics.ListCreateAPIView):
     serializer_class = ContactSerializer
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
@@ -252,9 +303,11 @@ class ContactDetail(APIView):
             customer__in=selectors.customers_visible(_actor(request)).values("pk"),
         )
 
+    @extend_schema(responses=ContactSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(ContactSerializer(self._contact(request, pk)).data)
 
+    @extend_schema(request=ContactSerializer, responses=ContactSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         contact = self._contact(request, pk)
         ser = ContactSerializer(contact, data=request.data, partial=True)
@@ -264,6 +317,7 @@ class ContactDetail(APIView):
         return Response(ContactSerializer(contact).data)
 
 
+@extend_schema_view(get=extend_schema(parameters=[CUSTOMER_PARAMETER]))
 class ActivityList(generics.ListCreateAPIView):
     serializer_class = ActivitySerializer
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
@@ -289,9 +343,16 @@ class ActivityList(generics.ListCreateAPIView):
         return Response(ActivitySerializer(activity).data, status=status.HTTP_201_CREATED)
 
 
+class CommentCreate(serializers.Serializer):
+    body = serializers.CharField()
+
+
 class ActivityCommentCreate(APIView):
+    """POST {body}: comment on an activity of a visible customer."""
+
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
 
+    @extend_schema(request=CommentCreate, responses={201: CommentSerializer})
     def post(self, request: Request, pk: int) -> Response:
         activity = get_object_or_404(
             Activity, pk=pk, customer__in=selectors.customers_visible(_actor(request)).values("pk")
@@ -304,6 +365,9 @@ class ActivityCommentCreate(APIView):
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    get=extend_schema(parameters=[OpenApiParameter("all", bool, description="Include done tasks.")])
+)
 class TaskList(generics.ListCreateAPIView):
     """The caller's open tasks (?all=1 includes done ones)."""
 
@@ -327,15 +391,23 @@ class TaskList(generics.ListCreateAPIView):
         return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
 
+class TaskCompleteSerializer(serializers.Serializer):
+    undo = serializers.BooleanField(required=False, help_text="Reopen the task instead.")
+
+
 class TaskComplete(APIView):
+    """POST: mark the task done; {undo: true} reopens it."""
+
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
 
+    @extend_schema(request=TaskCompleteSerializer, responses=TaskSerializer)
     def post(self, request: Request, pk: int) -> Response:
         task = get_object_or_404(Task, pk=pk)
         task = services.task_complete(actor=_actor(request), task=task, done=not request.data.get("undo"))
         return Response(TaskSerializer(task).data)
 
 
+@extend_schema_view(get=extend_schema(parameters=[QUERY_PARAMETER]))
 class ProductList(generics.ListCreateAPIView):
     serializer_class = ProductSerializer
     permission_classes = [IsAuthenticated, perm("core.view_products")]
@@ -356,11 +428,34 @@ class HandoverSerializer(serializers.Serializer):
     mapping = serializers.DictField(child=serializers.IntegerField(), required=False)
 
 
+class HandoverInputSerializer(HandoverSerializer):
+    confirm = serializers.BooleanField(required=False, help_text="Do the handover (else only a preview).")
+
+
+class HandoverResult(serializers.Serializer):
+    confirmed = serializers.BooleanField()
+    customers = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Customer id -> id of the new owner."
+    )
+    per_user = serializers.DictField(
+        child=serializers.IntegerField(), help_text="New owner id -> number of customers."
+    )
+    contacts = serializers.IntegerField()
+    documents = serializers.IntegerField()
+    open_tasks = serializers.IntegerField()
+    shares = serializers.IntegerField()
+
+
 class Handover(APIView):
     """POST {from_user, to_users, mapping?}: a preview; with ?confirm=1 (or "confirm": true) the handover."""
 
     permission_classes = [IsAuthenticated, perm("core.handover")]
 
+    @extend_schema(
+        request=HandoverInputSerializer,
+        responses=HandoverResult,
+        parameters=[OpenApiParameter("confirm", bool, description="Do the handover (else only a preview).")],
+    )
     def post(self, request: Request) -> Response:
         ser = HandoverSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
@@ -392,6 +487,7 @@ class Handover(APIView):
         )
 
 
+@extend_schema_view(get=extend_schema(parameters=[QUERY_PARAMETER]))
 class PoolList(generics.ListAPIView):
     serializer_class = CustomerSerializer
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
@@ -401,8 +497,11 @@ class PoolList(generics.ListAPIView):
 
 
 class PoolClaim(APIView):
+    """POST: take a customer from the pool (within the daily claim limit)."""
+
     permission_classes = [IsAuthenticated, perm("core.claim_pool")]
 
+    @extend_schema(request=None, responses=CustomerSerializer)
     def post(self, request: Request, pk: int) -> Response:
         customer = get_object_or_404(Customer, pk=pk, in_pool=True)
         customer = services.pool_claim(actor=_actor(request), customer=customer)
@@ -430,6 +529,15 @@ class DocumentSerializer(serializers.ModelSerializer):
         return reverse("core:document_download", kwargs={"pk": obj.pk})
 
 
+class DocumentUpload(serializers.Serializer):
+    customer = serializers.IntegerField()
+    file = serializers.FileField()
+
+
+@extend_schema_view(
+    get=extend_schema(parameters=[CUSTOMER_PARAMETER]),
+    post=extend_schema(request=DocumentUpload, responses={201: DocumentSerializer}),
+)
 class DocumentList(generics.ListCreateAPIView):
     """GET ?customer=<id>: files of visible customers. POST multipart {customer, file}: attach one."""
 
@@ -453,11 +561,18 @@ class DocumentList(generics.ListCreateAPIView):
         return Response(DocumentSerializer(doc).data, status=status.HTTP_201_CREATED)
 
 
+class SearchResult(serializers.Serializer):
+    customers = CustomerBrief(many=True)
+    contacts = ContactSerializer(many=True)
+    products = ProductSerializer(many=True)
+
+
 class Search(APIView):
     """GET ?q=: visible customers, their contacts and products (name, phone, pinyin initials)."""
 
     permission_classes = [IsAuthenticated, perm("core.view_products")]
 
+    @extend_schema(parameters=[QUERY_PARAMETER], responses=SearchResult)
     def get(self, request: Request) -> Response:
         found = selectors.search(_actor(request), request.query_params.get("q", ""))
         return Response(
@@ -469,11 +584,22 @@ class Search(APIView):
         )
 
 
+class CustomerShareSerializer(serializers.Serializer):
+    user = serializers.IntegerField()
+    can_edit = serializers.BooleanField(required=False, default=False)
+
+
+class ShareResult(serializers.Serializer):
+    customer = serializers.IntegerField()
+    user = serializers.IntegerField()
+
+
 class CustomerShareView(APIView):
     """POST {user, can_edit}: share; DELETE {user}: stop sharing."""
 
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
 
+    @extend_schema(request=CustomerShareSerializer, responses={201: ShareResult})
     def post(self, request: Request, pk: int) -> Response:
         customer = _visible_customer(request, pk)
         user = get_object_or_404(User, pk=request.data.get("user") or 0)
@@ -482,6 +608,11 @@ class CustomerShareView(APIView):
         )
         return Response({"customer": customer.pk, "user": user.pk}, status=status.HTTP_201_CREATED)
 
+    # OpenAPI has no request body on DELETE: document the query parameter (a body {user} works too).
+    @extend_schema(
+        parameters=[OpenApiParameter("user", int, description="The colleague to stop sharing with.")],
+        responses={204: None},
+    )
     def delete(self, request: Request, pk: int) -> Response:
         customer = _visible_customer(request, pk)
         user = get_object_or_404(User, pk=request.data.get("user") or request.query_params.get("user") or 0)
@@ -489,11 +620,20 @@ class CustomerShareView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class CustomerMergeSerializer(serializers.Serializer):
+    # The type: ignores here and in CustomFieldSerializer: DRF's metaclass takes declared fields off the
+    # class, but the stubs see them override Field attributes of the same name (source, label, required).
+    source = serializers.IntegerField(  # type: ignore[assignment]
+        help_text="The customer merged into this one (then deleted)."
+    )
+
+
 class CustomerMerge(APIView):
     """POST {source}: merge customer `source` into this one (contacts, activities, tasks move)."""
 
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
 
+    @extend_schema(request=CustomerMergeSerializer, responses=CustomerSerializer)
     def post(self, request: Request, pk: int) -> Response:
         target = _visible_customer(request, pk)
         source = _visible_customer(request, request.data.get("source"))
@@ -501,11 +641,19 @@ class CustomerMerge(APIView):
         return Response(CustomerSerializer(merged).data)
 
 
+class HistoryEntry(serializers.Serializer):
+    at = serializers.DateTimeField()
+    actor = serializers.CharField()
+    action = serializers.CharField()
+    detail = serializers.JSONField()
+
+
 class CustomerHistory(APIView):
     """The audit trail of a customer (admins)."""
 
     permission_classes = [IsAuthenticated, perm("workspace.view_audit")]
 
+    @extend_schema(responses=HistoryEntry(many=True))
     def get(self, request: Request, pk: int) -> Response:
         customer = _visible_customer(request, pk)
         return Response(
@@ -534,6 +682,11 @@ class WeeklyReportSerializer(serializers.ModelSerializer):
         read_only_fields = ["author", "week_start", "stats", "status", "submitted_at", "manager_comment"]
 
 
+class WeeklyReportCreate(serializers.Serializer):
+    week_start = serializers.DateField(required=False, help_text="Default: the current week.")
+
+
+@extend_schema_view(post=extend_schema(request=WeeklyReportCreate, responses={201: WeeklyReportSerializer}))
 class WeeklyReportList(generics.ListCreateAPIView):
     """GET: mine and my team's submitted reports. POST {week_start?}: prepare (or return) my report."""
 
@@ -553,15 +706,27 @@ class WeeklyReportList(generics.ListCreateAPIView):
         return Response(WeeklyReportSerializer(report).data, status=status.HTTP_201_CREATED)
 
 
+class WeeklyReportUpdate(serializers.Serializer):
+    summary = serializers.CharField(required=False, allow_blank=True)
+    plan = serializers.CharField(required=False, allow_blank=True)
+    suggestions = serializers.CharField(required=False, allow_blank=True)
+    submit = serializers.BooleanField(required=False, help_text="Submit the draft after saving it.")
+    manager_comment = serializers.CharField(
+        required=False, allow_blank=True, help_text="A manager's reply (the other fields are then ignored)."
+    )
+
+
 class WeeklyReportDetail(APIView):
     """PATCH {summary, plan, suggestions, submit?}: edit (and submit) my draft; {manager_comment}: reply."""
 
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
 
+    @extend_schema(responses=WeeklyReportSerializer)
     def get(self, request: Request, pk: int) -> Response:
         report = get_object_or_404(selectors.weekly_reports_visible(_actor(request)), pk=pk)
         return Response(WeeklyReportSerializer(report).data)
 
+    @extend_schema(request=WeeklyReportUpdate, responses=WeeklyReportSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         actor = _actor(request)
         report = get_object_or_404(selectors.weekly_reports_visible(actor), pk=pk)
@@ -582,11 +747,20 @@ class WeeklyReportDetail(APIView):
         return Response(WeeklyReportSerializer(report).data)
 
 
+class CustomFieldSerializer(serializers.Serializer):
+    key = serializers.SlugField(max_length=50)
+    label = serializers.CharField(max_length=100)  # type: ignore[assignment]
+    field_type = serializers.ChoiceField(choices=CustomFieldDefinition.FieldType.choices)
+    choices = serializers.ListField(child=serializers.CharField(), required=False)
+    required = serializers.BooleanField(required=False)  # type: ignore[assignment]
+
+
 class CustomFieldList(APIView):
     """GET: the tenant's custom customer fields. POST: define one (admins)."""
 
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
 
+    @extend_schema(responses=CustomFieldSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(
             [
@@ -601,6 +775,7 @@ class CustomFieldList(APIView):
             ]
         )
 
+    @extend_schema(request=CustomFieldSerializer, responses={201: CustomFieldSerializer})
     def post(self, request: Request) -> Response:
         choices = request.data.get("choices") or []
         d = services.custom_field_define(
@@ -653,12 +828,35 @@ class ImportJobSerializer(serializers.ModelSerializer):
         return imports.import_progress(obj)
 
 
+class ImportUpload(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=list(imports.FIELDS))
+    file = serializers.FileField(help_text="A CSV or XLSX file with a header row.")
+
+
+class ImportPreview(ImportJobSerializer):
+    preview = serializers.ListField(
+        child=serializers.ListField(child=serializers.CharField()), help_text="The first non-empty rows."
+    )
+
+    class Meta(ImportJobSerializer.Meta):
+        fields = [*ImportJobSerializer.Meta.fields, "preview"]
+
+
+class ImportStart(serializers.Serializer):
+    mapping = serializers.DictField(
+        child=serializers.CharField(), required=False, help_text="Column index -> field (default: the guess)."
+    )
+    key = serializers.CharField(required=False, help_text="The field used to find existing rows.")
+
+
 class ImportCreate(APIView):
-    """POST multipart {kind: customers or products, file}: store it, guess the mapping, return a preview."""
+    """POST multipart {kind: customers, contacts or products, file}: store it, guess the mapping, return a
+    preview."""
 
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema(request=ImportUpload, responses={201: ImportPreview})
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
         if upload is None:
@@ -679,10 +877,15 @@ class ImportDetail(APIView):
 
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
 
+    @extend_schema(responses=ImportJobSerializer)
     def get(self, request: Request, pk: int) -> Response:
         job = get_object_or_404(ImportJob, pk=pk, created_by=_actor(request))
         return Response(ImportJobSerializer(job).data)
 
+    # Its own operation id: the default ("core_imports_create") is the upload's.
+    @extend_schema(
+        request=ImportStart, responses={202: ImportJobSerializer}, operation_id="core_imports_start"
+    )
     def post(self, request: Request, pk: int) -> Response:
         job = get_object_or_404(ImportJob, pk=pk, created_by=_actor(request))
         mapping = request.data.get("mapping") or job.mapping
@@ -703,6 +906,16 @@ class CustomerExport(APIView):
 
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("type", str, enum=["csv", "xlsx"], default="csv", description="File format."),
+            *CUSTOMER_FILTERS,
+        ],
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, exports.XLSX): OpenApiTypes.BINARY,
+        },
+    )
     def get(self, request: Request) -> HttpResponseBase:
         p = request.query_params
         owner = p.get("owner", "")

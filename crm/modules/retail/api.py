@@ -1,0 +1,409 @@
+"""REST API of the retail module (/api/v1/retail/). The lookup is the only way a clerk reaches a member;
+the member list and export are for managers, admins and owners."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crm.platform.errors import NotFound
+from crm.platform.permissions import has_perm
+from crm.tenants.accounts.models import User
+
+from . import selectors, services
+from .models import Member, PointsEntry, Sale, Store
+
+
+def _actor(request: Request) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def perm(name: str) -> type[BasePermission]:
+    class HasPerm(BasePermission):
+        def has_permission(self, request: Request, view: Any) -> bool:
+            return has_perm(_actor(request), name)
+
+    return HasPerm
+
+
+def remember(request: Any, member: Member) -> None:
+    """Remember in the session that this user found `member` by exact lookup (clerks may then open it)."""
+    ids = list(request.session.get(selectors.SESSION_KEY, []))
+    if member.pk not in ids:
+        ids = [*ids, member.pk][-20:]  # the last few customers at the counter, not a growing list
+        request.session[selectors.SESSION_KEY] = ids
+
+
+class MemberListSerializer(serializers.ModelSerializer):
+    tier_name = serializers.CharField(source="tier.name", default=None, read_only=True)
+
+    class Meta:
+        model = Member
+        fields = ["id", "name", "member_no", "phone", "tier", "tier_name", "points_balance", "total_spend"]
+
+
+class SaleSerializer(serializers.ModelSerializer):
+    store_name = serializers.CharField(source="store.name", read_only=True)
+
+    class Meta:
+        model = Sale
+        fields = ["id", "created_at", "store", "store_name", "amount", "currency", "points", "voided_at"]
+
+
+class PointsEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PointsEntry
+        fields = ["id", "created_at", "kind", "points", "sale", "expires_at"]
+
+
+def card_data(member: Member) -> dict[str, Any]:
+    """What the counter sees of one member: tier, balance, validity, recent consumption."""
+    return {
+        "id": member.pk,
+        "name": member.name,
+        "member_no": member.member_no,
+        "tier": member.tier.name if member.tier else None,
+        "discount_percent": str(member.tier.discount_percent) if member.tier else "0",
+        "points_balance": member.points_balance,
+        "total_spend": str(member.total_spend),
+        "currency": member.currency,
+        "valid_until": member.valid_until,
+        "recent_sales": SaleSerializer(selectors.member_recent_sales(member), many=True).data,
+        "recent_points": PointsEntrySerializer(selectors.member_recent_points(member), many=True).data,
+    }
+
+
+# --- OpenAPI documentation of the hand-built answers (the views build these dicts; see card_data) -------
+
+
+class MemberCardSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    member_no = serializers.CharField()
+    tier = serializers.CharField(allow_null=True)
+    discount_percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=True)
+    points_balance = serializers.IntegerField()
+    total_spend = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=True)
+    currency = serializers.CharField()
+    valid_until = serializers.DateField(allow_null=True)
+    recent_sales = SaleSerializer(many=True)
+    recent_points = PointsEntrySerializer(many=True)
+
+
+class SaleResultSerializer(serializers.Serializer):
+    sale = SaleSerializer()
+    points = serializers.IntegerField()
+    points_balance = serializers.IntegerField()
+    tier = serializers.CharField(allow_null=True)
+    tier_change = serializers.CharField(allow_null=True, help_text="Why the tier changed, if it did.")
+
+
+class RedeemResultSerializer(serializers.Serializer):
+    entry = PointsEntrySerializer()
+    points_balance = serializers.IntegerField()
+
+
+class _ResultRowSerializer(serializers.Serializer):
+    total = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=True)
+    count = serializers.IntegerField()
+
+
+class StoreRowSerializer(_ResultRowSerializer):
+    store__name = serializers.CharField(allow_null=True)
+
+
+class ClerkRowSerializer(_ResultRowSerializer):
+    clerk__name = serializers.CharField(allow_null=True)
+
+
+class DayRowSerializer(_ResultRowSerializer):
+    day = serializers.DateField()
+
+
+class TierRowSerializer(_ResultRowSerializer):
+    member__tier__name = serializers.CharField(allow_null=True)
+
+
+class ResultsSerializer(serializers.Serializer):
+    days = serializers.IntegerField()
+    by_store = StoreRowSerializer(many=True)
+    by_clerk = ClerkRowSerializer(many=True)
+    by_day = DayRowSerializer(many=True)
+    by_tier = TierRowSerializer(many=True)
+    new_members = serializers.IntegerField()
+    active_members = serializers.IntegerField()
+    repeat_rate = serializers.FloatField(help_text="Percent of active members who bought twice or more.")
+
+
+class ExpiringMembershipSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    member_no = serializers.CharField()
+    name = serializers.CharField()
+    valid_until = serializers.DateField()
+
+
+class ExpiringPointsSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    member_no = serializers.CharField()
+    points = serializers.IntegerField()
+
+
+class ExpiringSerializer(serializers.Serializer):
+    days = serializers.IntegerField()
+    memberships = ExpiringMembershipSerializer(many=True)
+    points = ExpiringPointsSerializer(many=True)
+
+
+DAYS_PARAM = OpenApiParameter("days", int, description="Window in days (1-366, default 30).")
+
+
+class LookupSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, allow_blank=True)
+    member_no = serializers.CharField(max_length=40, allow_blank=True)
+
+
+class Lookup(APIView):
+    """POST {name, member_no}: the member card on an exact match of both, else 404 (same answer for any
+    kind of miss)."""
+
+    permission_classes = [IsAuthenticated, perm("retail.lookup")]
+
+    @extend_schema(request=LookupSerializer, responses={200: MemberCardSerializer})
+    def post(self, request: Request) -> Response:
+        ser = LookupSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        member = services.member_lookup(actor=_actor(request), **ser.validated_data)
+        if member is None:
+            raise NotFound(_("No member matches this name and number."))
+        remember(request, member)
+        return Response(card_data(member))
+
+
+class MemberList(generics.ListAPIView):
+    serializer_class = MemberListSerializer
+    permission_classes = [IsAuthenticated, perm("retail.manage")]
+
+    def get_queryset(self) -> QuerySet[Member]:
+        return selectors.member_list(actor=_actor(self.request), q=self.request.query_params.get("q", ""))
+
+
+class MemberExport(APIView):
+    permission_classes = [IsAuthenticated, perm("retail.manage")]
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY})
+    def get(self, request: Request) -> HttpResponse:
+        return export_csv(selectors.member_list(actor=_actor(request)))
+
+
+def export_csv(members: QuerySet[Member]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="members.csv"'
+    response.write("\ufeff")  # BOM: Excel on Chinese Windows opens UTF-8 CSV correctly with it
+    writer = csv.writer(response)
+    writer.writerow([_("Member number"), _("Name"), _("Phone"), _("Tier"), _("Points"), _("Total spend")])
+    for m in members.iterator(chunk_size=2000):
+        writer.writerow(
+            [m.member_no, m.name, m.phone, m.tier.name if m.tier else "", m.points_balance, m.total_spend]
+        )
+    return response
+
+
+class MemberDetail(APIView):
+    """A member card: managers any member; clerks only members they looked up in this session."""
+
+    permission_classes = [IsAuthenticated, perm("retail.lookup")]
+
+    @extend_schema(responses={200: MemberCardSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        looked_up = request.session.get(selectors.SESSION_KEY, [])
+        member = selectors.member_for_counter(actor=_actor(request), member_id=pk, looked_up=looked_up)
+        return Response(card_data(member))
+
+
+class LineSerializer(serializers.Serializer):
+    product = serializers.IntegerField(required=False, allow_null=True)
+    quantity = serializers.DecimalField(max_digits=10, decimal_places=2)
+    description = serializers.CharField(max_length=200, required=False, default="")
+    unit_price = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
+
+
+class SaleCreateSerializer(serializers.Serializer):
+    member = serializers.IntegerField()
+    store = serializers.PrimaryKeyRelatedField(queryset=Store.objects.all())
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
+    lines = LineSerializer(many=True, required=False)
+    note = serializers.CharField(max_length=200, required=False, default="")
+
+
+def _counter_member(request: Request, member_id: int) -> Member:
+    looked_up = request.session.get(selectors.SESSION_KEY, [])
+    return selectors.member_for_counter(actor=_actor(request), member_id=member_id, looked_up=looked_up)
+
+
+class SaleCreate(APIView):
+    """POST {member, store, amount | lines[]}: record a purchase for a member found by lookup."""
+
+    permission_classes = [IsAuthenticated, perm("retail.lookup")]
+
+    @extend_schema(request=SaleCreateSerializer, responses={201: SaleResultSerializer})
+    def post(self, request: Request) -> Response:
+        ser = SaleCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = ser.validated_data
+        member = _counter_member(request, data["member"])
+        lines = [
+            services.LineInput(
+                product_id=ln.get("product"),
+                quantity=ln["quantity"],
+                description=ln.get("description", ""),
+                unit_price=ln.get("unit_price"),
+            )
+            for ln in data.get("lines") or []
+        ]
+        result = services.sale_record(
+            actor=_actor(request),
+            member=member,
+            store=data["store"],
+            amount=data.get("amount"),
+            lines=lines or None,
+            note=data["note"],
+        )
+        body = {
+            "sale": SaleSerializer(result.sale).data,
+            "points": result.points,
+            "points_balance": result.member.points_balance,
+            "tier": result.member.tier.name if result.member.tier else None,
+            "tier_change": result.tier_change.reason if result.tier_change else None,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class VoidSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)
+
+
+class SaleVoid(APIView):
+    permission_classes = [IsAuthenticated, perm("retail.lookup")]  # the service refuses non-managers (403)
+
+    @extend_schema(request=VoidSerializer, responses={200: SaleSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        ser = VoidSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        sale = services.sale_get_for_void(actor=_actor(request), sale_id=pk)
+        sale = services.sale_void(actor=_actor(request), sale=sale, reason=ser.validated_data["reason"])
+        return Response(SaleSerializer(sale).data)
+
+
+class RedeemSerializer(serializers.Serializer):
+    points = serializers.IntegerField()
+    confirm = serializers.BooleanField(default=False)
+    note = serializers.CharField(max_length=200, required=False, default="")
+
+
+class Redeem(APIView):
+    """POST {points, confirm: true}: without confirm the answer is 400 confirmation_required."""
+
+    permission_classes = [IsAuthenticated, perm("retail.lookup")]
+
+    @extend_schema(request=RedeemSerializer, responses={200: RedeemResultSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        ser = RedeemSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        member = _counter_member(request, pk)
+        entry = services.points_redeem(actor=_actor(request), member=member, **ser.validated_data)
+        return Response({"entry": PointsEntrySerializer(entry).data, "points_balance": member.points_balance})
+
+
+class RenewResponseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    member = serializers.IntegerField()
+    previous_valid_until = serializers.DateField(allow_null=True)
+    valid_until = serializers.DateField()
+    months = serializers.IntegerField()
+    renewed_by = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    tier = serializers.CharField(allow_null=True)
+    tier_change = serializers.CharField(allow_null=True, help_text="Why the tier went down, if it did.")
+
+
+class Renew(APIView):
+    """POST (no body): extend the membership by the tier's or the default validity; managers only. May
+    downgrade the tier when the tenant's points rule says so; the answer says why."""
+
+    permission_classes = [IsAuthenticated, perm("retail.manage")]
+
+    @extend_schema(request=None, responses={201: RenewResponseSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        member = _counter_member(request, pk)
+        result = services.member_renew(actor=_actor(request), member=member)
+        renewal = result.renewal
+        body = RenewResponseSerializer(
+            {
+                "id": renewal.pk,
+                "member": member.pk,
+                "previous_valid_until": renewal.previous_valid_until,
+                "valid_until": renewal.valid_until,
+                "months": renewal.months,
+                "renewed_by": renewal.renewed_by_id,
+                "created_at": renewal.created_at,
+                "tier": result.member.tier.name if result.member.tier else None,
+                "tier_change": result.tier_change.reason if result.tier_change else None,
+            }
+        ).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _days(request: Request) -> int:
+    try:
+        return max(1, min(366, int(request.query_params.get("days", 30))))
+    except ValueError:
+        return 30
+
+
+class Results(APIView):
+    """GET ?days=30: sales by store, clerk, day and tier; new/active members; repeat-purchase rate."""
+
+    permission_classes = [IsAuthenticated, perm("retail.manage")]
+
+    @extend_schema(parameters=[DAYS_PARAM], responses={200: ResultsSerializer})
+    def get(self, request: Request) -> Response:
+        data = selectors.results(actor=_actor(request), days=_days(request))
+        for key in ("by_store", "by_clerk", "by_day", "by_tier"):
+            data[key] = [{**row, "total": str(row["total"])} for row in data[key]]
+        return Response(data)
+
+
+class Expiring(APIView):
+    """GET ?days=30: memberships and points lapsing in the next N days."""
+
+    permission_classes = [IsAuthenticated, perm("retail.manage")]
+
+    @extend_schema(parameters=[DAYS_PARAM], responses={200: ExpiringSerializer})
+    def get(self, request: Request) -> Response:
+        actor, days = _actor(request), _days(request)
+        memberships = selectors.memberships_expiring(actor=actor, within_days=days)[:500]
+        points = selectors.points_expiring(actor=actor, within_days=days)[:500]
+        return Response(
+            {
+                "days": days,
+                "memberships": [
+                    {"id": m.pk, "member_no": m.member_no, "name": m.name, "valid_until": m.valid_until}
+                    for m in memberships
+                ],
+                "points": [
+                    {"id": r["member"].pk, "member_no": r["member"].member_no, "points": r["points"]}
+                    for r in points
+                ],
+            }
+        )

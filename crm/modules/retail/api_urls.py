@@ -1,0 +1,16 @@
+from django.urls import path
+
+from crm.modules.retail import api
+
+urlpatterns = [
+    path("lookup/", api.Lookup.as_view(), name="lookup"),
+    path("members/", api.MemberList.as_view(), name="member-list"),
+    path("members/export/", api.MemberExport.as_view(), name="member-export"),
+    path("members/<int:pk>/", api.MemberDetail.as_view(), name="member-detail"),
+    path("members/<int:pk>/redeem/", api.Redeem.as_view(), name="redeem"),
+    path("members/<int:pk>/renew/", api.Renew.as_view(), name="renew"),
+    path("sales/", api.SaleCreate.as_view(), name="sale-create"),
+    path("sales/<int:pk>/void/", api.SaleVoid.as_view(), name="sale-void"),
+    path("results/", api.Results.as_view(), name="results"),
+    path("expiring/", api.Expiring.as_view(), name="expiring"),
+]
