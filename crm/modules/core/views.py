@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -19,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from crm.platform.decorators import require_perm
 from crm.platform.errors import ServiceError
 from crm.platform.permissions import data_scope, has_perm
 from crm.tenants.accounts.models import User
@@ -38,23 +37,6 @@ from .forms import (
 from .models import Activity, Contact, Customer, ImportJob, Task
 
 PAGE_SIZE = 25
-
-
-View = Callable[..., HttpResponseBase]
-
-
-def require_perm(perm: str) -> Callable[[View], View]:
-    def decorator(view: View) -> View:
-        @login_required
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            if not has_perm(request.user, perm):  # type: ignore[arg-type]
-                raise DjangoPermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
 
 
 def _user(request: HttpRequest) -> User:

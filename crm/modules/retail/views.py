@@ -3,20 +3,17 @@ stores and clerks, tiers and points rules, voids. Thin views over selectors and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from crm.platform.errors import NotFound, PermissionDenied, ServiceError
+from crm.platform.decorators import require_perm
+from crm.platform.errors import ServiceError
 from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import User
 
@@ -35,26 +32,6 @@ from .forms import (
 from .models import Member, Store
 
 PAGE_SIZE = 25
-View = Callable[..., HttpResponseBase]
-
-
-def require_perm(perm: str) -> Callable[[View], View]:
-    def decorator(view: View) -> View:
-        @login_required
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            if not has_perm(request.user, perm):  # type: ignore[arg-type]
-                raise DjangoPermissionDenied
-            try:
-                return view(request, *args, **kwargs)
-            except NotFound as exc:
-                raise Http404(str(exc.message)) from exc
-            except PermissionDenied as exc:
-                raise DjangoPermissionDenied(str(exc.message)) from exc
-
-        return wrapped
-
-    return decorator
 
 
 def _user(request: HttpRequest) -> User:
