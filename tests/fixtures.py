@@ -84,6 +84,10 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[d
     from crm.tenants.provisioning import public_ensure, template_ensure
 
     with django_db_blocker.unblock():
+        # A test that asks for django_db_setup without the db fixture makes pytest-django skip creating the
+        # test database: refuse to write the session tenants into the development database then.
+        name = connection.settings_dict["NAME"]
+        assert str(name).startswith("test_"), f"session fixtures refuse to write into database {name!r}"
         cache.clear()
         template_ensure()
         public_ensure()  # the public site and console answer on the base domain ("localhost")
