@@ -40,3 +40,13 @@ class NotFound(ServiceError):
 class ReadOnly(ServiceError):
     code = "tenant_read_only"
     status = 423
+
+
+def show_on_form(form: Any, exc: ServiceError) -> None:
+    """Show a service refusal on a Django form: each per-field message next to its field (at the top when
+    the form has no such field), the general message at the top when there are no per-field ones."""
+    for field, messages in exc.fields.items():
+        for message in messages:
+            form.add_error(field if field in form.fields else None, message)
+    if not exc.fields:
+        form.add_error(None, str(exc.message))

@@ -142,11 +142,3 @@ class SignupForm(forms.Form):
             if field in data:  # malformed fields already carry their own error
                 for error in errors:
                     self.add_error(field, error)
-
-    def add_service_errors(self, fields: dict[str, list[str]], message: str) -> None:
-        """Show a service's per-field errors on the matching fields (others at the top of the form)."""
-        for field, errors in fields.items():
-            for error in errors:
-                self.add_error(field if field in self.fields else None, error)
-        if not fields:
-            self.add_error(None, message)

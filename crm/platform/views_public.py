@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from crm.platform.errors import ServiceError
+from crm.platform.errors import ServiceError, show_on_form
 from crm.platform.forms import CURRENCY_SYMBOLS, SignupForm, module_offer, monthly_price_label
 from crm.platform.modes import SALES_MODES
 from crm.platform.registry import registry
@@ -102,7 +102,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                     language=data["language"],
                 )
             except ServiceError as exc:
-                form.add_service_errors(exc.fields, str(exc.message))
+                show_on_form(form, exc)
             else:
                 token = make_token(
                     schema=result.tenant.schema_name, user_id=result.owner_id, purpose="signup"

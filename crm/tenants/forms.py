@@ -9,10 +9,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm.platform.permissions import TENANT_ROLES, Role
-from crm.tenants.accounts.forms import add_service_errors
 from crm.tenants.accounts.models import Team, User
 
-__all__ = ["ApiKeyForm", "InviteForm", "TeamForm", "UserEditForm", "add_service_errors"]
+__all__ = ["ApiKeyForm", "InviteForm", "TeamForm", "UserEditForm"]
 
 
 def role_choices(actor: User) -> list[tuple[str, str]]:

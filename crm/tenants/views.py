@@ -14,14 +14,14 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from crm.platform.errors import ServiceError
+from crm.platform.errors import ServiceError, show_on_form
 from crm.platform.permissions import has_perm
 from crm.platform.registry import registry
 from crm.tenants import services
 from crm.tenants.accounts import selectors as account_selectors
 from crm.tenants.accounts import services as account_services
 from crm.tenants.accounts.models import Team, User
-from crm.tenants.forms import ApiKeyForm, InviteForm, TeamForm, UserEditForm, add_service_errors
+from crm.tenants.forms import ApiKeyForm, InviteForm, TeamForm, UserEditForm
 from crm.tenants.selectors import enabled_modules, module_change_log, module_states
 
 View = Callable[..., HttpResponse]
@@ -173,7 +173,7 @@ def invite(request: HttpRequest) -> HttpResponse:
                 base_url=request.build_absolute_uri("/"),
             )
         except ServiceError as exc:
-            add_service_errors(form, exc)
+            show_on_form(form, exc)
         else:
             messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
             return redirect("settings-users")
@@ -213,7 +213,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     actor=actor, user=subject, role=form.cleaned_data["role"], team=form.cleaned_data["team"]
                 )
             except ServiceError as exc:
-                add_service_errors(form, exc)
+                show_on_form(form, exc)
             else:
                 messages.success(request, _("Saved."))
                 return redirect("settings-users")
@@ -255,7 +255,7 @@ def _team_save(request: HttpRequest, form: TeamForm, team: Team | None) -> bool:
             team=team,
         )
     except ServiceError as exc:
-        add_service_errors(form, exc)
+        show_on_form(form, exc)
         return False
     messages.success(request, _("Team saved."))
     return True
@@ -304,7 +304,7 @@ def api_keys_page(request: HttpRequest) -> HttpResponse:
                     name=form.cleaned_data["name"],
                 )
             except ServiceError as exc:
-                add_service_errors(form, exc)
+                show_on_form(form, exc)
                 status = 400
             else:
                 # Rendered, not redirected: the raw key is shown on this one response and stored nowhere.

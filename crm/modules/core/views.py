@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.platform.decorators import require_perm
-from crm.platform.errors import ServiceError
+from crm.platform.errors import ServiceError, show_on_form
 from crm.platform.permissions import data_scope, has_perm
 from crm.tenants.accounts.models import User
 from crm.tenants.selectors import dashboard_widgets
@@ -41,18 +41,6 @@ PAGE_SIZE = 25
 
 def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
-
-
-def _form_errors(form: Any, exc: ServiceError) -> None:
-    """Show a service error on the form: per-field where the field exists, else as a form error."""
-    placed = False
-    for name, errs in exc.fields.items():
-        if name in form.fields:
-            for err in errs:
-                form.add_error(name, err)
-            placed = True
-    if not placed:
-        form.add_error(None, str(exc.message))
 
 
 @login_required
@@ -122,7 +110,7 @@ def customer_create(request: HttpRequest) -> HttpResponse:
         except services.DuplicateCustomer as exc:
             duplicates = exc.duplicates
         except ServiceError as exc:
-            _form_errors(form, exc)
+            show_on_form(form, exc)
         else:
             messages.success(request, _("Customer created. Log the first follow-up below."))
             return redirect(reverse("core:customer_detail", kwargs={"pk": customer.pk}) + "#log")
@@ -196,7 +184,7 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.customer_update(actor=user, customer=customer, **form.service_data())
         except ServiceError as exc:
-            _form_errors(form, exc)
+            show_on_form(form, exc)
         else:
             messages.success(request, _("Saved."))
             return redirect("core:customer_detail", pk=customer.pk)
@@ -221,7 +209,7 @@ def activity_add(request: HttpRequest, pk: int) -> HttpResponse:
                 next_step_at=form.next_step_at(),
             )
         except ServiceError as exc:
-            _form_errors(form, exc)
+            show_on_form(form, exc)
         else:
             if form.next_step_at():
                 messages.success(request, _("Follow-up logged; the next step is in your tasks."))
@@ -404,7 +392,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
             try:
                 services.product_save(actor=user, **form.cleaned_data)
             except ServiceError as exc:
-                _form_errors(form, exc)
+                show_on_form(form, exc)
             else:
                 messages.success(request, _("Product saved."))
                 return redirect("core:product_list")
@@ -472,7 +460,7 @@ def pool_settings(request: HttpRequest) -> HttpResponse:
                 else:
                     services.core_settings_update(actor=user, **form.cleaned_data)
             except ServiceError as exc:
-                _form_errors(target, exc)
+                show_on_form(target, exc)
             else:
                 messages.success(request, _("Saved."))
                 return redirect("core:pool_settings")
@@ -525,7 +513,7 @@ def handover(request: HttpRequest) -> HttpResponse:
                 return redirect("core:handover")
             plan = services.customer_handover_preview(**args)
         except ServiceError as exc:
-            _form_errors(form, exc)
+            show_on_form(form, exc)
     per_user = []
     rows: list[tuple[int, str, int]] = []
     targets: list[User] = []

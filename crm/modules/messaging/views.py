@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.platform.errors import ServiceError
+from crm.platform.errors import ServiceError, show_on_form
 from crm.platform.permissions import has_perm
 
 from . import selectors, services
@@ -65,11 +65,7 @@ def care_page(request: HttpRequest, perm: str) -> HttpResponse:
                     return redirect(request.path)
         except ServiceError as exc:
             target = failed if failed is not None else settings_form
-            for name, errs in exc.fields.items():
-                for err in errs:
-                    target.add_error(name if name in target.fields else None, err)
-            if not exc.fields:
-                target.add_error(None, str(exc.message))
+            show_on_form(target, exc)
     rows = []
     for template in services.templates_ensure():
         form = TemplateForm(

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.platform.decorators import require_perm
-from crm.platform.errors import ServiceError
+from crm.platform.errors import ServiceError, show_on_form
 from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import User
 
@@ -36,17 +36,6 @@ PAGE_SIZE = 25
 
 def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
-
-
-def _form_errors(form: Any, exc: ServiceError) -> None:
-    placed = False
-    for name, errs in exc.fields.items():
-        if name in form.fields:
-            for err in errs:
-                form.add_error(name, err)
-            placed = True
-    if not placed:
-        form.add_error(None, str(exc.message))
 
 
 def _counter_member(request: HttpRequest, pk: int) -> Member:
@@ -111,7 +100,7 @@ def sale_create(request: HttpRequest, pk: int) -> HttpResponse:
                 note=data.get("note") or "",
             )
         except ServiceError as exc:
-            _form_errors(form, exc)
+            show_on_form(form, exc)
         else:
             messages.success(
                 request,
@@ -137,7 +126,7 @@ def redeem(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.points_redeem(actor=_user(request), member=member, **form.cleaned_data)
         except ServiceError as exc:
-            _form_errors(form, exc)
+            show_on_form(form, exc)
         else:
             messages.success(
                 request,
@@ -193,7 +182,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
         try:
             member = services.member_create(actor=user, **form.cleaned_data)
         except ServiceError as exc:
-            _form_errors(form, exc)
+            show_on_form(form, exc)
         else:
             messages.success(request, _("Member added."))
             return redirect("retail:card", pk=member.pk)
@@ -215,7 +204,7 @@ def store_list(request: HttpRequest) -> HttpResponse:
         try:
             services.store_create(actor=user, **form.cleaned_data)
         except ServiceError as exc:
-            _form_errors(form, exc)
+            show_on_form(form, exc)
         else:
             messages.success(request, _("Store added."))
             return redirect("retail:store_list")
@@ -261,7 +250,7 @@ def setup(request: HttpRequest) -> HttpResponse:
                 else:
                     services.points_rule_update(actor=user, **form.cleaned_data)
             except ServiceError as exc:
-                _form_errors(form, exc)
+                show_on_form(form, exc)
             else:
                 messages.success(request, _("Saved."))
                 return redirect("retail:setup")

@@ -9,19 +9,6 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
-from crm.platform.errors import ServiceError
-
-
-def add_service_errors(form: forms.Form, exc: ServiceError) -> None:
-    """Show a service refusal on the form: per-field messages next to fields, the rest on top."""
-    shown = False
-    for field, messages in exc.fields.items():
-        for message in messages:
-            form.add_error(field if field in form.fields else None, message)
-            shown = True
-    if not shown:
-        form.add_error(None, str(exc.message))
-
 
 class LoginForm(AuthenticationForm):
     """Email + password against the current workspace's users (the field keeps Django's name `username`,

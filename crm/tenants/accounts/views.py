@@ -16,10 +16,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from crm.platform.errors import ServiceError
+from crm.platform.errors import ServiceError, show_on_form
 from crm.tenants.accounts import services
 from crm.tenants.accounts.backends import axes_username
-from crm.tenants.accounts.forms import InviteAcceptForm, LoginForm, ProfileForm, add_service_errors
+from crm.tenants.accounts.forms import InviteAcceptForm, LoginForm, ProfileForm
 from crm.tenants.accounts.handoff import consume_token
 from crm.tenants.accounts.models import User
 from crm.tenants.accounts.tokens import tenant_token_generator
@@ -116,7 +116,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             try:
                 services.profile_update(actor=user, **form.cleaned_data)
             except ServiceError as exc:
-                add_service_errors(form, exc)
+                show_on_form(form, exc)
             else:
                 messages.success(request, _("Saved."))
                 response = redirect("profile")
@@ -157,7 +157,7 @@ def invite_accept(request: HttpRequest, token: str) -> HttpResponse:
                     token=token, name=form.cleaned_data["name"], password=form.cleaned_data["password"]
                 )
             except ServiceError as exc:
-                add_service_errors(form, exc)
+                show_on_form(form, exc)
             else:
                 if request.user.is_authenticated:
                     logout(request)
