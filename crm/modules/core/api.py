@@ -166,6 +166,12 @@ def _actor(request: Request) -> User:
     return request.user  # type: ignore[return-value]
 
 
+def _of_customer(qs: QuerySet[Any], request: Request) -> QuerySet[Any]:
+    """Narrow a list of customer-attached records to `?customer=<id>` when given."""
+    customer = request.query_params.get("customer", "")
+    return qs.filter(customer_id=int(customer)) if customer.isdigit() else qs
+
+
 def _visible_customer(request: Request, pk: Any) -> Customer:
     try:
         return selectors.customer_get(_actor(request), int(pk))
@@ -278,9 +284,7 @@ class ContactList(generics.ListCreateAPIView):
         qs = Contact.objects.filter(
             customer__in=selectors.customers_visible(_actor(self.request)).values("pk")
         )
-        if self.request.query_params.get("customer", "").isdigit():
-            qs = qs.filter(customer_id=int(self.request.query_params["customer"]))
-        return qs
+        return _of_customer(qs, self.request)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         ser = self.get_serializer(data=request.data)
@@ -330,9 +334,7 @@ class ActivityList(generics.ListCreateAPIView):
             .select_related("author")
             .prefetch_related("comments__author")
         )
-        if self.request.query_params.get("customer", "").isdigit():
-            qs = qs.filter(customer_id=int(self.request.query_params["customer"]))
-        return qs
+        return _of_customer(qs, self.request)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         ser = self.get_serializer(data=request.data)
@@ -549,9 +551,7 @@ class DocumentList(generics.ListCreateAPIView):
         qs = Document.objects.filter(
             customer__in=selectors.customers_visible(_actor(self.request)).values("pk")
         )
-        if self.request.query_params.get("customer", "").isdigit():
-            qs = qs.filter(customer_id=int(self.request.query_params["customer"]))
-        return qs
+        return _of_customer(qs, self.request)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         customer = _visible_customer(request, request.data.get("customer"))

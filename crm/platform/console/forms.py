@@ -5,8 +5,6 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from crm.platform.errors import ServiceError
-
 
 class LoginForm(forms.Form):
     # Named "username" because django-axes reads the account being locked from this field.
@@ -43,12 +41,3 @@ class CompForm(forms.Form):
 class ImpersonateForm(forms.Form):
     user_id = forms.IntegerField(widget=forms.HiddenInput)
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
-
-
-def apply_service_error(form: forms.Form, exc: ServiceError) -> None:
-    """Show a service's per-field errors on the form (non-field when the field is not on the form)."""
-    for name, messages in exc.fields.items():
-        for message in messages:
-            form.add_error(name if name in form.fields else None, message)
-    if not exc.fields:
-        form.add_error(None, str(exc.message))

@@ -29,9 +29,8 @@ from crm.platform.console.forms import (
     ImpersonateForm,
     LoginForm,
     SuspendForm,
-    apply_service_error,
 )
-from crm.platform.errors import ServiceError
+from crm.platform.errors import ServiceError, show_on_form
 from crm.tenants.accounts.models import User
 from crm.tenants.models import Tenant
 
@@ -163,7 +162,7 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
         try:
             services.operator_totp_enable(actor=user, secret=secret, code=form.cleaned_data["code"])
         except ServiceError as exc:
-            apply_service_error(form, exc)
+            show_on_form(form, exc)
         else:
             request.session.pop(ENROL_KEY, None)
             messages.success(request, _("Two-factor authentication is on."))
@@ -236,7 +235,7 @@ def tenant_suspend(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.tenant_suspend(actor=_actor(request), tenant=tenant, reason=form.cleaned_data["reason"])
         except ServiceError as exc:
-            apply_service_error(form, exc)
+            show_on_form(form, exc)
         else:
             return _after_action(request, tenant, _("The workspace is suspended."))
     return tenant_detail(request, pk, forms={"suspend": form}, status=400)
@@ -269,7 +268,7 @@ def tenant_comp(request: HttpRequest, pk: int) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
             )
         except ServiceError as exc:
-            apply_service_error(form, exc)
+            show_on_form(form, exc)
         else:
             return _after_action(request, tenant, _("Module access updated."))
     return tenant_detail(request, pk, forms={"comp": form}, status=400)
@@ -289,7 +288,7 @@ def tenant_impersonate(request: HttpRequest, pk: int) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
             )
         except ServiceError as exc:
-            apply_service_error(form, exc)
+            show_on_form(form, exc)
         else:
             return HttpResponseRedirect(url)
     return tenant_detail(
