@@ -13,12 +13,10 @@ import tempfile
 import time
 from typing import Any
 
-from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import connection
 from django.test import override_settings
-from django_tenants.utils import schema_context
 
-from crm.tenants import provisioning
+from bench._scratch import scratch_schema
 
 CITIES = ["上海", "苏州", "杭州", "深圳", "北京", "青岛", "成都", "武汉"]
 HEADER = ["客户名称", "手机", "邮箱", "城市", "阶段", "来源", "联系人", "标签"]
@@ -80,29 +78,18 @@ def _import(actor: Any, name: str, data: bytes) -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     n = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
-    connection.set_schema_to_public()  # type: ignore[attr-defined]
-    call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
-    provisioning.template_ensure()
-    name = provisioning.new_schema_name("bench_imp")
-    with transaction.atomic():
-        provisioning.schema_clone(name)
-    try:
-        with (
-            tempfile.TemporaryDirectory() as media,
-            override_settings(MEDIA_ROOT=media),
-            schema_context(name),
-        ):
-            from crm.tenants.accounts.models import User
+    with (
+        tempfile.TemporaryDirectory() as media,
+        override_settings(MEDIA_ROOT=media),
+        scratch_schema("bench_imp"),
+    ):
+        from crm.tenants.accounts.models import User
 
-            actor = User.objects.create_user("bench@example.com", None, name="bench", role="admin")
-            csv_data, xlsx_data = _csv(n), _xlsx(n)
-            return {
-                "csv_gb18030": _import(actor, "customers.csv", csv_data),
-                "xlsx": _import(actor, "customers.xlsx", xlsx_data),
-                "csv_mb": round(len(csv_data) / 1e6, 1),
-                "xlsx_mb": round(len(xlsx_data) / 1e6, 1),
-            }
-    finally:
-        connection.set_schema_to_public()  # type: ignore[attr-defined]
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        actor = User.objects.create_user("bench@example.com", None, name="bench", role="admin")
+        csv_data, xlsx_data = _csv(n), _xlsx(n)
+        return {
+            "csv_gb18030": _import(actor, "customers.csv", csv_data),
+            "xlsx": _import(actor, "customers.xlsx", xlsx_data),
+            "csv_mb": round(len(csv_data) / 1e6, 1),
+            "xlsx_mb": round(len(xlsx_data) / 1e6, 1),
+        }
