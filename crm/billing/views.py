@@ -9,7 +9,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm.billing import gateway, selectors, services, webhooks
 from crm.billing.models import Invoice
 from crm.platform.console.views import operator_required
+from crm.platform.decorators import require_perm
 from crm.platform.errors import ServiceError
 from crm.platform.permissions import has_perm
 from crm.platform.registry import registry
@@ -33,11 +33,9 @@ def _abs(request: HttpRequest, name: str) -> str:
     return request.build_absolute_uri(reverse(name))
 
 
-@login_required
+@require_perm("billing.view")
 @require_GET
 def billing_page(request: HttpRequest) -> HttpResponse:
-    if not has_perm(request.user, "billing.view"):  # type: ignore[arg-type]
-        raise DjangoPermissionDenied
     tenant = request.tenant  # type: ignore[attr-defined]
     account = services.account_get(tenant=tenant)
     return render(
@@ -66,14 +64,12 @@ def _run(request: HttpRequest, fn: object) -> HttpResponse:
     return redirect("billing:page")
 
 
-@login_required
+@require_perm("workspace.manage_modules")
 @require_GET
 def change_preview(request: HttpRequest) -> HttpResponse:
     """The confirmation step of the modules page: what turning a module on or off costs this month
     (prorated) and per month from next month, with the button that posts the modules page's own form.
     htmx swaps the fragment into the module's card; without JavaScript it is a page of its own."""
-    if not has_perm(request.user, "workspace.manage_modules"):  # type: ignore[arg-type]
-        raise DjangoPermissionDenied
     module = request.GET.get("module", "")
     action = request.GET.get("action", "")
     if action not in ("enable", "disable"):

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from crm.platform.decorators import require_perm
 from crm.platform.errors import ServiceError, show_on_form
 from crm.platform.permissions import has_perm
 from crm.platform.registry import registry
@@ -24,24 +21,6 @@ from crm.tenants.accounts.models import Team, User
 from crm.tenants.forms import ApiKeyForm, InviteForm, TeamForm, UserEditForm
 from crm.tenants.selectors import enabled_modules, module_change_log, module_states
 
-View = Callable[..., HttpResponse]
-
-
-def perm_required(perm: str) -> Callable[[View], View]:
-    """Logged in (else the login page) and holding `perm` (else 403), for GET and POST alike."""
-
-    def decorator(view: View) -> View:
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not has_perm(request.user, perm):  # type: ignore[arg-type]
-                raise DjangoPermissionDenied
-            return view(request, *args, **kwargs)
-
-        return login_required(wrapped)
-
-    return decorator
-
-
 SETTINGS_SECTIONS = (
     ("workspace.manage_modules", "settings-modules"),
     ("workspace.manage_users", "settings-users"),
@@ -50,7 +29,7 @@ SETTINGS_SECTIONS = (
 )
 
 
-@perm_required("workspace.manage_settings")
+@require_perm("workspace.manage_settings")
 def settings_index(request: HttpRequest) -> HttpResponse:
     allowed = {url for perm, url in SETTINGS_SECTIONS if has_perm(request.user, perm)}  # type: ignore[arg-type]
     return render(request, "tenants/index.html", {"allowed": allowed})
@@ -98,7 +77,7 @@ def module_cards(tenant: Any) -> list[dict[str, Any]]:
     return cards
 
 
-@perm_required("workspace.manage_modules")
+@require_perm("workspace.manage_modules")
 @require_http_methods(["GET", "POST"])
 def modules_page(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
@@ -150,13 +129,13 @@ def _users_page(request: HttpRequest, invite_form: InviteForm, status: int = 200
     return render(request, "tenants/users.html", context, status=status)
 
 
-@perm_required("workspace.manage_users")
+@require_perm("workspace.manage_users")
 @require_http_methods(["GET"])
 def users_page(request: HttpRequest) -> HttpResponse:
     return _users_page(request, InviteForm(actor=request.user))  # type: ignore[arg-type]
 
 
-@perm_required("workspace.manage_users")
+@require_perm("workspace.manage_users")
 @require_POST
 def invite(request: HttpRequest) -> HttpResponse:
     actor: User = request.user  # type: ignore[assignment]
@@ -180,7 +159,7 @@ def invite(request: HttpRequest) -> HttpResponse:
     return _users_page(request, form, status=400)
 
 
-@perm_required("workspace.manage_users")
+@require_perm("workspace.manage_users")
 @require_POST
 def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = account_selectors.invitation_get(pk=pk)
@@ -198,7 +177,7 @@ def _get_user(pk: int) -> User:
     return user
 
 
-@perm_required("workspace.manage_users")
+@require_perm("workspace.manage_users")
 @require_http_methods(["GET", "POST"])
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     actor: User = request.user  # type: ignore[assignment]
@@ -221,7 +200,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "tenants/user_edit.html", {"form": form, "subject": subject}, status=status)
 
 
-@perm_required("workspace.manage_users")
+@require_perm("workspace.manage_users")
 @require_POST
 def user_active(request: HttpRequest, pk: int) -> HttpResponse:
     subject = _get_user(pk)
@@ -261,7 +240,7 @@ def _team_save(request: HttpRequest, form: TeamForm, team: Team | None) -> bool:
     return True
 
 
-@perm_required("workspace.manage_users")
+@require_perm("workspace.manage_users")
 @require_http_methods(["GET", "POST"])
 def teams_page(request: HttpRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
@@ -273,7 +252,7 @@ def teams_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-@perm_required("workspace.manage_users")
+@require_perm("workspace.manage_users")
 @require_http_methods(["GET", "POST"])
 def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
     team = account_selectors.team_get(pk=pk)
@@ -290,7 +269,7 @@ def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
 # --- API keys ------------------------------------------------------------------------------------------
 
 
-@perm_required("workspace.manage_api_keys")
+@require_perm("workspace.manage_api_keys")
 @require_http_methods(["GET", "POST"])
 def api_keys_page(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
@@ -317,7 +296,7 @@ def api_keys_page(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@perm_required("workspace.manage_api_keys")
+@require_perm("workspace.manage_api_keys")
 @require_POST
 def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     key = account_selectors.api_key_get(pk=pk)
