@@ -10,6 +10,8 @@ import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from crm.billing.models import Invoice, InvoiceStatus
 from crm.platform.registry import registry
 from crm.tenants.services import module_set_enabled
 from tests import urlwalk
@@ -49,8 +52,19 @@ def plant(tenant: Any) -> dict[str, Any]:
         )
         customer = customer_create(actor=owner, name=f"{MARK}-{slug}-customer")
     connection.set_schema_to_public()  # type: ignore[attr-defined]
+    # Invoices live in the public schema, keyed by tenant (the PDF route takes an invoice id).
+    invoice = Invoice.objects.create(
+        tenant=tenant.tenant,
+        number=f"{MARK}-{slug}-invoice",
+        period_start=date(2026, 10, 1),
+        period_end=date(2026, 10, 31),
+        total=Decimal("1.00"),
+        manual=True,
+        status=InvoiceStatus.OPEN,
+    )
     return {
-        "ids": sorted({user.pk, team.pk, key.pk, invitation.pk, customer.pk}),
+        "ids": sorted({user.pk, team.pk, key.pk, invitation.pk, customer.pk, invoice.pk}),
+        "invoice": invoice.pk,
         "raw_key": raw,
         "markers": [f"{MARK}-{slug}", f"@{slug}.example.com"],
     }
@@ -142,6 +156,19 @@ def test_alpha_gets_nothing_from_any_route_on_betas_host(alpha, beta, planted):
     # The walk really covered module, API and platform routes.
     assert {"core", "api-core", "dummy", "api-dummy"} <= exercised
     assert {"api-users-detail", "api-keys-list", "login"} <= exercised
+
+
+def test_invoice_pdf_of_another_tenant_is_404_on_own_host(alpha, beta, planted):
+    """Public-schema rows are not separated by schema: the PDF route must filter by the request's tenant.
+    Alpha's owner on alpha's own host asking for beta's invoice id gets the same 404 as for no invoice."""
+    client = alpha.client("owner")
+    own = request(client, "get", f"/billing/invoices/{planted['alpha']['invoice']}/pdf/")
+    assert own.status_code == 200
+    other = request(client, "get", f"/billing/invoices/{planted['beta']['invoice']}/pdf/")
+    missing = request(client, "get", "/billing/invoices/999999999/pdf/")
+    assert other.status_code == missing.status_code == 404
+    assert not leaks(other, planted["beta"]["markers"])
+    assert request(client, "get", "/api/v1/billing/invoices/").text.count(f"{MARK}-beta") == 0
 
 
 def test_alphas_session_is_not_valid_on_betas_host(alpha, beta, planted):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -67,6 +68,17 @@ class LineSerializer(serializers.ModelSerializer[InvoiceLine]):
 
 class InvoiceSerializer(serializers.ModelSerializer[Invoice]):
     lines = LineSerializer(many=True, read_only=True)
+    pdf = serializers.SerializerMethodField(
+        help_text="The invoice as PDF: ours for manual invoices, Stripe's otherwise."
+    )
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_pdf(self, invoice: Invoice) -> str | None:
+        if invoice.manual:
+            path = reverse("billing:invoice-pdf", kwargs={"invoice_id": invoice.pk})
+            request = self.context.get("request")
+            return request.build_absolute_uri(path) if request is not None else path
+        return invoice.pdf_url or None
 
     class Meta:
         model = Invoice
@@ -80,6 +92,7 @@ class InvoiceSerializer(serializers.ModelSerializer[Invoice]):
             "status",
             "manual",
             "pdf_url",
+            "pdf",
             "hosted_url",
             "due_at",
             "paid_at",

@@ -178,11 +178,33 @@ class PeriodTotal:
     currency: str
 
 
+def discount_in_force(tenant: Tenant, first: date) -> TenantDiscount | None:
+    """The discount history row in force for the month starting `first`: of the rows covering that month,
+    the one that started last (a later change overrides an earlier one from its start on). None when no
+    row covers the month. A 0% row (the discount was removed) counts as in force."""
+    first, last = month_bounds(first)
+    return (
+        TenantDiscount.objects.filter(tenant=tenant, valid_from__lte=last)
+        .exclude(ends_on__lt=first)
+        .order_by("-valid_from", "-id")
+        .first()
+    )
+
+
+def discount_upcoming(tenant: Tenant, today: date) -> TenantDiscount | None:
+    """The latest discount decision still to run: the history row that started (or starts) last among
+    those not over by `today` and not replaced before they began. What a new Stripe subscription gets as
+    its coupon (Stripe cannot schedule one)."""
+    rows = (
+        TenantDiscount.objects.filter(tenant=tenant).exclude(ends_on__lt=today).order_by("-valid_from", "-id")
+    )
+    return next((row for row in rows if not row.cancelled), None)
+
+
 def discount_percent_for(tenant: Tenant, first: date) -> Decimal:
     """The tenant's discount percent for the month starting `first` (0 when none applies)."""
-    first, last = month_bounds(first)
-    row = TenantDiscount.objects.filter(tenant=tenant).first()
-    return row.percent if row is not None and row.applies_to(first, last) else Decimal("0")
+    row = discount_in_force(tenant, first)
+    return row.percent if row is not None else Decimal("0")
 
 
 def period_total(tenant: Tenant, first: date, *, billable_from: datetime | None = None) -> PeriodTotal:

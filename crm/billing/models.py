@@ -183,29 +183,40 @@ class WebhookEvent(TimeStampedModel):
 
 
 class TenantDiscount(TimeStampedModel):
-    """A percent off a tenant's invoices, set by an operator (with a reason; every change is audited).
+    """One entry in a tenant's discount history: a percent off its invoices from `valid_from` on, set by an
+    operator (with a reason; every change is also audited).
 
-    It applies to each monthly period that ends on or after `valid_from` (the day it was set) and starts on
-    or before `ends_on` (no end date: until changed), as one discount line on the invoice. In Stripe mode
-    the same percent is a coupon on the tenant's subscription.
+    Like prices, a change affects new periods only: a new row starts on the first day of a month (the next
+    one unless the operator picks another) and the row it replaces gets `ends_on` the day before, so an
+    invoice not yet generated for a month already under way keeps the percent that month started with.
+    Rows are never deleted; removing the discount is a row with percent 0. A row applies to each monthly
+    period that ends on or after `valid_from` and starts on or before `ends_on` (no end date: until
+    changed); a row replaced before it started ends before it begins and applies to nothing. In Stripe
+    mode the percent is also a coupon on the tenant's subscription.
     """
 
-    tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, related_name="discount")
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="discounts")
     percent = models.DecimalField(_("discount (%)"), max_digits=5, decimal_places=2)
     reason = models.CharField(_("reason"), max_length=200)
     valid_from = models.DateField(_("valid from"))
     ends_on = models.DateField(_("ends on"), null=True, blank=True)
-    set_by = models.EmailField(blank=True)
+    set_by = models.EmailField(_("set by"), blank=True)
     stripe_coupon_id = models.CharField(max_length=100, blank=True)
 
     class Meta:
-        ordering = ["tenant_id"]
+        ordering = ["tenant_id", "-valid_from", "-id"]
+        indexes = [models.Index(fields=["tenant", "valid_from"], name="billing_discount_tenant_from")]
 
     def __str__(self) -> str:
-        return f"{self.tenant}: {self.percent}%"
+        return f"{self.tenant}: {self.percent}% from {self.valid_from}"
 
     def applies_to(self, first: date, last: date) -> bool:
         """Whether the discount covers the period [first, last] (inclusive)."""
         return (
             self.percent > 0 and self.valid_from <= last and (self.ends_on is None or self.ends_on >= first)
         )
+
+    @property
+    def cancelled(self) -> bool:
+        """Replaced before it started: it never applied to any period."""
+        return self.ends_on is not None and self.ends_on < self.valid_from

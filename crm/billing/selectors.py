@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
-from crm.billing.ledger import price_for
+from crm.billing.ledger import discount_in_force, price_for
 from crm.billing.models import (
     BillingAccount,
     Invoice,
@@ -19,7 +19,7 @@ from crm.billing.models import (
     TenantDiscount,
     WebhookEvent,
 )
-from crm.platform.errors import PermissionDenied
+from crm.platform.errors import NotFound, PermissionDenied
 from crm.platform.permissions import Role, has_perm
 from crm.platform.registry import registry
 from crm.tenants.models import Tenant, TenantModule, TenantStatus
@@ -31,6 +31,36 @@ def invoices_for(*, user: Any, tenant: Tenant) -> QuerySet[Invoice]:
     if not has_perm(user, "billing.view"):
         raise PermissionDenied(_("You do not have permission to do this."))
     return Invoice.objects.filter(tenant=tenant).prefetch_related("lines")
+
+
+def manual_invoice_for(*, user: Any, tenant: Tenant, invoice_id: int) -> Invoice:
+    """One of the tenant's own manual invoices (with its lines) for someone allowed to see billing. Another
+    tenant's invoice, a Stripe invoice (its PDF is Stripe's) or no invoice: NotFound, never a hint which."""
+    if not has_perm(user, "billing.view"):
+        raise PermissionDenied(_("You do not have permission to do this."))
+    invoice = (
+        Invoice.objects.filter(pk=invoice_id, tenant=tenant, manual=True)
+        .select_related("tenant")
+        .prefetch_related("lines")
+        .first()
+    )
+    if invoice is None:
+        raise NotFound(_("No such invoice."))
+    return invoice
+
+
+def manual_invoice_for_operator(*, user: Any, invoice_id: int) -> Invoice:
+    """Operator: any tenant's manual invoice (with its lines)."""
+    _require_operator(user)
+    invoice = (
+        Invoice.objects.filter(pk=invoice_id, manual=True)
+        .select_related("tenant")
+        .prefetch_related("lines")
+        .first()
+    )
+    if invoice is None:
+        raise NotFound(_("No such invoice."))
+    return invoice
 
 
 def current_modules(*, tenant: Tenant, today: Any) -> list[dict[str, Any]]:
@@ -111,9 +141,18 @@ def price_list() -> list[Price]:
     return list(Price.objects.order_by("module", "-valid_from"))
 
 
-def discount_for_operator(*, user: Any, tenant: Tenant) -> TenantDiscount | None:
+def discount_for_operator(*, user: Any, tenant: Tenant, today: Any) -> TenantDiscount | None:
+    """Operator: the discount in force this month (None when there is none or it was removed)."""
     _require_operator(user)
-    return TenantDiscount.objects.filter(tenant=tenant).first()
+    row = discount_in_force(tenant, today.replace(day=1))
+    return row if row is not None and row.percent > 0 else None
+
+
+def discount_history_for_operator(*, user: Any, tenant: Tenant) -> list[TenantDiscount]:
+    """Operator: every discount change of the tenant, latest start first (who, when, percent, reason,
+    from, until)."""
+    _require_operator(user)
+    return list(TenantDiscount.objects.filter(tenant=tenant).order_by("-valid_from", "-id"))
 
 
 def _suspended_at() -> Subquery:

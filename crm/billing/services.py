@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,7 +25,9 @@ from crm.billing.ledger import (
     Span,
     billed_days,
     discount_amount,
+    discount_in_force,
     discount_percent_for,
+    discount_upcoming,
     ledger_sync,
     line_amount,
     month_bounds,
@@ -44,12 +47,11 @@ from crm.billing.models import (
     SubscriptionItem,
     TenantDiscount,
 )
-from crm.platform import events
 from crm.platform.errors import PermissionDenied, ServiceError
 from crm.platform.permissions import Role, has_perm
 from crm.platform.registry import registry
 from crm.tenants.models import LIVE_STATUSES, Tenant, TenantModule, TenantStatus
-from crm.tenants.services import tenant_url
+from crm.tenants.services import tenant_reactivate, tenant_set_status, tenant_suspend, tenant_url
 
 log = logging.getLogger(__name__)
 
@@ -222,18 +224,9 @@ def invoice_mark_paid(*, actor: Any, invoice: Invoice, now: datetime | None = No
 # --- dunning ----------------------------------------------------------------------------------------
 
 
-def _tenant_status(tenant: Tenant, status: str) -> None:
-    # Billing owns the trial/active <-> past_due moves; suspension goes through the tenants services.
-    Tenant.objects.filter(pk=tenant.pk).update(status=status, updated_at=timezone.now())
-    tenant.status = status
-    events.publish(f"tenant.{status}", tenant=tenant, payload={"by": "billing"})
-
-
 def standing_refresh(*, tenant: Tenant, now: datetime | None = None) -> str:
     """Put the tenant where its invoices say: past_due while an invoice is overdue (full use), suspended
     read-only once the grace period is over, restored as soon as nothing is overdue. Returns the status."""
-    from crm.tenants.services import tenant_reactivate, tenant_suspend
-
     now = now or timezone.now()
     with transaction.atomic():
         tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
@@ -260,7 +253,9 @@ def standing_refresh(*, tenant: Tenant, now: datetime | None = None) -> str:
                 if tenant.status != TenantStatus.SUSPENDED:
                     tenant_suspend(tenant=tenant, reason=f"overdue invoice {overdue.number}", by_billing=True)
             elif tenant.status in (TenantStatus.TRIAL, TenantStatus.ACTIVE):
-                _tenant_status(tenant, TenantStatus.PAST_DUE)
+                tenant_set_status(
+                    tenant=tenant, status=TenantStatus.PAST_DUE, by="billing", reason=overdue.number
+                )
         else:
             if account.status == AccountStatus.PAST_DUE:
                 account.status = AccountStatus.ACTIVE
@@ -269,7 +264,7 @@ def standing_refresh(*, tenant: Tenant, now: datetime | None = None) -> str:
             if tenant.status == TenantStatus.SUSPENDED and tenant.suspended_by_billing:
                 tenant_reactivate(tenant=tenant)
             elif tenant.status == TenantStatus.PAST_DUE:
-                _tenant_status(tenant, TenantStatus.ACTIVE)
+                tenant_set_status(tenant=tenant, status=TenantStatus.ACTIVE, by="billing", reason="paid")
         return str(tenant.status)
 
 
@@ -323,9 +318,8 @@ def dunning_run(*, now: datetime | None = None) -> int:
     tenants checked."""
     now = now or timezone.now()
     trial_reminders_send(now=now)
-    Tenant.objects.filter(status=TenantStatus.TRIAL, trial_ends_at__lte=now).update(
-        status=TenantStatus.ACTIVE, updated_at=now
-    )
+    for tenant in Tenant.objects.filter(status=TenantStatus.TRIAL, trial_ends_at__lte=now).order_by("id"):
+        tenant_set_status(tenant=tenant, status=TenantStatus.ACTIVE, by="billing", reason="trial ended")
     count = 0
     for tenant in Tenant.objects.filter(status__in=LIVE_STATUSES).order_by("id"):
         standing_refresh(tenant=tenant, now=now)
@@ -523,9 +517,9 @@ def checkout_start(*, actor: Any, tenant: Tenant, success_url: str, cancel_url: 
     try:
         account = customer_ensure(tenant=tenant)
         prices = [stripe_price_id(price=_current_price(m)) for m in modules]
-        discount = TenantDiscount.objects.filter(tenant=tenant).first()
+        discount = discount_upcoming(tenant, timezone.localdate())
         coupon = ""
-        if discount is not None:
+        if discount is not None and discount.percent > 0:
             # A discount given before the card was added starts with the subscription.
             today = timezone.localdate()
             coupon = _stripe_discount_apply_checkout(discount=discount, tenant=tenant, today=today)
@@ -628,10 +622,14 @@ def subscription_apply(
             account.items.exclude(stripe_item_id__in=seen).delete()
             tenant = account.tenant
             if status in ("active", "trialing") and tenant.status == TenantStatus.TRIAL:
-                Tenant.objects.filter(pk=tenant.pk).update(
-                    status=TenantStatus.ACTIVE, activated_at=timezone.now(), updated_at=timezone.now()
+                tenant_set_status(
+                    tenant=tenant,
+                    status=TenantStatus.ACTIVE,
+                    by="stripe",
+                    reason="subscription",
+                    # The Stripe subscription started now, whatever an earlier activation said.
+                    fields={"activated_at": timezone.now()},
                 )
-                events.publish("tenant.activated", tenant=tenant, payload={"by": "stripe"})
         else:
             account.items.all().delete()
     standing_refresh(tenant=account.tenant)
@@ -736,16 +734,26 @@ def discount_set(
     tenant: Tenant,
     percent: Decimal,
     reason: str,
+    starts_on: date | None = None,
     ends_on: date | None = None,
     today: date | None = None,
-) -> TenantDiscount | None:
-    """Operator: give a tenant a percent off its invoices from this month on (0 removes the discount).
-    Audited; in Stripe mode also a coupon on the subscription (Stripe first: if it refuses, nothing here
-    changes). Returns the discount, or None when removed."""
+) -> TenantDiscount:
+    """Operator: a new entry in the tenant's discount history, a percent off its invoices from `starts_on`
+    on (0 ends the discount).
+
+    Like a price change, a discount change affects new periods only: it starts on the first day of next
+    month unless the operator picks another first day of a month (this month at the earliest, and never a
+    month already invoiced). Every row in force on or after that day is cut to end the day before, so the
+    latest change wins from its start on; rows are never deleted. Audited; in Stripe mode also a coupon on
+    the subscription, put on at once (Stripe first: if it refuses, nothing here changes). Returns the new
+    row.
+    """
     from crm.platform.models import OperatorAudit
 
     _require_operator(actor)
     today = today or timezone.localdate()
+    this_month = today.replace(day=1)
+    starts_on = starts_on or next_month(this_month)
     reason = (reason or "").strip()
     errors: dict[str, list[str]] = {}
     if (
@@ -758,41 +766,58 @@ def discount_set(
         errors["percent"] = [_("Enter a percentage from 0 to 100 with at most two decimals.")]
     if len(reason) < 3:
         errors["reason"] = [_("Give the reason for the discount (at least 3 characters).")]
+    if starts_on.day != 1 or starts_on < this_month:
+        # Whole periods only, as for prices: a discount never changes part of a month.
+        errors["starts_on"] = [_("A discount starts on the first day of a month, this month or later.")]
+    elif Invoice.objects.filter(tenant=tenant, manual=True, period_start__gte=starts_on).exists():
+        errors["starts_on"] = [_("That month has already been invoiced; choose a later month.")]
+    elif (
+        starts_on > next_month(this_month)
+        and gateway.enabled()
+        and account_get(tenant=tenant).has_subscription
+    ):
+        # The coupon goes on the subscription now (Stripe has no dated coupons on a plain subscription), so
+        # a start further out would let Stripe discount months our ledger does not.
+        errors["starts_on"] = [
+            _("With a Stripe subscription a discount can start this month or next month only.")
+        ]
     if ends_on is not None and ends_on < today:
         errors["ends_on"] = [_("The end date cannot be in the past.")]
+    elif ends_on is not None and ends_on < starts_on:
+        errors["ends_on"] = [_("The end date cannot be before the start.")]
     if tenant.status not in LIVE_STATUSES:
         errors["__all__"] = [_("Only a live workspace can be given a discount.")]
     if errors:
         raise ServiceError(_("Please correct the errors below."), fields=errors)
-    previous = TenantDiscount.objects.filter(tenant=tenant).first()
+    previous = discount_in_force(tenant, starts_on)
     coupon = _stripe_discount_apply(tenant=tenant, percent=percent, ends_on=ends_on, today=today)
     with transaction.atomic():
-        detail: dict[str, Any] = {
-            "percent": _pct(percent),
-            "reason": reason,
-            "ends_on": ends_on.isoformat() if ends_on else None,
-            "previous": _pct(previous.percent) if previous else None,
-            "stripe_coupon": coupon,
-        }
-        if percent == 0:
-            TenantDiscount.objects.filter(tenant=tenant).delete()
-            OperatorAudit.objects.create(
-                operator=actor, tenant=tenant, action="billing.discount_removed", detail=detail
-            )
-            return None
-        discount, _created = TenantDiscount.objects.update_or_create(
+        # Serialise changes per tenant: two operators saving at once must not both cut the same rows.
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+        TenantDiscount.objects.filter(tenant=tenant).filter(
+            Q(ends_on__isnull=True) | Q(ends_on__gte=starts_on)
+        ).update(ends_on=starts_on - timedelta(days=1), updated_at=timezone.now())
+        discount = TenantDiscount.objects.create(
             tenant=tenant,
-            defaults={
-                "percent": percent,
-                "reason": reason[:200],
-                "valid_from": today,
-                "ends_on": ends_on,
-                "set_by": actor.email,
-                "stripe_coupon_id": coupon,
-            },
+            percent=percent,
+            reason=reason[:200],
+            valid_from=starts_on,
+            ends_on=ends_on,
+            set_by=actor.email,
+            stripe_coupon_id=coupon,
         )
         OperatorAudit.objects.create(
-            operator=actor, tenant=tenant, action="billing.discount_set", detail=detail
+            operator=actor,
+            tenant=tenant,
+            action="billing.discount_removed" if percent == 0 else "billing.discount_set",
+            detail={
+                "percent": _pct(percent),
+                "reason": reason,
+                "starts_on": starts_on.isoformat(),
+                "ends_on": ends_on.isoformat() if ends_on else None,
+                "previous": _pct(previous.percent) if previous else None,
+                "stripe_coupon": coupon,
+            },
         )
     return discount
 
@@ -876,13 +901,18 @@ def tenant_close(*, actor: Any, tenant: Tenant, now: datetime | None = None) -> 
                 _("The payment service is not reachable. Please try again later."), code="gateway"
             ) from None
     with transaction.atomic():
-        Tenant.objects.filter(pk=tenant.pk).update(status=TenantStatus.CLOSED, updated_at=now)
-        tenant.status = TenantStatus.CLOSED
+        tenant_set_status(
+            tenant=tenant,
+            status=TenantStatus.CLOSED,
+            by=f"operator:{actor.email}",
+            reason="retention over",
+            closing=True,
+            payload={"export": export.name},
+        )
         OperatorAudit.objects.create(
             operator=actor,
             tenant=tenant,
             action="tenant.close",
             detail={"export": export.name, "suspended_since": since.isoformat()},
         )
-        events.publish("tenant.closed", tenant=tenant, payload={"export": export.name})
     return export

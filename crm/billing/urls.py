@@ -12,6 +12,7 @@ urlpatterns = [
     path("portal/", views.portal, name="portal"),
     path("cancel/", views.cancel, name="cancel"),
     path("return/", views.returned, name="returned"),
+    path("invoices/<int:invoice_id>/pdf/", views.invoice_pdf_download, name="invoice-pdf"),
 ]
 
 # Public host: the Stripe webhook and the operator's billing pages (included from config/urls_public.py).
@@ -39,5 +40,10 @@ public_urlpatterns = [
         "console/billing/invoices/<int:invoice_id>/mark-paid/",
         views.console_mark_paid,
         name="billing-console-mark-paid",
+    ),
+    path(
+        "console/billing/invoices/<int:invoice_id>/pdf/",
+        views.console_invoice_pdf,
+        name="billing-console-invoice-pdf",
     ),
 ]

@@ -12,6 +12,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
@@ -19,9 +21,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crm.billing import gateway, selectors, services, webhooks
 from crm.billing.models import Invoice
+from crm.billing.pdf import invoice_pdf
 from crm.platform.console.views import operator_required
 from crm.platform.decorators import require_perm
-from crm.platform.errors import ServiceError
+from crm.platform.errors import NotFound, ServiceError
 from crm.platform.permissions import has_perm
 from crm.platform.registry import registry
 from crm.tenants.models import Tenant
@@ -51,6 +54,27 @@ def billing_page(request: HttpRequest) -> HttpResponse:
             "stripe_on": gateway.enabled(),
         },
     )
+
+
+def _pdf_response(invoice: Invoice) -> HttpResponse:
+    # Made on the fly from the invoice rows (crm.billing.pdf): no stored file, so no path to leak.
+    response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+    disposition = content_disposition_header(as_attachment=True, filename=f"{invoice.number}.pdf")
+    response["Content-Disposition"] = disposition or "attachment"
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@require_perm("billing.view")
+@require_GET
+def invoice_pdf_download(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """A manual invoice of this workspace as PDF (another workspace's id answers 404, like a missing one)."""
+    invoice = selectors.manual_invoice_for(
+        user=request.user,
+        tenant=request.tenant,  # type: ignore[attr-defined]
+        invoice_id=invoice_id,
+    )
+    return _pdf_response(invoice)
 
 
 def _run(request: HttpRequest, fn: object) -> HttpResponse:
@@ -195,6 +219,11 @@ class DiscountForm(forms.Form):
         label=gettext_lazy("Discount (%)"), max_digits=5, decimal_places=2, min_value=0, max_value=100
     )
     reason = forms.CharField(label=gettext_lazy("Reason (shown in the audit trail)"), max_length=200)
+    starts_on = forms.DateField(
+        label=gettext_lazy("Starts on (first day of a month; empty: next month)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
     ends_on = forms.DateField(
         label=gettext_lazy("Ends on (optional; the discount covers that month)"),
         required=False,
@@ -207,7 +236,7 @@ def _tenant_billing_page(
 ) -> HttpResponse:
     invoices = selectors.tenant_invoices_for_operator(user=request.user, tenant_id=tenant_id)
     tenant = get_object_or_404(Tenant, pk=tenant_id)
-    discount = selectors.discount_for_operator(user=request.user, tenant=tenant)
+    discount = selectors.discount_for_operator(user=request.user, tenant=tenant, today=timezone.localdate())
     if form is None:
         initial = {"percent": discount.percent, "ends_on": discount.ends_on} if discount else {}
         form = DiscountForm(initial=initial)
@@ -217,6 +246,7 @@ def _tenant_billing_page(
         "tenant_id": tenant_id,
         "tenant": tenant,
         "discount": discount,
+        "discount_history": selectors.discount_history_for_operator(user=request.user, tenant=tenant),
         "discount_form": form,
     }
     return render(request, "billing/console_invoices.html", context, status=status)
@@ -259,6 +289,16 @@ def console_mark_paid(request: HttpRequest, invoice_id: int) -> HttpResponse:
     else:
         messages.success(request, _("Invoice %(number)s marked paid.") % {"number": invoice.number})
     return redirect("billing-console")
+
+
+@operator_required
+@require_GET
+def console_invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    try:
+        invoice = selectors.manual_invoice_for_operator(user=request.user, invoice_id=invoice_id)
+    except NotFound as exc:
+        raise Http404(str(exc.message)) from exc
+    return _pdf_response(invoice)
 
 
 class PriceForm(forms.Form):

@@ -339,26 +339,116 @@ def module_set_comp(
     invalidate_modules(tenant)
 
 
-def tenant_suspend(*, tenant: Tenant, reason: str, by_billing: bool = False) -> None:
-    if tenant.status in (TenantStatus.TEMPLATE, TenantStatus.POOL, TenantStatus.CLOSED):
-        raise ServiceError(_("Only a live workspace can be suspended."))
+# Which status may follow which. Template, pool and platform rows are schemas, not customers: they never
+# change status here (provisioning owns them). Closed is final and reached only through closing a workspace
+# (billing's tenant_close, which exports the data first), hence `closing=True`.
+STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
+    TenantStatus.TRIAL: frozenset({TenantStatus.ACTIVE, TenantStatus.PAST_DUE, TenantStatus.SUSPENDED}),
+    TenantStatus.ACTIVE: frozenset({TenantStatus.PAST_DUE, TenantStatus.SUSPENDED}),
+    TenantStatus.PAST_DUE: frozenset({TenantStatus.ACTIVE, TenantStatus.SUSPENDED}),
+    TenantStatus.SUSPENDED: frozenset({TenantStatus.ACTIVE, TenantStatus.TRIAL, TenantStatus.CLOSED}),
+}
+
+
+def _status_event(old: str, new: str) -> str:
+    """The domain event a status change publishes (the names billing and the console already read:
+    `tenant.suspended` starts the retention clock)."""
+    if new in (TenantStatus.SUSPENDED, TenantStatus.CLOSED):
+        return f"tenant.{new}"
+    if old == TenantStatus.SUSPENDED:
+        return "tenant.reactivated"
+    if old == TenantStatus.TRIAL and new == TenantStatus.ACTIVE:
+        return "tenant.activated"
+    return f"tenant.{new}"
+
+
+def tenant_set_status(
+    *,
+    tenant: Tenant,
+    status: str,
+    by: str,
+    reason: str = "",
+    closing: bool = False,
+    fields: dict[str, object] | None = None,
+    payload: dict[str, object] | None = None,
+) -> bool:
+    """Move a tenant to `status` if STATUS_TRANSITIONS allows it; the one place a tenant's status changes.
+
+    `by` says who moved it ("billing", "stripe", "operator:<email>", "system"). `fields` are other tenant
+    columns written in the same update (e.g. the suspension reason). The change is recorded as a domain
+    event with from/to/by/reason. A refused move raises ServiceError (code "bad_transition") and changes
+    nothing; moving to the status the tenant already has writes nothing and returns False.
+    """
     with transaction.atomic():
-        tenant.status = TenantStatus.SUSPENDED
-        tenant.suspended_reason = reason[:200]
-        tenant.suspended_by_billing = by_billing
-        tenant.save(update_fields=["status", "suspended_reason", "suspended_by_billing", "updated_at"])
+        # Re-read under a lock: two writers (dunning and a webhook) must not both judge the old status.
+        current = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        old = str(current.status)
+        if old == status:
+            tenant.status = old
+            return False
+        if status not in STATUS_TRANSITIONS.get(old, frozenset()) or (
+            status == TenantStatus.CLOSED and not closing
+        ):
+            raise ServiceError(
+                _("A workspace cannot go from %(old)s to %(new)s.")
+                % {"old": _status_label(old), "new": _status_label(status)},
+                code="bad_transition",
+            )
+        now = timezone.now()
+        updates: dict[str, object] = {**(fields or {}), "status": status, "updated_at": now}
+        if old == TenantStatus.TRIAL and status == TenantStatus.ACTIVE and not current.activated_at:
+            updates.setdefault("activated_at", now)
+        Tenant.objects.filter(pk=tenant.pk).update(**updates)
+        for name, value in updates.items():
+            setattr(tenant, name, value)
         events.publish(
-            "tenant.suspended", tenant=tenant, payload={"reason": reason, "by_billing": by_billing}
+            _status_event(old, status),
+            tenant=tenant,
+            payload={"from": old, "to": status, "by": by, "reason": reason, **(payload or {})},
         )
+    # No cache holds the status itself (django-tenants reads the tenant row on every request). The
+    # per-tenant module set is dropped anyway, after commit, so nothing computed before the change
+    # (e.g. while the workspace was read-only) is served after it.
+    transaction.on_commit(lambda: invalidate_modules(tenant))
+    return True
 
 
-def tenant_reactivate(*, tenant: Tenant) -> None:
-    if tenant.status != TenantStatus.SUSPENDED:
-        raise ServiceError(_("This workspace is not suspended."))
+def _status_label(status: str) -> str:
+    try:
+        return str(TenantStatus(status).label)
+    except ValueError:
+        return status
+
+
+def tenant_suspend(*, tenant: Tenant, reason: str, by_billing: bool = False, by: str = "") -> None:
+    """Suspend a workspace (read-only when billing did it, a notice page when an operator did). Nothing is
+    deleted. A suspended workspace keeps its status; only the reason is updated."""
+    if tenant.status in (TenantStatus.TEMPLATE, TenantStatus.POOL, TenantStatus.CLOSED):
+        raise ServiceError(_("Only a live workspace can be suspended."), code="bad_transition")
+    extra = {"suspended_reason": reason[:200], "suspended_by_billing": by_billing}
     with transaction.atomic():
-        in_trial = tenant.trial_ends_at is not None and tenant.trial_ends_at > timezone.now()
-        tenant.status = TenantStatus.TRIAL if in_trial and not tenant.activated_at else TenantStatus.ACTIVE
-        tenant.suspended_reason = ""
-        tenant.suspended_by_billing = False
-        tenant.save(update_fields=["status", "suspended_reason", "suspended_by_billing", "updated_at"])
-        events.publish("tenant.reactivated", tenant=tenant, payload={})
+        changed = tenant_set_status(
+            tenant=tenant,
+            status=TenantStatus.SUSPENDED,
+            by=by or ("billing" if by_billing else "operator"),
+            reason=reason,
+            fields=extra,
+            payload={"by_billing": by_billing},
+        )
+        if not changed:
+            Tenant.objects.filter(pk=tenant.pk).update(**extra, updated_at=timezone.now())
+            tenant.suspended_reason, tenant.suspended_by_billing = reason[:200], by_billing
+
+
+def tenant_reactivate(*, tenant: Tenant, by: str = "") -> None:
+    """End a suspension: back to the trial if it is still running and the workspace was never activated,
+    else active (billing moves it to past_due again if an invoice is still overdue)."""
+    if tenant.status != TenantStatus.SUSPENDED:
+        raise ServiceError(_("This workspace is not suspended."), code="bad_transition")
+    in_trial = tenant.trial_ends_at is not None and tenant.trial_ends_at > timezone.now()
+    tenant_set_status(
+        tenant=tenant,
+        status=TenantStatus.TRIAL if in_trial and not tenant.activated_at else TenantStatus.ACTIVE,
+        by=by or ("billing" if tenant.suspended_by_billing else "operator"),
+        fields={"suspended_reason": "", "suspended_by_billing": False},
+    )

@@ -124,7 +124,7 @@ def tenant_suspend(*, actor: User, tenant: Tenant, reason: str) -> None:
     if tenant.status == TenantStatus.SUSPENDED:
         raise ServiceError(_("This workspace is already suspended."))
     with transaction.atomic():
-        tenant_services.tenant_suspend(tenant=tenant, reason=reason)
+        tenant_services.tenant_suspend(tenant=tenant, reason=reason, by=f"operator:{actor.email}")
         _audit(actor=actor, tenant=tenant, action="tenant.suspend", detail={"reason": reason})
 
 
@@ -132,7 +132,7 @@ def tenant_reactivate(*, actor: User, tenant: Tenant) -> None:
     require_operator(actor)
     with transaction.atomic():
         previous_reason = tenant.suspended_reason
-        tenant_services.tenant_reactivate(tenant=tenant)
+        tenant_services.tenant_reactivate(tenant=tenant, by=f"operator:{actor.email}")
         _audit(
             actor=actor,
             tenant=tenant,
