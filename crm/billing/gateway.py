@@ -83,12 +83,18 @@ def checkout_session_create(
     cancel_url: str,
     tenant_id: int,
     trial_end: int | None = None,
+    billing_cycle_anchor: int | None = None,
     coupon: str = "",
 ) -> dict[str, Any]:
+    """A subscription-mode Checkout session. `billing_cycle_anchor` (a future timestamp, after any
+    `trial_end`) starts full periods there; the time before it is prorated (Stripe's default
+    proration_behavior for the anchor, create_prorations), after the free trial if there is one."""
     c = _client()
     subscription_data: dict[str, Any] = {"metadata": {"tenant_id": str(tenant_id)}}
     if trial_end:
         subscription_data["trial_end"] = trial_end
+    if billing_cycle_anchor:
+        subscription_data["billing_cycle_anchor"] = billing_cycle_anchor
     params: dict[str, Any] = {
         "mode": "subscription",
         "customer": customer,
@@ -158,29 +164,51 @@ def subscription_cancel_now(subscription_id: str) -> dict[str, Any]:
     return _call(c.v1.subscriptions.cancel, subscription_id, params={"prorate": False})
 
 
-def subscription_item_add(*, subscription_id: str, price_id: str, module: str) -> str:
+def subscription_item_add(
+    *, subscription_id: str, price_id: str, module: str, proration_date: int | None = None
+) -> str:
+    """Add an item, prorated (on the next invoice) as if added at `proration_date`."""
     c = _client()
-    item = _call(
-        c.v1.subscription_items.create,
-        params={
-            "subscription": subscription_id,
-            "price": price_id,
-            "quantity": 1,
-            "proration_behavior": "create_prorations",
-            "metadata": {"module": module},
-        },
-    )
+    params: dict[str, Any] = {
+        "subscription": subscription_id,
+        "price": price_id,
+        "quantity": 1,
+        "proration_behavior": "create_prorations",
+        "metadata": {"module": module},
+    }
+    if proration_date is not None:
+        params["proration_date"] = proration_date
+    item = _call(c.v1.subscription_items.create, params=params)
     return str(item["id"])
 
 
-def subscription_item_remove(item_id: str) -> None:
+def subscription_item_remove(item_id: str, *, proration_date: int | None = None) -> None:
+    """Remove an item, credited (on the next invoice) as if removed at `proration_date`."""
     c = _client()
-    _call(c.v1.subscription_items.delete, item_id, params={"proration_behavior": "create_prorations"})
+    params: dict[str, Any] = {"proration_behavior": "create_prorations"}
+    if proration_date is not None:
+        params["proration_date"] = proration_date
+    _call(c.v1.subscription_items.delete, item_id, params=params)
 
 
 def invoice_retrieve(invoice_id: str) -> dict[str, Any]:
+    """The invoice with all its lines: the invoice carries only the first few inline (`lines.has_more`),
+    the rest are paged from /v1/invoices/{id}/lines."""
     c = _client()
-    return _call(c.v1.invoices.retrieve, invoice_id)
+    invoice = _call(c.v1.invoices.retrieve, invoice_id)
+    lines = invoice.get("lines") or {}
+    data = list(lines.get("data") or [])
+    has_more = bool(lines.get("has_more"))
+    while has_more:
+        params: dict[str, Any] = {"limit": 100}
+        if data:
+            params["starting_after"] = data[-1]["id"]
+        page = _call(c.v1.invoices.line_items.list, invoice_id, params=params)
+        batch = list(page.get("data") or [])
+        data.extend(batch)
+        has_more = bool(page.get("has_more")) and bool(batch)
+    invoice["lines"] = {**lines, "data": data, "has_more": False}
+    return invoice
 
 
 def upcoming_total(*, customer: str, subscription_id: str) -> tuple[Decimal, str]:

@@ -263,3 +263,192 @@ def ledger_backfill() -> int:
         ledger_sync_all(tenant=tenant)
         count += 1
     return count
+
+
+# --- the ledger against Stripe's lines ---------------------------------------------------------------------
+#
+# Stripe bills each subscription period in advance and, when an item is added or removed, prorates by the
+# second from the `proration_date` to the period end, as separate lines on the next invoice. We anchor
+# every subscription on the 1st of the month at 00:00 in the tenant's time zone and pass day boundaries as
+# proration dates, so a Stripe period is exactly a calendar month and each proration line is a whole number
+# of our days. The ledger's billable time is then a set of whole local days (`billable_mask`), and what a
+# Stripe line should amount to is the price x (billable seconds in the line's period / seconds in the
+# month), rounded half-up to the cent once per line, as Stripe rounds a prorated line to the minor unit.
+# In a month without a clock change that is exactly days / days in month, the ledger's own fraction.
+
+Mask = list[tuple[datetime, datetime | None]]  # merged half-open intervals; None: open-ended
+
+
+def local_midnight(at: datetime, tz: ZoneInfo) -> datetime:
+    """00:00 (tenant time) of the day holding `at`."""
+    return datetime.combine(at.astimezone(tz).date(), time.min, tzinfo=tz)
+
+
+def next_local_midnight(at: datetime, tz: ZoneInfo) -> datetime:
+    """00:00 (tenant time) of the day after the day holding `at`."""
+    return datetime.combine(at.astimezone(tz).date() + timedelta(days=1), time.min, tzinfo=tz)
+
+
+def month_start_at(at: datetime, tz: ZoneInfo) -> datetime:
+    return datetime.combine(at.astimezone(tz).date().replace(day=1), time.min, tzinfo=tz)
+
+
+def next_month_start_at(at: datetime, tz: ZoneInfo) -> datetime:
+    """The 1st of the month after the one holding `at`, 00:00 tenant time: the next billing anchor."""
+    return datetime.combine(next_month(at.astimezone(tz).date().replace(day=1)), time.min, tzinfo=tz)
+
+
+def spans_as_of(spans: Iterable[Span], at: datetime) -> list[Span]:
+    """The spans as the ledger knew them at `at`: later starts unknown, later ends still open."""
+    return [
+        Span(s.start, s.end if s.end is not None and s.end <= at else None) for s in spans if s.start <= at
+    ]
+
+
+def billable_mask(spans: Iterable[Span], tz: ZoneInfo, *, not_before: datetime | None = None) -> Mask:
+    """The ledger's billable time: every local day a span touches, whole, merged. Time before
+    `not_before` (the trial end) is free, but the day holding it is billed like any touched day."""
+    parts: list[tuple[datetime, datetime | None]] = []
+    for span in spans:
+        start = max(span.start, not_before) if not_before else span.start
+        if span.end is not None and span.end <= start:
+            continue
+        end = None if span.end is None else next_local_midnight(span.end - timedelta(microseconds=1), tz)
+        parts.append((local_midnight(start, tz), end))
+    parts.sort(key=lambda p: p[0])
+    merged: Mask = []
+    for lo, hi in parts:
+        if merged and (merged[-1][1] is None or lo <= merged[-1][1]):
+            top = merged[-1][1]
+            merged[-1] = (merged[-1][0], None if top is None or hi is None else max(top, hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _seconds(lo: datetime, hi: datetime) -> int:
+    # Timestamps, not aware-datetime subtraction: the latter ignores a DST change in the same zone.
+    return max(0, int(hi.timestamp()) - int(lo.timestamp()))
+
+
+def mask_seconds(mask: Mask, lo: datetime, hi: datetime) -> int:
+    total = 0
+    for start, end in mask:
+        a, b = max(start, lo), hi if end is None else min(end, hi)
+        if a < b:
+            total += _seconds(a, b)
+    return total
+
+
+def mask_on(mask: Mask, at: datetime) -> bool:
+    return any(start <= at and (end is None or at < end) for start, end in mask)
+
+
+def prorated(*, monthly_amount: Decimal, seconds: int, month_seconds: int) -> Decimal:
+    """A monthly price for part of a month, rounded half-up to the cent once (one Stripe line)."""
+    if not month_seconds:
+        return Decimal("0.00")
+    return (monthly_amount * seconds / month_seconds).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _tenant_spans(tenant: Tenant, module: str) -> list[Span]:
+    return [
+        Span(row.started_at, row.ended_at)
+        for row in LedgerSpan.objects.filter(tenant=tenant, module=module).order_by("started_at")
+    ]
+
+
+def expected_for(
+    tenant: Tenant, module: str, start: datetime, end: datetime, *, as_of: datetime | None = None
+) -> Decimal:
+    """What the ledger says `module` costs over [start, end) at our price: billable seconds of each
+    calendar month in the window x that month's price / the month's seconds, rounded once (one line).
+    `as_of`: judge by the module history known then (an advance charge is right for what was on when it
+    was made, even if the module went off later: that is the next invoice's credit)."""
+    tz = tenant_tz(tenant)
+    spans = _tenant_spans(tenant, module)
+    if as_of is not None:
+        spans = spans_as_of(spans, as_of)
+    mask = billable_mask(spans, tz, not_before=tenant.trial_ends_at)
+    raw = Decimal("0")
+    cursor = start
+    while cursor < end:
+        month_lo, month_hi = month_start_at(cursor, tz), next_month_start_at(cursor, tz)
+        upto = min(end, month_hi)
+        monthly, _currency = price_for(module, month_lo.astimezone(tz).date())
+        raw += monthly * mask_seconds(mask, cursor, upto) / _seconds(month_lo, month_hi)
+        cursor = upto
+    return raw.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class ExpectedLine:
+    """A line Stripe should have put on an invoice, according to the ledger."""
+
+    module: str
+    start: datetime
+    end: datetime
+    amount: Decimal
+    currency: str
+    proration: bool
+
+
+def invoice_expectation(
+    tenant: Tenant, *, cut: datetime, previous_cut: datetime, modules: Iterable[str]
+) -> list[ExpectedLine]:
+    """The lines Stripe should put on the subscription invoice made at `cut` (the invoice's period_end: a
+    1st of the month 00:00, the trial end, or the subscription start) whose previous invoice was made at
+    `previous_cut` (its period_start).
+
+    - An advance line per module billable at `cut` (as known then), for [cut, next anchor or trial end).
+    - For [previous_cut, cut), billed in advance at `previous_cut`: wherever the ledger's final billable
+      time departs from what was billed then, a proration line from that instant to `cut`: a charge where
+      billable time begins, a credit where it ends. That is what Stripe makes from our proration dates
+      (midnight of the day a module goes on; midnight after the last billed day when it goes off).
+    """
+    tz = tenant_tz(tenant)
+    trial_floor = local_midnight(tenant.trial_ends_at, tz) if tenant.trial_ends_at else None
+    advance_end = next_month_start_at(cut, tz)
+    if trial_floor is not None and cut < trial_floor < advance_end:
+        advance_end = trial_floor  # Stripe's trial ends there: the next invoice starts the paid time
+    out: list[ExpectedLine] = []
+    for module in sorted(set(modules)):
+        if module not in registry or not registry.get(module).sellable:
+            continue
+        spans = _tenant_spans(tenant, module)
+        final = billable_mask(spans_as_of(spans, cut), tz, not_before=tenant.trial_ends_at)
+        # Advance: the whole window if billable at the cut (Stripe's item was there), priced by the mask.
+        month_lo = month_start_at(cut, tz)
+        month_secs = _seconds(month_lo, next_month_start_at(cut, tz))
+        monthly, currency = price_for(module, month_lo.astimezone(tz).date())
+        if mask_on(final, cut) and advance_end > cut:
+            amount = prorated(
+                monthly_amount=monthly,
+                seconds=mask_seconds(final, cut, advance_end),
+                month_seconds=month_secs,
+            )
+            out.append(ExpectedLine(module, cut, advance_end, amount, currency, False))
+        if previous_cut >= cut:
+            continue
+        billed = billable_mask(spans_as_of(spans, previous_cut), tz, not_before=tenant.trial_ends_at)
+        prev_lo = month_start_at(previous_cut, tz)
+        prev_secs = _seconds(prev_lo, next_month_start_at(previous_cut, tz))
+        prev_monthly, prev_currency = price_for(module, prev_lo.astimezone(tz).date())
+        # What was billed in advance for [previous_cut, cut): all of it if billable at previous_cut.
+        in_trial = trial_floor is not None and previous_cut < trial_floor
+        advanced = 1 if mask_on(billed, previous_cut) and not in_trial else 0
+        points = sorted(
+            {previous_cut}
+            | {p for lo, hi in final for p in (lo, hi) if p is not None and previous_cut < p < cut}
+        )
+        level = advanced
+        for point in points:
+            now_on = 1 if mask_on(final, point) else 0
+            if now_on != level:
+                magnitude = prorated(
+                    monthly_amount=prev_monthly, seconds=_seconds(point, cut), month_seconds=prev_secs
+                )
+                sign = Decimal(now_on - level)
+                out.append(ExpectedLine(module, point, cut, sign * magnitude, prev_currency, True))
+                level = now_on
+    return out

@@ -12,6 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.platform.models import TimeStampedModel
 
+# Stripe and the ledger both round to the cent; more than a cent apart is a real difference.
+LEDGER_TOLERANCE = Decimal("0.01")
+
 
 class Price(TimeStampedModel):
     """A sellable module's monthly price from a date on. The row valid at a period's start prices the whole
@@ -145,9 +148,21 @@ class Invoice(TimeStampedModel):
     def __str__(self) -> str:
         return self.number
 
+    @property
+    def ledger_mismatch(self) -> bool:
+        """A Stripe invoice whose total differs from what the ledger expects by more than a cent."""
+        if self.manual or self.ledger_total is None:
+            return False
+        return abs(self.total - self.ledger_total) > LEDGER_TOLERANCE
+
 
 class InvoiceLine(TimeStampedModel):
-    """One module's charge on an invoice: billable days x daily rate, rounded to the cent."""
+    """One line of an invoice. Ledger invoices: one module's billable days x daily rate, rounded to the cent.
+    Stripe invoices: a mirror of one Stripe line (the advance charge for a period, or a proration credit or
+    charge for a change), with what our ledger says that line should be (`expected_amount`).
+
+    Periods are local dates in the tenant's time zone, end inclusive (as on Invoice).
+    """
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     module = models.CharField(_("module"), max_length=40)
@@ -156,12 +171,58 @@ class InvoiceLine(TimeStampedModel):
     monthly_amount = models.DecimalField(max_digits=12, decimal_places=2)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3, default="CNY")
+    period_start = models.DateField(_("period start"), null=True, blank=True)
+    period_end = models.DateField(_("period end"), null=True, blank=True)  # inclusive
+    proration = models.BooleanField(_("proration"), default=False)
+    # Empty on ledger invoices; Stripe's line id on mirrored ones (a replayed webhook updates, never adds).
+    stripe_line_id = models.CharField(max_length=100, blank=True)
+    expected_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
 
     class Meta:
-        ordering = ["invoice_id", "module"]
+        ordering = ["invoice_id", "module", "period_start", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "stripe_line_id"],
+                condition=~Q(stripe_line_id=""),
+                name="uniq_invoice_stripe_line",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.module} {self.amount}"
+
+    @property
+    def off_by(self) -> Decimal:
+        """Stripe's amount minus the ledger's expectation (0 on ledger invoices)."""
+        return Decimal("0") if self.expected_amount is None else self.amount - self.expected_amount
+
+
+class MonthCheck(TimeStampedModel):
+    """Stripe against the ledger for one closed calendar month of one tenant: the sum of every Stripe line
+    whose period lies in the month (advance charge, then the proration lines that arrive on the next
+    invoice) against the ledger's subtotal for the month. Both before discount (Stripe takes the coupon off
+    whole invoices, which straddle two months). Rewritten by every invoice that carries lines of the month.
+    """
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="month_checks")
+    month = models.DateField(_("month"))  # first day
+    stripe_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    ledger_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    # Stripe rounds each line and the ledger each module-month, so the two may part by half a cent per
+    # line and per module: the tolerance grows with the lines.
+    tolerance = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.01"))
+    currency = models.CharField(max_length=3, default="CNY")
+
+    class Meta:
+        ordering = ["-month", "tenant_id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "month"], name="uniq_month_check")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} {self.month:%Y-%m}"
+
+    @property
+    def mismatch(self) -> bool:
+        return abs(self.stripe_amount - self.ledger_amount) > self.tolerance
 
 
 class WebhookEvent(TimeStampedModel):

@@ -12,9 +12,11 @@ from django.utils.translation import gettext as _
 
 from crm.billing.ledger import discount_in_force, price_for
 from crm.billing.models import (
+    LEDGER_TOLERANCE,
     BillingAccount,
     Invoice,
     InvoiceStatus,
+    MonthCheck,
     Price,
     TenantDiscount,
     WebhookEvent,
@@ -24,7 +26,7 @@ from crm.platform.permissions import Role, has_perm
 from crm.platform.registry import registry
 from crm.tenants.models import Tenant, TenantModule, TenantStatus
 
-MISMATCH_TOLERANCE = Decimal("0.01")
+MISMATCH_TOLERANCE = LEDGER_TOLERANCE
 
 
 def invoices_for(*, user: Any, tenant: Tenant) -> QuerySet[Invoice]:
@@ -113,11 +115,16 @@ def console_overview(*, user: Any) -> dict[str, Any]:
             amount, currency = price_for(module, first, prices)
             mrr[currency] = mrr.get(currency, Decimal("0")) + amount
     overdue = Invoice.objects.filter(status=InvoiceStatus.OPEN, due_at__isnull=False).select_related("tenant")
+    # Lines prefetched (one query) so each flagged invoice shows Stripe against the ledger per line.
     mismatches = [
         inv
-        for inv in Invoice.objects.filter(manual=False, ledger_total__isnull=False).select_related("tenant")
+        for inv in Invoice.objects.filter(manual=False, ledger_total__isnull=False)
+        .select_related("tenant")
+        .prefetch_related("lines")
         if abs(inv.total - (inv.ledger_total or Decimal("0"))) > MISMATCH_TOLERANCE
     ]
+    months = MonthCheck.objects.select_related("tenant").order_by("-month", "tenant_id")
+    month_mismatches = [row for row in months if row.mismatch]
     open_manual = Invoice.objects.filter(manual=True, status=InvoiceStatus.OPEN).select_related("tenant")
     failed_events = WebhookEvent.objects.filter(processed_at__isnull=True).exclude(error="")
     return {
@@ -125,6 +132,7 @@ def console_overview(*, user: Any) -> dict[str, Any]:
         "by_status": sorted(by_status.items()),
         "overdue": list(overdue[:100]),
         "mismatches": mismatches[:100],
+        "month_mismatches": month_mismatches[:100],
         "open_manual": list(open_manual[:200]),
         "failed_events": list(failed_events[:50]),
         "accounts_past_due": BillingAccount.objects.filter(status="past_due").count(),
@@ -134,6 +142,12 @@ def console_overview(*, user: Any) -> dict[str, Any]:
 def tenant_invoices_for_operator(*, user: Any, tenant_id: int) -> QuerySet[Invoice]:
     _require_operator(user)
     return Invoice.objects.filter(tenant_id=tenant_id).prefetch_related("lines")
+
+
+def month_checks_for_operator(*, user: Any, tenant_id: int) -> QuerySet[MonthCheck]:
+    """Operator: one tenant's closed months, Stripe's lines against the ledger, newest first."""
+    _require_operator(user)
+    return MonthCheck.objects.filter(tenant_id=tenant_id).order_by("-month")
 
 
 def price_list() -> list[Price]:

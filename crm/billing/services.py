@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import zipfile
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,17 +21,24 @@ from django.utils.translation import gettext as _
 
 from crm.billing import gateway
 from crm.billing.ledger import (
+    CENT,
+    ExpectedLine,
     Line,
     Span,
+    billable_mask,
     billed_days,
     discount_amount,
     discount_in_force,
     discount_percent_for,
     discount_upcoming,
+    invoice_expectation,
     ledger_sync,
     line_amount,
+    local_midnight,
     month_bounds,
+    next_local_midnight,
     next_month,
+    next_month_start_at,
     period_total,
     price_for,
     tenant_tz,
@@ -43,6 +50,7 @@ from crm.billing.models import (
     InvoiceLine,
     InvoiceStatus,
     LedgerSpan,
+    MonthCheck,
     Price,
     SubscriptionItem,
     TenantDiscount,
@@ -480,13 +488,32 @@ def customer_ensure(*, tenant: Tenant) -> BillingAccount:
     return account
 
 
-def _stripe_trial_end(tenant: Tenant) -> int | None:
+def _stripe_trial_end(tenant: Tenant, now: datetime | None = None) -> datetime | None:
     """The rest of the free trial carried into Stripe, so a card added early is not charged for trial days.
-    Checkout refuses a trial ending within 48 hours; then billing simply starts now."""
-    end = tenant.trial_ends_at
-    if end is None or end <= timezone.now() + timedelta(hours=48):
+
+    Cut back to 00:00 (tenant time) of the day the trial ends: the ledger bills that day whole (a day is
+    billed if the module was billable at any moment of it), so Stripe's paid time starts at the same
+    instant and its first prorated line is whole days. Checkout refuses a trial ending within 48 hours;
+    then billing simply starts now."""
+    now = now or timezone.now()
+    if tenant.trial_ends_at is None:
         return None
-    return int(end.timestamp())
+    end = local_midnight(tenant.trial_ends_at, tenant_tz(tenant))
+    return None if end <= now + timedelta(hours=48) else end
+
+
+def _billing_anchor(tenant: Tenant, *, trial_end: datetime | None, now: datetime) -> datetime | None:
+    """The 1st of the month, 00:00 tenant time, on which full monthly periods start (None: the trial end
+    already is such a 1st, and Stripe anchors the cycle on the trial end by default).
+
+    Stripe requires the anchor to be in the future, not before the trial end, and before the first natural
+    billing date (a month after the start, or after the trial end): the next 1st after both fits. The
+    stretch before it (after the trial) is billed as one prorated line on the first invoice."""
+    tz = tenant_tz(tenant)
+    start = trial_end or now
+    if trial_end is not None and trial_end == next_month_start_at(trial_end - timedelta(seconds=1), tz):
+        return None
+    return next_month_start_at(start, tz)
 
 
 def _stripe_discount_apply_checkout(*, discount: TenantDiscount, tenant: Tenant, today: date) -> str:
@@ -504,9 +531,13 @@ def _stripe_discount_apply_checkout(*, discount: TenantDiscount, tenant: Tenant,
     return discount.stripe_coupon_id
 
 
-def checkout_start(*, actor: Any, tenant: Tenant, success_url: str, cancel_url: str) -> str:
-    """Owner: a Stripe Checkout session (subscription mode, one line per billable module). Returns its URL.
-    The tenant becomes active on checkout.session.completed, never on the browser's return."""
+def checkout_start(
+    *, actor: Any, tenant: Tenant, success_url: str, cancel_url: str, now: datetime | None = None
+) -> str:
+    """Owner: a Stripe Checkout session (subscription mode, one line per billable module), anchored on the
+    1st of the month so Stripe's periods are our calendar months. Returns its URL. The tenant becomes
+    active on checkout.session.completed, never on the browser's return."""
+    now = now or timezone.now()
     _require_perm(actor, "billing.manage")
     _require_stripe()
     modules = billable_modules(tenant)
@@ -523,13 +554,16 @@ def checkout_start(*, actor: Any, tenant: Tenant, success_url: str, cancel_url: 
             # A discount given before the card was added starts with the subscription.
             today = timezone.localdate()
             coupon = _stripe_discount_apply_checkout(discount=discount, tenant=tenant, today=today)
+        trial_end = _stripe_trial_end(tenant, now)
+        anchor = _billing_anchor(tenant, trial_end=trial_end, now=now)
         session = gateway.checkout_session_create(
             customer=account.stripe_customer_id,
             price_ids=prices,
             success_url=success_url,
             cancel_url=cancel_url,
             tenant_id=tenant.pk,
-            trial_end=_stripe_trial_end(tenant),
+            trial_end=int(trial_end.timestamp()) if trial_end else None,
+            billing_cycle_anchor=int(anchor.timestamp()) if anchor else None,
             coupon=coupon,
         )
     except gateway.GatewayError:
@@ -554,24 +588,83 @@ def portal_start(*, actor: Any, tenant: Tenant, return_url: str) -> str:
         ) from None
 
 
-def subscription_items_sync(*, tenant: Tenant) -> None:
-    """Make the Stripe subscription's items match the billable modules (adds/removes with proration).
-    Diff-based, so running it twice changes nothing the second time."""
+def _current_period(subscription: dict[str, Any] | None) -> tuple[datetime, datetime] | None:
+    """The subscription's current period (on its items since API 2025-03-31; on the subscription before)."""
+    if not subscription:
+        return None
+    items = (subscription.get("items") or {}).get("data") or []
+    source = items[0] if items else subscription
+    start, end = source.get("current_period_start"), source.get("current_period_end")
+    if not start or not end:
+        return None
+    return datetime.fromtimestamp(int(start), UTC), datetime.fromtimestamp(int(end), UTC)
+
+
+def proration_date(
+    *, tenant: Tenant, module: str, adding: bool, now: datetime, period: tuple[datetime, datetime] | None
+) -> datetime:
+    """When Stripe should consider the item added or removed, so that its prorated lines are exactly the
+    ledger's days (both bill a local day whole if the module was billable at any moment of it):
+
+    - added: 00:00 of the day the module became billable (charged from then), but not before the end of
+      what was already billed for it (off and on again the same day: that day is billed once);
+    - removed: 00:00 after the last billable day (that day stays billed; the credit starts the next day).
+
+    Taken from the ledger, not from the clock, so a sync retried hours later still prorates from the day
+    of the change. Kept inside Stripe's current period (a change from before it is in the advance charge).
+    """
+    tz = tenant_tz(tenant)
+    spans = [
+        Span(row.started_at, row.ended_at)
+        for row in LedgerSpan.objects.filter(tenant=tenant, module=module).order_by("started_at")
+    ]
+    not_before = tenant.trial_ends_at
+    if adding:
+        open_spans = [s for s in spans if s.end is None]
+        began = open_spans[-1].start if open_spans else now
+        if not_before is not None and began < not_before:
+            began = not_before  # trial time is free; the day the trial ends is billed
+        at = local_midnight(began, tz)
+        billed = billable_mask([s for s in spans if s.end is not None], tz, not_before=not_before)
+        ends = [hi for _lo, hi in billed if hi is not None]
+        if ends and max(ends) > at:
+            at = max(ends)
+    else:
+        closed = [s.end for s in spans if s.end is not None]
+        at = next_local_midnight((max(closed) if closed else now) - timedelta(microseconds=1), tz)
+    if period is not None:
+        at = min(max(at, period[0]), period[1])
+    return at
+
+
+def subscription_items_sync(*, tenant: Tenant, now: datetime | None = None) -> None:
+    """Make the Stripe subscription's items match the billable modules (adds/removes with proration from
+    the day boundaries of the ledger, see `proration_date`). Diff-based, so running it twice changes
+    nothing the second time."""
+    now = now or timezone.now()
     account = account_get(tenant=tenant)
     if not gateway.enabled() or not account.has_subscription:
         return
     wanted = set(billable_modules(tenant))
     have = {item.module: item for item in account.items.all()}
+    if wanted == set(have):
+        return
+    period = _current_period(gateway.subscription_retrieve(account.stripe_subscription_id))
     for module in sorted(wanted - set(have)):
         price_id = stripe_price_id(price=_current_price(module))
+        at = proration_date(tenant=tenant, module=module, adding=True, now=now, period=period)
         item_id = gateway.subscription_item_add(
-            subscription_id=account.stripe_subscription_id, price_id=price_id, module=module
+            subscription_id=account.stripe_subscription_id,
+            price_id=price_id,
+            module=module,
+            proration_date=int(at.timestamp()),
         )
         SubscriptionItem.objects.update_or_create(
             account=account, module=module, defaults={"stripe_item_id": item_id, "stripe_price_id": price_id}
         )
     for module in sorted(set(have) - wanted):
-        gateway.subscription_item_remove(have[module].stripe_item_id)
+        at = proration_date(tenant=tenant, module=module, adding=False, now=now, period=period)
+        gateway.subscription_item_remove(have[module].stripe_item_id, proration_date=int(at.timestamp()))
         have[module].delete()
 
 
@@ -644,19 +737,141 @@ def _module_for_price(price: Any) -> str:
 _INVOICE_STATUS = {s.value for s in InvoiceStatus}
 
 
+def _line_proration(line: dict[str, Any]) -> bool:
+    # Since API 2025-03-31 the flag sits on the line's parent; before, on the line itself.
+    parent = line.get("parent") or {}
+    for key in ("subscription_item_details", "invoice_item_details"):
+        details = parent.get(key) or {}
+        if parent.get("type") in (key, None) and "proration" in details:
+            return bool(details["proration"])
+    return bool(line.get("proration"))
+
+
+def _line_price_id(line: dict[str, Any]) -> str:
+    details = (line.get("pricing") or {}).get("price_details") or {}
+    price = details.get("price") or line.get("price") or line.get("plan") or ""
+    return str(price.get("id", "") if isinstance(price, dict) else price)
+
+
+def _stripe_lines(invoice: dict[str, Any], tz: Any) -> list[dict[str, Any]]:
+    """The invoice's lines as plain values: module, period (aware datetimes), amount, proration."""
+    raw = list((invoice.get("lines") or {}).get("data") or [])
+    price_ids = {_line_price_id(li) for li in raw} - {""}
+    module_of_price = dict(
+        Price.objects.filter(stripe_price_id__in=price_ids).values_list("stripe_price_id", "module")
+    )
+    out = []
+    for li in raw:
+        module = (li.get("metadata") or {}).get("module") or module_of_price.get(_line_price_id(li), "")
+        period = li.get("period") or {}
+        start = datetime.fromtimestamp(int(period.get("start") or invoice.get("period_start") or 0), tz)
+        end = datetime.fromtimestamp(int(period.get("end") or period.get("start") or 0), tz)
+        out.append(
+            {
+                "id": str(li["id"]),
+                "module": str(module),
+                "start": start,
+                "end": max(start, end),
+                "amount": gateway.from_minor(li.get("amount")),
+                "currency": str(li.get("currency") or invoice.get("currency") or "cny").upper(),
+                "proration": _line_proration(li),
+                "description": str(li.get("description") or "")[:200],
+            }
+        )
+    return out
+
+
+def _match_expected(lines: list[dict[str, Any]], expected: list[ExpectedLine]) -> dict[str, Decimal]:
+    """Pair each Stripe line with the ledger's line for the same module, start and direction (charge or
+    credit); a Stripe line with no partner is expected to be 0."""
+    pool = list(expected)
+    matched: dict[str, Decimal] = {}
+    for exact in (True, False):
+        for line in lines:
+            if line["id"] in matched:
+                continue
+            for cand in pool:
+                same = cand.module == line["module"] and (cand.amount < 0) == (line["amount"] < 0)
+                if same and (not exact or int(cand.start.timestamp()) == int(line["start"].timestamp())):
+                    matched[line["id"]] = cand.amount
+                    pool.remove(cand)
+                    break
+    # A module turned off and on again within a day: Stripe credits and re-charges from the same instant,
+    # the ledger sees no change. The pair nets to 0 as expected, so each line is right as it stands.
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for line in lines:
+        if line["id"] not in matched:
+            groups.setdefault((line["module"], int(line["start"].timestamp())), []).append(line)
+    for group in groups.values():
+        if len(group) > 1 and sum(ln["amount"] for ln in group) == 0:
+            matched.update({ln["id"]: ln["amount"] for ln in group})
+    return {line["id"]: matched.get(line["id"], Decimal("0.00")) for line in lines}
+
+
+def _inclusive_end(start: datetime, end: datetime, tz: Any) -> date:
+    last = (end - timedelta(seconds=1)) if end > start else start
+    return last.astimezone(tz).date()
+
+
+def month_checks_refresh(*, tenant: Tenant, months: set[date], closed_by: datetime) -> None:
+    """Recompute the Stripe-vs-ledger check of each of `months` that is over at `closed_by` and that
+    Stripe billed from its first day (the month the subscription started in is partly ledger-only)."""
+    tz = tenant_tz(tenant)
+    stripe_lines = InvoiceLine.objects.filter(invoice__tenant=tenant, invoice__manual=False).exclude(
+        stripe_line_id=""
+    )
+    stripe_lines = stripe_lines.exclude(invoice__status=InvoiceStatus.VOID)
+    first_billed = stripe_lines.order_by("period_start").values_list("period_start", flat=True).first()
+    for month in sorted(months):
+        first, last = month_bounds(month)
+        if first_billed is None or first <= first_billed:
+            continue
+        if datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz) > closed_by:
+            continue
+        rows = list(stripe_lines.filter(period_start__gte=first, period_start__lte=last).values("amount"))
+        owed = period_total(tenant, first, billable_from=tenant.trial_ends_at)
+        stripe_amount = sum((r["amount"] for r in rows), Decimal("0"))
+        # Half a cent of rounding per Stripe line and per ledger line, at least one cent.
+        tolerance = max(CENT, (CENT * (len(rows) + len(owed.lines)) / 2).quantize(CENT))
+        MonthCheck.objects.update_or_create(
+            tenant=tenant,
+            month=first,
+            defaults={
+                "stripe_amount": stripe_amount,
+                "ledger_amount": owed.subtotal,
+                "tolerance": tolerance,
+                "currency": owed.currency,
+            },
+        )
+
+
 def invoice_apply(
     *, account: BillingAccount, invoice: dict[str, Any], now: datetime | None = None
 ) -> Invoice:
-    """Mirror a Stripe invoice as fetched now; store what our ledger says it should be; refresh standing."""
+    """Mirror a Stripe invoice as fetched now (with all its lines); store, per line, what our ledger says
+    it should be, and the invoice's expected total; refresh the month checks and the standing.
+
+    Reconciled per line period, not per invoice month: an invoice made on the 1st carries the advance
+    charge for the month starting then and the proration lines for the month before (see
+    `ledger.invoice_expectation`). Idempotent: lines are keyed by Stripe's line id."""
     now = now or timezone.now()
     tenant = account.tenant
     tz = tenant_tz(tenant)
     status = str(invoice.get("status") or "draft")
     status = status if status in _INVOICE_STATUS else InvoiceStatus.DRAFT
-    start = datetime.fromtimestamp(int(invoice.get("period_start") or now.timestamp()), tz).date()
-    end = datetime.fromtimestamp(int(invoice.get("period_end") or now.timestamp()), tz).date()
-    first, _last = month_bounds(start)
-    expected = period_total(tenant, first, billable_from=tenant.trial_ends_at).total
+    # For a subscription invoice Stripe's period looks back: [previous invoice, this invoice).
+    previous_cut = datetime.fromtimestamp(int(invoice.get("period_start") or now.timestamp()), tz)
+    cut = datetime.fromtimestamp(int(invoice.get("period_end") or now.timestamp()), tz)
+    start, end = previous_cut.date(), cut.date()
+    lines = _stripe_lines(invoice, tz)
+    modules = {ln["module"] for ln in lines if ln["module"]} | set(
+        LedgerSpan.objects.filter(tenant=tenant).values_list("module", flat=True)
+    )
+    expected = invoice_expectation(tenant, cut=cut, previous_cut=min(previous_cut, cut), modules=modules)
+    per_line = _match_expected(lines, expected)
+    subtotal = sum((e.amount for e in expected), Decimal("0"))
+    percent = discount_percent_for(tenant, cut.date()) if expected else Decimal("0")
+    ledger_total = subtotal - discount_amount(subtotal=subtotal, percent=percent)
     with transaction.atomic():
         row = Invoice.objects.select_for_update().filter(stripe_invoice_id=invoice["id"]).first()
         row = row or Invoice(tenant=tenant, stripe_invoice_id=invoice["id"], manual=False)
@@ -665,7 +880,7 @@ def invoice_apply(
         row.number = str(invoice.get("number") or invoice["id"])
         row.period_start, row.period_end = start, max(end, start)
         row.total = gateway.from_minor(invoice.get("total", invoice.get("amount_due")))
-        row.ledger_total = expected
+        row.ledger_total = ledger_total
         row.currency = str(invoice.get("currency") or "cny").upper()
         row.status = status
         row.pdf_url = invoice.get("invoice_pdf") or ""
@@ -676,6 +891,30 @@ def invoice_apply(
             # A failed automatic charge: overdue from the first failure on (grace period counts from here).
             row.due_at = row.due_at or now
         row.save()
+        for ln in lines:
+            name = registry.get(ln["module"]).name if ln["module"] in registry else ln["module"]
+            first_day = ln["start"].astimezone(tz).date()
+            last_day = _inclusive_end(ln["start"], ln["end"], tz)
+            monthly = price_for(ln["module"], first_day.replace(day=1))[0] if ln["module"] in registry else 0
+            InvoiceLine.objects.update_or_create(
+                invoice=row,
+                stripe_line_id=ln["id"],
+                defaults={
+                    "module": ln["module"],
+                    "description": ln["description"] or str(name),
+                    "days": (last_day - first_day).days + 1 if ln["end"] > ln["start"] else 0,
+                    "monthly_amount": monthly,
+                    "amount": ln["amount"],
+                    "currency": ln["currency"],
+                    "period_start": first_day,
+                    "period_end": last_day,
+                    "proration": ln["proration"],
+                    "expected_amount": per_line[ln["id"]],
+                },
+            )
+        row.lines.exclude(stripe_line_id__in=[ln["id"] for ln in lines]).delete()
+        months = {ln["start"].astimezone(tz).date().replace(day=1) for ln in lines}
+        month_checks_refresh(tenant=tenant, months=months, closed_by=cut)
     standing_refresh(tenant=tenant, now=now)
     return row
 

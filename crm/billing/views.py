@@ -242,6 +242,7 @@ def _tenant_billing_page(
         form = DiscountForm(initial=initial)
     context = {
         "invoices": invoices,
+        "month_checks": selectors.month_checks_for_operator(user=request.user, tenant_id=tenant_id),
         "exports": [p.name for p in services.tenant_exports(tenant=tenant)],
         "tenant_id": tenant_id,
         "tenant": tenant,

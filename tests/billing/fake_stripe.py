@@ -5,6 +5,16 @@
   calls: customers, products, prices, checkout sessions, portal sessions, subscriptions and their items
   (proration_behavior recorded), coupons and the discounts they make on a subscription (an invoice takes
   the coupon's percent_off off its subtotal, rounded to the minor unit), invoices, invoice previews.
+- Billing periods as Stripe documents them: `subscription_data[billing_cycle_anchor]` starts full monthly
+  periods at the anchor (the time before it, after any `trial_end`, is one prorated line on the first
+  invoice); later periods fall on the anchor's day of the month (the month's last day when shorter), at the
+  anchor's time of day, in UTC. Adding or deleting an item with `create_prorations` makes a pending
+  proration item (a charge for the remaining time, a credit for the unused time) from `proration_date`
+  (default: now) to the period end: unit amount x remaining seconds / period seconds, rounded half up to
+  the minor unit. Pending items go on the next invoice, after the advance lines for the new period.
+  Invoices carry their first ten lines inline (`lines.has_more`); GET /v1/invoices/{id}/lines pages them.
+- `clock` (a timestamp) fixes "now"; `faults` makes it bill wrongly on purpose: "wrong_price" (prorations
+  at a price 10.00 higher), "drop_credit" (removing an item credits nothing).
 - Test helpers play the customer's side (complete a checkout, fail or pay an invoice); each emits the
   events Stripe would, signed with the test secret exactly as Stripe signs them:
   `Stripe-Signature: t=<ts>,v1=<hex HMAC-SHA256 of "<ts>.<raw body>">`.
@@ -12,6 +22,7 @@
 
 from __future__ import annotations
 
+import calendar
 import copy
 import hashlib
 import hmac
@@ -19,6 +30,7 @@ import itertools
 import json
 import threading
 import time
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -83,6 +95,12 @@ class FakeStripe:
             self.outbox: list[dict[str, Any]] = []
             self.counter = itertools.count(1)
             self.down = False  # simulate Stripe not answering (HTTP 500s)
+            self.clock: int | None = None  # a fixed "now" (timestamp); None: the real time
+            self.faults: set[str] = set()
+            self.inline_lines = 10
+
+    def now(self) -> int:
+        return self.clock if self.clock is not None else int(time.time())
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -95,7 +113,7 @@ class FakeStripe:
 
     def _new(self, kind: str, prefix: str, **fields: Any) -> dict[str, Any]:
         obj = copy.deepcopy(FIXTURES[kind])
-        obj.update(id=self._id(prefix), created=int(time.time()), livemode=False, metadata={})
+        obj.update(id=self._id(prefix), created=self.now(), livemode=False, metadata={})
         obj.update(fields)
         self.objects[obj["id"]] = obj
         return obj
@@ -121,24 +139,119 @@ class FakeStripe:
     def render(self, obj: dict[str, Any]) -> dict[str, Any]:
         if obj["object"] == "subscription":
             return self._render_sub(obj)
-        return {k: v for k, v in obj.items() if not k.startswith("_")}
+        out = {k: v for k, v in obj.items() if not k.startswith("_")}
+        if obj["object"] == "invoice" and "_lines" in obj:
+            lines = obj["_lines"]
+            out["lines"] = {
+                "object": "list",
+                "data": copy.deepcopy(lines[: self.inline_lines]),
+                "has_more": len(lines) > self.inline_lines,
+                "url": f"/v1/invoices/{obj['id']}/lines",
+            }
+        return out
 
-    def _invoice_for(self, sub: dict[str, Any], *, reason: str, amount: int | None = None) -> dict[str, Any]:
-        now = int(time.time())
-        items = self._items_of(sub)
-        lines = []
-        for item in items:
-            line = copy.deepcopy(FIXTURES["line_item"])
-            line.update(
-                id=self._id("il"),
-                amount=item["price"]["unit_amount"],
-                currency=sub["currency"],
-                description=item["metadata"].get("module", ""),
-                period={"start": now, "end": now},
-                subtotal=item["price"]["unit_amount"],
+    # --- periods and prorations ----------------------------------------------------------------------
+
+    @staticmethod
+    def _shift_month(ts: int, anchor: int, months: int) -> int:
+        """The billing date `months` after (or before) the one at `ts`: the anchor's day of the month
+        (the month's last day when shorter) at the anchor's time of day, in UTC."""
+        at = datetime.fromtimestamp(ts, UTC)
+        day = datetime.fromtimestamp(anchor, UTC).day
+        index = at.year * 12 + at.month - 1 + months
+        year, month = divmod(index, 12)
+        last = calendar.monthrange(year, month + 1)[1]
+        return int(at.replace(year=year, month=month + 1, day=min(day, last)).timestamp())
+
+    def _full_period(self, sub: dict[str, Any], end: int) -> int:
+        """Seconds of the full monthly period ending at `end` (a short first period before the anchor is
+        prorated against the full month that would end there)."""
+        return end - self._shift_month(end, sub["billing_cycle_anchor"], -1)
+
+    @staticmethod
+    def _prorate(unit: int, seconds: int, period: int) -> int:
+        return int((Decimal(unit) * seconds / period).quantize(Decimal(1), ROUND_HALF_UP)) if period else 0
+
+    def _line(
+        self,
+        sub: dict[str, Any],
+        item: dict[str, Any],
+        *,
+        amount: int,
+        start: int,
+        end: int,
+        proration: bool,
+        description: str,
+        invoice_item: str | None = None,
+    ) -> dict[str, Any]:
+        line = copy.deepcopy(FIXTURES["line_item"])
+        price = item["price"]
+        line.update(
+            id=self._id("il"),
+            amount=amount,
+            subtotal=amount,
+            currency=sub["currency"],
+            description=description,
+            period={"start": start, "end": end},
+            quantity=1,
+            subscription=sub["id"],
+            metadata={},
+            discountable=True,
+            parent={
+                "type": "subscription_item_details",
+                "invoice_item_details": None,
+                "subscription_item_details": {
+                    "invoice_item": invoice_item,
+                    "proration": proration,
+                    "proration_details": {"credited_items": None},
+                    "subscription": sub["id"],
+                    "subscription_item": item["id"],
+                },
+            },
+            pricing={
+                "type": "price_details",
+                "price_details": {"price": price["id"], "product": price.get("product")},
+                "unit_amount_decimal": str(price["unit_amount"]),
+            },
+        )
+        return line
+
+    def _pending_proration(self, sub: dict[str, Any], item: dict[str, Any], when: int, sign: int) -> None:
+        """A pending proration item for adding (sign 1) or removing (sign -1) `item` at `when`."""
+        if sub.get("status") == "trialing":
+            return  # nothing is charged during a trial
+        start, end = sub["_period_start"], sub["_period_end"]
+        if not start <= when <= end:
+            raise ValueError("proration_date must be within the current billing period")
+        if sign < 0 and "drop_credit" in self.faults:
+            return
+        unit = item["price"]["unit_amount"] + (1000 if "wrong_price" in self.faults else 0)
+        amount = sign * self._prorate(unit, end - when, self._full_period(sub, end))
+        name = item["metadata"].get("module", "")
+        words = "Remaining time on" if sign > 0 else "Unused time on"
+        sub["_pending"].append(
+            self._line(
+                sub,
+                item,
+                amount=amount,
+                start=when,
+                end=end,
+                proration=True,
+                description=f"{words} {name}",
+                invoice_item=self._id("ii"),
             )
-            lines.append(line)
-        subtotal = sum(li["amount"] for li in lines) if amount is None else amount
+        )
+
+    def _invoice_for(
+        self,
+        sub: dict[str, Any],
+        *,
+        reason: str,
+        lines: list[dict[str, Any]],
+        period_start: int,
+        period_end: int,
+    ) -> dict[str, Any]:
+        subtotal = sum(li["amount"] for li in lines)
         discount_ids = list(sub.get("discounts") or [])
         off = 0
         total_discounts = []
@@ -151,7 +264,7 @@ class FakeStripe:
             total_discounts.append({"amount": amount_off, "discount": discount_id})
             off += amount_off
         total = subtotal - off
-        return self._new(
+        invoice = self._new(
             "invoice",
             "in",
             customer=sub["customer"],
@@ -159,17 +272,18 @@ class FakeStripe:
             status="open",
             billing_reason=reason,
             currency=sub["currency"],
-            amount_due=total,
+            amount_due=max(total, 0),
             amount_paid=0,
-            amount_remaining=total,
+            amount_remaining=max(total, 0),
             total=total,
             subtotal=subtotal,
             discounts=discount_ids,
             total_discount_amounts=total_discounts,
             attempted=False,
             attempt_count=0,
-            period_start=now,
-            period_end=now,
+            created=period_end,
+            period_start=period_start,
+            period_end=period_end,
             number=f"FAKE-{next(self.counter):04d}",
             invoice_pdf=f"{self.url}/pdf/{len(self.objects)}",
             hosted_invoice_url=f"{self.url}/i/{len(self.objects)}",
@@ -178,8 +292,11 @@ class FakeStripe:
                 "quote_details": None,
                 "subscription_details": {"metadata": {}, "subscription": sub["id"]},
             },
-            lines={"object": "list", "data": lines, "has_more": False, "url": "/v1/invoices/lines"},
         )
+        for li in lines:
+            li["invoice"] = invoice["id"]
+        invoice["_lines"] = lines
+        return invoice
 
     def _discount(self, sub: dict[str, Any], coupon_id: str) -> str:
         coupon = self.get(coupon_id)
@@ -188,7 +305,7 @@ class FakeStripe:
             "di",
             customer=sub["customer"],
             subscription=sub["id"],
-            start=int(time.time()),
+            start=self.now(),
             end=None,
             source={"coupon": coupon["id"], "type": "coupon"},
         )
@@ -202,7 +319,7 @@ class FakeStripe:
         event.update(
             id=self._id("evt"),
             type=event_type,
-            created=int(time.time()),
+            created=self.now(),
             livemode=False,
             api_version="2026-10-28.endive",
             data={"object": copy.deepcopy(self.render(obj))},
@@ -220,28 +337,67 @@ class FakeStripe:
         """The customer entered a card: subscription, first invoice, and the events Stripe sends."""
         with self.lock:
             session = self.get(session_id)
+            now = self.now()
+            trial_end = int(session["_trial_end"]) if session.get("_trial_end") else None
+            anchor = int(session["_anchor"]) if session.get("_anchor") else None
+            if anchor is not None and anchor <= now:
+                anchor = None  # the anchor passed while the session was open: full periods from now
+            cycle_start = trial_end or now
             sub = self._new(
                 "subscription",
                 "sub",
                 customer=session["customer"],
                 # With subscription_data[trial_end] Stripe starts the subscription trialing, first invoice 0.
-                status="trialing" if session.get("_trial_end") else "active",
-                trial_end=int(session["_trial_end"]) if session.get("_trial_end") else None,
+                status="trialing" if trial_end else "active",
+                trial_start=now if trial_end else None,
+                trial_end=trial_end,
+                billing_cycle_anchor=anchor or cycle_start,
+                billing_cycle_anchor_config=None,
+                start_date=now,
                 currency=session["_currency"],
                 cancel_at_period_end=False,
                 canceled_at=None,
                 ended_at=None,
                 cancel_at=None,
                 metadata=session.get("_sub_metadata", {}),
+                _pending=[],
             )
+            if trial_end:
+                sub["_period_start"], sub["_period_end"] = now, trial_end
+            else:
+                sub["_period_start"] = now
+                sub["_period_end"] = anchor or self._shift_month(now, now, 1)
             for line in session["_line_items"]:
                 self._add_item(sub, line["price"], {}, "none")
             sub["discounts"] = [self._discount(sub, c) for c in session.get("_discounts", [])]
             session.update(
                 status="complete", payment_status="paid" if pay else "unpaid", subscription=sub["id"]
             )
-            trial = bool(session.get("_trial_end"))
-            invoice = self._invoice_for(sub, reason="subscription_create", amount=0 if trial else None)
+            lines = []
+            for item in self._items_of(sub):
+                start, end = sub["_period_start"], sub["_period_end"]
+                if trial_end:
+                    amount, words = 0, "Trial period for"
+                else:
+                    amount = self._prorate(
+                        item["price"]["unit_amount"], end - start, self._full_period(sub, end)
+                    )
+                    words = "1 x"
+                name = item["metadata"].get("module", "")
+                lines.append(
+                    self._line(
+                        sub,
+                        item,
+                        amount=amount,
+                        start=start,
+                        end=end,
+                        proration=False,
+                        description=f"{words} {name}",
+                    )
+                )
+            invoice = self._invoice_for(
+                sub, reason="subscription_create", lines=lines, period_start=now, period_end=now
+            )
             sub["latest_invoice"] = invoice["id"]
             start = len(self.outbox)
             self.emit("customer.subscription.created", sub)
@@ -258,11 +414,47 @@ class FakeStripe:
             self.emit("checkout.session.completed", session)
             return self.outbox[start:]
 
+    def _cycle(self, sub: dict[str, Any]) -> dict[str, Any]:
+        """The current period ends: the invoice made then (advance lines for the new period, then the
+        pending prorations of the period that ended) and the subscription moved to the new period."""
+        cut = sub["_period_end"]
+        previous = sub["_period_start"]
+        anchor = sub["billing_cycle_anchor"]
+        if sub.get("status") == "trialing":
+            sub["status"] = "active"
+        # After a trial that ends before the anchor, the time up to the anchor is one prorated period.
+        following = anchor if anchor > cut else self._shift_month(cut, anchor, 1)
+        lines = []
+        for item in self._items_of(sub):
+            amount = self._prorate(
+                item["price"]["unit_amount"], following - cut, self._full_period(sub, following)
+            )
+            name = item["metadata"].get("module", "")
+            lines.append(
+                self._line(
+                    sub,
+                    item,
+                    amount=amount,
+                    start=cut,
+                    end=following,
+                    proration=False,
+                    description=f"1 x {name}",
+                )
+            )
+        lines += sub["_pending"]
+        sub["_pending"] = []
+        sub["_period_start"], sub["_period_end"] = cut, following
+        for item in self._items_of(sub):
+            item.update(current_period_start=cut, current_period_end=following)
+        return self._invoice_for(
+            sub, reason="subscription_cycle", lines=lines, period_start=previous, period_end=cut
+        )
+
     def renew(self, sub_id: str, *, pay: bool) -> list[dict[str, Any]]:
         """A new period's invoice: paid, or the charge fails (invoice stays open, attempted)."""
         with self.lock:
             sub = self.get(sub_id)
-            invoice = self._invoice_for(sub, reason="subscription_cycle")
+            invoice = self._cycle(sub)
             start = len(self.outbox)
             self.emit("invoice.finalized", invoice)
             invoice.update(attempted=True, attempt_count=1)
@@ -279,7 +471,7 @@ class FakeStripe:
         """The period ended after a cancellation: Stripe deletes the subscription."""
         with self.lock:
             sub = self.get(sub_id)
-            sub.update(status="canceled", canceled_at=int(time.time()), ended_at=int(time.time()))
+            sub.update(status="canceled", canceled_at=self.now(), ended_at=self.now())
             start = len(self.outbox)
             self.emit("customer.subscription.deleted", sub)
             return self.outbox[start:]
@@ -296,21 +488,30 @@ class FakeStripe:
             return self.outbox[start:]
 
     def _add_item(
-        self, sub: dict[str, Any], price_id: str, metadata: dict[str, Any], proration: str
+        self,
+        sub: dict[str, Any],
+        price_id: str,
+        metadata: dict[str, Any],
+        proration: str,
+        proration_date: int | None = None,
     ) -> dict[str, Any]:
         price = self.get(price_id)
-        now = int(time.time())
-        return self._new(
+        item = self._new(
             "subscription_item",
             "si",
             subscription=sub["id"],
             price=copy.deepcopy(price),
             quantity=1,
             metadata=dict(metadata or {"module": price["metadata"].get("module", "")}),
-            current_period_start=now,
-            current_period_end=now + 30 * 86400,
+            current_period_start=sub["_period_start"],
+            current_period_end=sub["_period_end"],
             _proration_behavior=proration,
+            _proration_date=proration_date,
         )
+        if proration != "none":
+            when = self.now() if proration_date is None else proration_date
+            self._pending_proration(sub, item, when, 1)
+        return item
 
     # --- HTTP ------------------------------------------------------------------------------------------
 
@@ -372,6 +573,18 @@ class FakeStripe:
                     raise ValueError("only mode=subscription is faked")
                 self.get(params["customer"])
                 prices = [self.get(li["price"]) for li in params["line_items"]]
+                data = params.get("subscription_data", {})
+                anchor, trial = data.get("billing_cycle_anchor"), data.get("trial_end")
+                if trial and int(trial) < self.now() + 48 * 3600:
+                    raise ValueError("subscription_data[trial_end] must be at least 48 hours in the future")
+                if anchor:
+                    start = int(trial) if trial else self.now()
+                    if int(anchor) <= self.now():
+                        raise ValueError("billing_cycle_anchor must be in the future")
+                    if int(anchor) < start:
+                        raise ValueError("billing_cycle_anchor cannot be earlier than trial_end")
+                    if int(anchor) > self._shift_month(start, start, 1):
+                        raise ValueError("billing_cycle_anchor must be before the next natural billing date")
                 session = self._new(
                     "checkout.session",
                     "cs_test",
@@ -390,6 +603,7 @@ class FakeStripe:
                     _currency=prices[0]["currency"],
                     _sub_metadata=params.get("subscription_data", {}).get("metadata", {}),
                     _trial_end=params.get("subscription_data", {}).get("trial_end"),
+                    _anchor=anchor,
                     _discounts=[d["coupon"] for d in params.get("discounts") or []],
                 )
                 session["url"] = f"{self.url}/checkout/{session['id']}"
@@ -405,6 +619,17 @@ class FakeStripe:
                 )
                 s["url"] = f"{self.url}/portal/{s['id']}"
                 return s
+            if len(parts) == 3 and parts[0] == "invoices" and parts[2] == "lines" and method == "GET":
+                lines = self.get(parts[1])["_lines"]
+                after = params.get("starting_after")
+                at = next((i + 1 for i, li in enumerate(lines) if li["id"] == after), 0) if after else 0
+                limit = int(params.get("limit") or 10)
+                return {
+                    "object": "list",
+                    "data": copy.deepcopy(lines[at : at + limit]),
+                    "has_more": at + limit < len(lines),
+                    "url": f"/v1/invoices/{parts[1]}/lines",
+                }
             if len(parts) == 2 and parts[0] in ("subscriptions", "invoices", "customers") and method == "GET":
                 obj = self.get(parts[1])
                 if obj.get("_deleted"):
@@ -421,7 +646,7 @@ class FakeStripe:
                 return sub
             if len(parts) == 2 and parts[0] == "subscriptions" and method == "DELETE":
                 sub = self.get(parts[1])
-                sub.update(status="canceled", canceled_at=int(time.time()))
+                sub.update(status="canceled", canceled_at=self.now())
                 return sub
             if method == "POST" and key == "subscription_items":
                 sub = self.get(params["subscription"])
@@ -430,11 +655,19 @@ class FakeStripe:
                     params["price"],
                     params.get("metadata", {}),
                     params.get("proration_behavior", "create_prorations"),
+                    int(params["proration_date"]) if params.get("proration_date") else None,
                 )
             if len(parts) == 2 and parts[0] == "subscription_items" and method == "DELETE":
                 item = self.get(parts[1])
+                if item.get("_deleted"):
+                    raise NotFound(parts[1])
+                behavior = params.get("proration_behavior", "create_prorations")
+                when = int(params["proration_date"]) if params.get("proration_date") else self.now()
+                if behavior != "none":
+                    self._pending_proration(self.get(item["subscription"]), item, when, -1)
                 item["_deleted"] = True
-                item["_removed_proration_behavior"] = params.get("proration_behavior", "create_prorations")
+                item["_removed_proration_behavior"] = behavior
+                item["_removed_proration_date"] = when
                 return {"id": item["id"], "object": "subscription_item", "deleted": True}
             if method == "POST" and key == "invoices/create_preview":
                 sub = self.get(params["subscription"])

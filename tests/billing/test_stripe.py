@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from crm.billing import services
-from crm.billing.ledger import line_amount, month_bounds, price_for
+from crm.billing.ledger import line_amount, month_bounds, price_for, tenant_tz
 from crm.billing.models import AccountStatus, BillingAccount, Invoice, InvoiceStatus, WebhookEvent
 from crm.tenants.models import Tenant, TenantStatus
 from crm.tenants.services import module_set_enabled
@@ -85,8 +85,24 @@ def test_checkout_sends_one_line_per_module_and_activates_only_on_the_webhook(
     assert after["items"] == ["project", "retail"]
     invoice = Invoice.objects.get(tenant=alpha.tenant, manual=False)
     assert invoice.status == InvoiceStatus.PAID and invoice.pdf_url.startswith(fake_stripe.url)
-    assert invoice.total == Decimal(
-        price_for("project", invoice.period_start)[0] + price_for("retail", invoice.period_start)[0]
+    # Anchored on the next 1st (tenant time): the first invoice is the rest of this month, prorated, and
+    # the ledger agrees to the cent.
+    anchor = fake_stripe.get(session_id)["_anchor"]
+    tz = tenant_tz(alpha.tenant)
+    assert datetime.fromtimestamp(int(anchor), tz).timetuple()[2:6] == (1, 0, 0, 0)
+    lines = list(invoice.lines.order_by("module"))
+    assert [ln.module for ln in lines] == ["project", "retail"] and not any(ln.proration for ln in lines)
+    assert invoice.total == sum(ln.amount for ln in lines)
+    if datetime.fromtimestamp(int(anchor), UTC).day == 31:
+        # Stripe counts months from the anchor's UTC day; 00:00 on the 1st in UTC+8 is the 31st in UTC
+        # only after a 31-day month (see the README): then the first period is exactly the ledger's.
+        assert all(ln.amount == ln.expected_amount for ln in lines) and invoice.total == invoice.ledger_total
+    assert (
+        Decimal("0")
+        < invoice.total
+        < Decimal(
+            price_for("project", invoice.period_start)[0] + price_for("retail", invoice.period_start)[0]
+        )
     )
     assert WebhookEvent.objects.filter(processed_at__isnull=False, error="").count() == 4
 
@@ -280,7 +296,17 @@ def test_checkout_during_the_trial_carries_the_trial_into_stripe(
 ):
     """A card added on day 1 of a 14-day trial is not charged for the trial days."""
     session_id = start_checkout(alpha, fake_stripe)
-    assert int(fake_stripe.get(session_id)["_trial_end"]) == int(alpha.tenant.trial_ends_at.timestamp())
+    # The trial carried into Stripe ends at 00:00 of its last day (the ledger bills that day whole), and
+    # full periods start on the 1st after it.
+    tz = tenant_tz(alpha.tenant)
+    trial_end = datetime.fromtimestamp(int(fake_stripe.get(session_id)["_trial_end"]), tz)
+    assert trial_end == datetime.combine(
+        alpha.tenant.trial_ends_at.astimezone(tz).date(), time.min, tzinfo=tz
+    )
+    anchor = datetime.fromtimestamp(int(fake_stripe.get(session_id)["_anchor"]), tz)
+    assert (
+        anchor.day == 1 and anchor.time() == time.min and trial_end < anchor <= trial_end + timedelta(days=31)
+    )
     send(
         public_client,
         fake_stripe,
@@ -289,7 +315,14 @@ def test_checkout_during_the_trial_carries_the_trial_into_stripe(
     )
     after = state(alpha.tenant)
     assert after["tenant"] == TenantStatus.ACTIVE and after["sub"] == "trialing"
-    assert Invoice.objects.get(tenant=alpha.tenant, manual=False).total == Decimal("0.00")
+    first = Invoice.objects.get(tenant=alpha.tenant, manual=False)
+    assert first.total == Decimal("0.00") == first.ledger_total
+    # The trial ends: one prorated line per module up to the anchor, as the ledger says.
+    sub_id = BillingAccount.objects.get(tenant=alpha.tenant).stripe_subscription_id
+    send(public_client, fake_stripe, fake_stripe.renew(sub_id, pay=True), django_capture_on_commit_callbacks)
+    second = Invoice.objects.filter(tenant=alpha.tenant, manual=False).exclude(pk=first.pk).get()
+    assert second.total > 0 and second.total == second.ledger_total
+    assert all(ln.amount == ln.expected_amount for ln in second.lines.all())
 
 
 def test_ledger_mismatch_over_one_cent_is_flagged(alpha, operator):
