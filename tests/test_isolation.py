@@ -34,6 +34,7 @@ METHODS = ("get", "post")
 def plant(tenant: Any) -> dict[str, Any]:
     """Records with unique marker strings in every kind of tenant data the routes can show."""
     from crm.modules.core.services import customer_create
+    from crm.modules.messaging.public import template_update
     from crm.tenants.accounts.models import Invitation, Team, User
     from crm.tenants.accounts.services import api_key_create
 
@@ -51,6 +52,10 @@ def plant(tenant: Any) -> dict[str, Any]:
             expires_at="2099-01-01T00:00:00Z",
         )
         customer = customer_create(actor=owner, name=f"{MARK}-{slug}-customer")
+        # Tenant text behind the retail care API (/api/v1/retail/care/templates/birthday/sms/).
+        template_update(
+            actor=owner, perm="retail.manage", kind="birthday", channel="sms", body=f"{MARK}-{slug}-care"
+        )
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     # Invoices live in the public schema, keyed by tenant (the PDF route takes an invoice id).
     invoice = Invoice.objects.create(
@@ -118,7 +123,14 @@ def is_login_redirect(answer: Answer) -> bool:
 def test_markers_are_visible_to_their_own_tenant(alpha, planted):
     """Positive control: the marker check below can see data when it is there."""
     client = alpha.client("owner")
-    for path in ("/api/v1/users/", "/api/v1/teams/", "/api/v1/api-keys/", "/api/v1/invitations/"):
+    for path in (
+        "/api/v1/users/",
+        "/api/v1/teams/",
+        "/api/v1/api-keys/",
+        "/api/v1/invitations/",
+        "/api/v1/retail/care/templates/",
+        "/api/v1/retail/care/templates/birthday/sms/",
+    ):
         assert leaks(request(client, "get", path), planted["alpha"]["markers"]), path
 
 
@@ -128,6 +140,7 @@ def test_alpha_gets_nothing_from_any_route_on_betas_host(alpha, beta, planted):
     with_key = Client(HTTP_HOST=beta.host, HTTP_AUTHORIZATION=f"Api-Key {planted['alpha']['raw_key']}")
 
     exercised: set[str] = set()
+    walked: set[str] = set()
     failures: list[str] = []
     for route in urlwalk.routes("config.urls_tenant"):
         for path in urlwalk.paths(route, planted["beta"]["ids"], "config.urls_tenant"):
@@ -152,10 +165,17 @@ def test_alpha_gets_nothing_from_any_route_on_betas_host(alpha, beta, planted):
                     if path.startswith("/api/") and response.status_code not in DENIED:
                         failures.append(f"{who} {method.upper()} {path}: API answered {response.status_code}")
                 exercised.add(route.namespace or route.name or route.label)
+                walked.add(path)
     assert failures == []
     # The walk really covered module, API and platform routes.
     assert {"core", "api-core", "dummy", "api-dummy"} <= exercised
     assert {"api-users-detail", "api-keys-list", "login"} <= exercised
+    # Retail's care API, including the template detail on the event/channel that holds beta's marker.
+    assert {
+        "/api/v1/retail/care/templates/",
+        "/api/v1/retail/care/templates/birthday/sms/",
+        "/api/v1/retail/care/settings/",
+    } <= walked
 
 
 def test_invoice_pdf_of_another_tenant_is_404_on_own_host(alpha, beta, planted):

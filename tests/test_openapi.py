@@ -71,6 +71,13 @@ def test_every_route_is_documented_with_its_answer(openapi):
                 assert code == "204" or response.get("content"), (method, path, code)
     assert len(ids) == len(set(ids))
     assert openapi["paths"][f"{API}/core/imports/{{id}}/"]["post"]["operationId"] == "core_imports_start"
+    # Retail's care API, with the path parameters limited to the real events and channels.
+    care = openapi["paths"][f"{API}/retail/care/templates/{{kind}}/{{channel}}/"]
+    assert {"get", "put", "patch"} <= set(care)
+    params = {p["name"]: p["schema"].get("enum") for p in care["get"]["parameters"]}
+    assert "birthday" in params["kind"] and sorted(params["channel"]) == ["email", "sms"]
+    assert {"get"} <= set(openapi["paths"][f"{API}/retail/care/templates/"])
+    assert {"get", "put"} <= set(openapi["paths"][f"{API}/retail/care/settings/"])
 
 
 def test_exports_are_documented_as_files(openapi):
@@ -176,6 +183,18 @@ def test_answers_match_the_documented_schemas(alpha, openapi):
     assert job["preview"] == [["甲公司", "13800000000"]]
     call(owner, "get", "/core/imports/{id}/", 200, pk=job["id"])
     assert call(owner, "post", "/core/imports/{id}/", 202, {}, job["id"])["status"] != job["status"]
+
+    # Retail care: templates and notice windows answer as documented (errors in the shared shape).
+    assert len(call(owner, "get", "/retail/care/templates/", 200)) == 8
+    path = "/retail/care/templates/{kind}/{channel}/"
+    url = path.replace("{kind}", "birthday").replace("{channel}", "sms")
+    response = owner.patch(f"{API}{url}", {"body": "{{ name }} 生日快乐"}, content_type="application/json")
+    assert _conforms(openapi, response, "patch", path, 200)["body"] == "{{ name }} 生日快乐"
+    response = owner.get(f"{API}{url}")
+    assert _conforms(openapi, response, "get", path, 200)["channel"] == "sms"
+    settings = {"points_notice_days": 10, "membership_notice_days": 20}
+    assert call(owner, "put", "/retail/care/settings/", 200, settings) == settings
+    assert call(owner, "get", "/retail/care/settings/", 200) == settings
 
     # The export answers with the documented content types.
     for kind, content_type in (("csv", "text/csv"), ("xlsx", XLSX)):

@@ -25,6 +25,8 @@ GENERIC_VALUES = (
     "abc",
     "12345678-1234-5678-1234-567812345678",
     "x/y",
+    "birthday",  # a care event (retail's care template routes accept only real events and channels)
+    "sms",
 )
 CATCH_ALL_VALUE = "zz-probe-unknown/"
 

@@ -28,7 +28,7 @@ from crm.platform.errors import ServiceError
 from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import User
 
-from . import exports, imports, selectors, services
+from . import exports, import_kinds, imports, selectors, services
 from .models import (
     Activity,
     ActivityComment,
@@ -829,8 +829,16 @@ class ImportJobSerializer(serializers.ModelSerializer):
 
 
 class ImportUpload(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=list(imports.FIELDS))
+    kind = serializers.ChoiceField(
+        choices=[], help_text="What to import: the core's kinds and those enabled modules add (members)."
+    )
     file = serializers.FileField(help_text="A CSV or XLSX file with a header row.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Read when used, not at import: modules register their kinds during start-up.
+        kind: Any = self.fields["kind"]
+        kind.choices = [k.name for k in import_kinds.import_kinds.all()]
 
 
 class ImportPreview(ImportJobSerializer):
@@ -850,8 +858,8 @@ class ImportStart(serializers.Serializer):
 
 
 class ImportCreate(APIView):
-    """POST multipart {kind: customers, contacts or products, file}: store it, guess the mapping, return a
-    preview."""
+    """POST multipart {kind: customers, contacts, products or a kind a module adds (members), file}: store
+    it, guess the mapping, return a preview. The kind must be offered: its module on, its permission held."""
 
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
     parser_classes = [MultiPartParser, FormParser]

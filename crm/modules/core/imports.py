@@ -4,6 +4,10 @@ Flow: upload -> preview with a guessed column mapping -> confirm -> a background
 first and writes nothing if any row is bad (per-row error report to download), else upserts all rows by the
 chosen key in one transaction. Progress goes to the cache (schema-prefixed), because rows written inside
 the transaction are invisible to the progress page until commit.
+
+What can be imported is a registry of `ImportKind`s (import_kinds.py): the core registers customers,
+contacts and products below (`register_core_kinds`, called from CoreConfig.ready); other modules register
+theirs through `crm.modules.core.public`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -24,18 +27,19 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from crm.platform.errors import PermissionDenied, ServiceError
-from crm.platform.permissions import data_scope, has_perm
+from crm.platform.permissions import data_scope
 from crm.tenants.accounts.models import User
 from crm.tenants.accounts.services import audit
 
 from . import selectors
+from .import_kinds import ImportKind, Records, RowError, import_kinds, kind_check, register_import_kind
 from .models import Contact, Customer, CustomerShare, ImportJob, Product
 from .services import initials, normalize_name, normalize_phone
 
@@ -176,13 +180,14 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def guess_mapping(kind: str, headers: list[str]) -> dict[str, str]:
+def guess_mapping(kind: str | ImportKind, headers: list[str]) -> dict[str, str]:
     """Column index (as a string) -> field, from header synonyms."""
+    fields = kind.fields if isinstance(kind, ImportKind) else _kind(kind).fields
     mapping: dict[str, str] = {}
     taken: set[str] = set()
     for i, header in enumerate(headers):
         h = re.sub(r"[\s*：:]+", "", (header or "").lower())
-        for fld, _label, words in FIELDS[kind]:
+        for fld, _label, words in fields:
             if fld not in taken and h in {w.replace(" ", "") for w in words}:
                 mapping[str(i)] = fld
                 taken.add(fld)
@@ -202,11 +207,7 @@ def _media_dir() -> Path:
 
 def import_upload(*, actor: User, kind: str, filename: str, data: bytes) -> ImportJob:
     """Store an uploaded file and guess the column mapping; nothing is imported yet."""
-    if kind not in FIELDS:
-        raise ServiceError(_("Choose what to import."), field="kind")
-    perm = "core.manage_products" if kind == "products" else "core.view_customers"
-    if not has_perm(actor, perm):
-        raise PermissionDenied(_("You do not have permission to do this."))
+    spec = kind_check(actor, kind)
     suffix = Path(filename).suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise ServiceError(_("Upload a .csv or .xlsx file."), field="file")
@@ -224,8 +225,8 @@ def import_upload(*, actor: User, kind: str, filename: str, data: bytes) -> Impo
     job.stored_path = str(path)
     job.headers = headers
     job.encoding = encoding
-    job.mapping = guess_mapping(kind, headers)
-    job.key = "code_name_spec" if kind == "products" else "phone"
+    job.mapping = guess_mapping(spec, headers)
+    job.key = spec.keys[0][0]
     job.save()
     return job
 
@@ -247,21 +248,20 @@ def import_start(*, actor: User, job: ImportJob, mapping: dict[str, str], key: s
         raise PermissionDenied(_("This import belongs to someone else."))
     if job.status != ImportJob.Status.UPLOADED:
         raise ServiceError(_("This import has already run."), code="conflict")
-    valid = {f for f, _l, _w in FIELDS[job.kind]}
+    spec = kind_check(actor, job.kind)  # the module may have been switched off since the upload
+    valid = spec.field_names()
     mapping = {str(col): fld for col, fld in mapping.items() if fld}
     if set(mapping.values()) - valid or len(set(mapping.values())) != len(mapping):
         raise ServiceError(_("Map each column to a different field."), field="mapping")
-    if "name" not in mapping.values():
-        raise ServiceError(_("Map a column to the name."), field="mapping")
-    if job.kind == "contacts" and "customer" not in mapping.values():
-        raise ServiceError(_("Map a column to the customer."), field="mapping")
-    if job.kind in ("customers", "contacts"):
-        if key not in (CUSTOMER_KEYS if job.kind == "customers" else CONTACT_KEYS):
-            raise ServiceError(_("Choose the key used to find existing records."), field="key")
-        if key not in mapping.values():
-            raise ServiceError(_("Map a column to the key field."), field="key")
-    else:
-        key = "code_name_spec"
+    for fld, message in spec.required:
+        if fld not in mapping.values():
+            raise ServiceError(str(message), field="mapping")
+    if len(spec.keys) == 1:
+        key = spec.keys[0][0]  # nothing to choose
+    elif key not in {k for k, _label in spec.keys}:
+        raise ServiceError(_("Choose the key used to find existing records."), field="key")
+    if key in valid and key not in mapping.values():
+        raise ServiceError(_("Map a column to the key field."), field="key")
     job.mapping, job.key, job.status = mapping, key, ImportJob.Status.QUEUED
     job.save(update_fields=["mapping", "key", "status", "updated_at"])
     from .tasks import import_run
@@ -276,13 +276,6 @@ def progress_key(job_id: int) -> str:
 
 def import_progress(job: ImportJob) -> dict[str, int]:
     return cache.get(progress_key(job.pk)) or {"done": job.processed_rows, "total": job.total_rows}
-
-
-@dataclass
-class RowError:
-    row: int  # 1-based spreadsheet row (the header is row 1)
-    field: str
-    message: str
 
 
 def _choice_table(field_name: str, choices: Any) -> dict[str, str]:
@@ -388,12 +381,31 @@ def _clean_contact(rec: dict[str, str], key: str) -> dict[str, Any]:
     return out
 
 
-def _clean_row(kind: str, rec: dict[str, str], key: str, tables: dict[str, dict[str, str]]) -> dict[str, Any]:
-    if kind == "customers":
-        return _clean_customer(rec, key, tables)
-    if kind == "contacts":
-        return _clean_contact(rec, key)
-    return _clean_product(rec)
+def _customer_tables() -> dict[str, dict[str, str]]:
+    return {
+        "kind": _choice_table("kind", Customer.Kind),
+        "source": _choice_table("source", Customer.Source),
+        "stage": _choice_table("stage", Customer.Stage),
+    }
+
+
+def _kind(name: str) -> ImportKind:
+    kind = import_kinds.get(name)
+    if kind is None:
+        raise ServiceError(_("Choose what to import."), field="kind")
+    return kind
+
+
+def _refuse(job: ImportJob, actor: User, exc: ServiceError) -> ImportJob:
+    """Fail the job as a whole (nothing read, nothing written), with the reason in the importer's language."""
+    with translation.override(actor.language or translation.get_language()):
+        message = str(exc.message)  # kind_check's messages are lazy: translated here
+    job.errors = [RowError(0, "kind", message).__dict__]
+    job.error_count = 1
+    job.status, job.finished_at = ImportJob.Status.FAILED, timezone.now()
+    job.save()
+    cache.set(progress_key(job.pk), {"done": 0, "total": 0}, 3600)
+    return job
 
 
 def import_run(job_id: int) -> ImportJob:
@@ -403,22 +415,23 @@ def import_run(job_id: int) -> ImportJob:
         return job  # idempotent: a re-delivered task does nothing
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now())
     actor = job.created_by
+    try:
+        # Checked again here: the module may have been switched off (or the role changed) since the upload.
+        spec = kind_check(actor, job.kind)
+    except ServiceError as exc:  # PermissionDenied is a ServiceError too
+        return _refuse(job, actor, exc)
     mapping = {int(col): fld for col, fld in job.mapping.items()}
     _headers, rows, _enc = read_rows(Path(job.stored_path))
     records: list[tuple[int, dict[str, Any]]] = []
     errors: list[RowError] = []
     seen: dict[Any, int] = {}
-    tables = {
-        "kind": _choice_table("kind", Customer.Kind),
-        "source": _choice_table("source", Customer.Source),
-        "stage": _choice_table("stage", Customer.Stage),
-    }
+    context = spec.prepare() if spec.prepare else None
     for line, row in enumerate(rows, start=2):
         if not any(row):
             continue
         rec = {fld: (row[col] if col < len(row) else "") for col, fld in mapping.items()}
         try:
-            clean = _clean_row(job.kind, rec, job.key, tables)
+            clean = spec.clean_row(rec, job.key, context)
         except ValueError as exc:
             fld, msg = exc.args[0]
             errors.append(RowError(line, fld, str(msg)))
@@ -429,22 +442,15 @@ def import_run(job_id: int) -> ImportJob:
         seen[clean["_key"]] = line
         records.append((line, clean))
     total = len(records) + len(errors)
-    if job.kind == "contacts":
-        # Resolved before anything is written, so that unknown customers are reported with the other errors.
-        errors = sorted(
-            errors + _resolve_contact_customers(actor, job.key, records), key=lambda e: (e.row, e.field)
-        )
+    if spec.resolve is not None:
+        # Resolved before anything is written, so that e.g. unknown customers are reported with the others.
+        errors = sorted(errors + spec.resolve(actor, job.key, records), key=lambda e: (e.row, e.field))
     cache.set(progress_key(job.pk), {"done": 0, "total": total}, 3600)
     created = updated = 0
     if not errors:
         try:
             with transaction.atomic():
-                if job.kind == "customers":
-                    created, updated, errors = _write_customers(job, actor, records)
-                elif job.kind == "contacts":
-                    created, updated = _write_contacts(job, records)
-                else:
-                    created, updated = _write_products(job, records)
+                created, updated, errors = spec.write(job, actor, records)
                 if errors:
                     raise _Rollback
                 audit(
@@ -484,8 +490,12 @@ class _Rollback(Exception):
     pass
 
 
-def _progress(job: ImportJob, done: int, total: int) -> None:
+def progress_set(job: ImportJob, done: int, total: int) -> None:
+    """Report how far a running import's write got (read by the progress page)."""
     cache.set(progress_key(job.pk), {"done": done, "total": total}, 3600)
+
+
+_progress = progress_set
 
 
 def _write_customers(
@@ -827,3 +837,67 @@ def import_cleanup(*, older_than: timedelta = timedelta(days=7)) -> int:
         job.save(update_fields=["stored_path", "updated_at"])
         n += 1
     return n
+
+
+# --- the core's kinds ---------------------------------------------------------------------------------
+
+
+def _write_products_kind(job: ImportJob, actor: User, records: Records) -> tuple[int, int, list[RowError]]:
+    return (*_write_products(job, records), [])
+
+
+def _write_contacts_kind(job: ImportJob, actor: User, records: Records) -> tuple[int, int, list[RowError]]:
+    return (*_write_contacts(job, records), [])
+
+
+KEY_LABELS = {"phone": gettext_lazy("Phone"), "email": gettext_lazy("Email"), "name": gettext_lazy("Name")}
+MAP_NAME = gettext_lazy("Map a column to the name.")
+
+CORE_KINDS = (
+    ImportKind(
+        name="customers",
+        label=gettext_lazy("Customers (with a contact person)"),
+        module="core",
+        perm="core.view_customers",
+        fields=tuple(FIELDS["customers"]),
+        keys=tuple((k, KEY_LABELS[k]) for k in CUSTOMER_KEYS),
+        required=(("name", MAP_NAME),),
+        prepare=_customer_tables,
+        clean_row=_clean_customer,
+        write=_write_customers,
+        key_label=gettext_lazy("Update existing customers found by"),
+    ),
+    ImportKind(
+        name="contacts",
+        label=gettext_lazy("Contacts of existing customers"),
+        module="core",
+        perm="core.view_customers",
+        fields=tuple(FIELDS["contacts"]),
+        keys=tuple((k, KEY_LABELS[k]) for k in CONTACT_KEYS),
+        required=(("name", MAP_NAME), ("customer", gettext_lazy("Map a column to the customer."))),
+        clean_row=lambda rec, key, _context: _clean_contact(rec, key),
+        resolve=_resolve_contact_customers,
+        write=_write_contacts_kind,
+        key_label=gettext_lazy("Update existing contacts of the customer found by"),
+        note=gettext_lazy(
+            "Each contact is added to the customer named in its row (by customer name or phone)."
+        ),
+    ),
+    ImportKind(
+        name="products",
+        label=gettext_lazy("Products"),
+        module="core",
+        perm="core.manage_products",
+        fields=tuple(FIELDS["products"]),
+        keys=(("code_name_spec", gettext_lazy("Code + name + specification")),),
+        required=(("name", MAP_NAME),),
+        clean_row=lambda rec, _key, _context: _clean_product(rec),
+        write=_write_products_kind,
+        note=gettext_lazy("Existing products are found by code + name + specification."),
+    ),
+)
+
+
+def register_core_kinds() -> None:
+    for kind in CORE_KINDS:
+        register_import_kind(kind)

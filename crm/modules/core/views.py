@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -23,7 +24,7 @@ from crm.platform.permissions import data_scope, has_perm
 from crm.tenants.accounts.models import User
 from crm.tenants.selectors import dashboard_widgets
 
-from . import exports, imports, selectors, services
+from . import exports, import_kinds, imports, selectors, services
 from .forms import (
     ActivityForm,
     ContactForm,
@@ -614,19 +615,32 @@ def product_export(request: HttpRequest) -> HttpResponse:
     return exports.respond("products", request.GET.get("format", "csv"), headers, rows)
 
 
-@require_perm("core.view_customers")
+def _require_import(view: Any) -> Any:
+    """Logged in and offered at least one import kind (its module on, its permission held), else 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not import_kinds.kinds_offered(_user(request)):
+            raise DjangoPermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@_require_import
 def import_start(request: HttpRequest) -> HttpResponse:
-    """Step 1: upload a .csv (UTF-8 or GBK) or .xlsx file of customers, contacts or products."""
+    """Step 1: upload a .csv (UTF-8 or GBK) or .xlsx file of one of the kinds offered to the user
+    (customers, contacts, products, and what enabled modules add, e.g. retail members); ?kind= preselects."""
     user = _user(request)
     error = ""
+    kind = request.POST.get("kind") or request.GET.get("kind", "")
     if request.method == "POST":
         upload = request.FILES.get("file")
         try:
             if upload is None:
                 raise ServiceError(_("Choose a file."), field="file")
-            job = imports.import_upload(
-                actor=user, kind=request.POST.get("kind", ""), filename=upload.name or "", data=upload.read()
-            )
+            job = imports.import_upload(actor=user, kind=kind, filename=upload.name or "", data=upload.read())
         except ServiceError as exc:
             error = str(exc.message)
         else:
@@ -635,11 +649,11 @@ def import_start(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "core/import_start.html",
-        {"jobs": jobs, "error": error, "can_products": has_perm(user, "core.manage_products")},
+        {"jobs": jobs, "error": error, "kinds": import_kinds.kinds_offered(user), "selected": kind},
     )
 
 
-@require_perm("core.view_customers")
+@_require_import
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Step 2: preview with column mapping and key; step 3: progress; then the outcome and row errors."""
     user = _user(request)
@@ -653,11 +667,13 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             error = str(exc.message)
         else:
             return redirect("core:import_detail", pk=job.pk)
+    spec = import_kinds.import_kinds.get(job.kind)
     ctx: dict[str, Any] = {
         "job": job,
         "error": error,
-        "fields": imports.FIELDS[job.kind],
-        "keys": imports.CONTACT_KEYS if job.kind == "contacts" else imports.CUSTOMER_KEYS,
+        "spec": spec,
+        "fields": spec.fields if spec else (),
+        "keys": spec.keys if spec else (),
         "progress": imports.import_progress(job),
     }
     if job.status == ImportJob.Status.UPLOADED:
@@ -676,7 +692,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "core/import_detail.html", ctx)
 
 
-@require_perm("core.view_customers")
+@_require_import
 def import_errors(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk, created_by=_user(request))
     response = HttpResponse(imports.import_error_report(job), content_type="text/csv; charset=utf-8")

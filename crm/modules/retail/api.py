@@ -17,6 +17,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm.modules.messaging.public import (
+    CONTEXT_NAMES,
+    CareSettings,
+    Channel,
+    EventKind,
+    MessageTemplate,
+    care_settings_get,
+    care_settings_update,
+    template_get,
+    template_update,
+    templates_ensure,
+)
 from crm.platform.errors import NotFound
 from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import User
@@ -132,7 +144,9 @@ class DayRowSerializer(_ResultRowSerializer):
 
 
 class TierRowSerializer(_ResultRowSerializer):
-    member__tier__name = serializers.CharField(allow_null=True)
+    tier__name = serializers.CharField(
+        allow_null=True, help_text="The member's tier when the sale was recorded (not the tier today)."
+    )
 
 
 class ResultsSerializer(serializers.Serializer):
@@ -407,3 +421,118 @@ class Expiring(APIView):
                 ],
             }
         )
+
+
+# --- member care (关怀) templates and notice windows: the same services and permission as /retail/care/ ---
+
+CARE_PERM = "retail.manage"  # the permission the care page is mounted with (urls.py)
+CARE_PATH_PARAMS = [
+    OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(EventKind.values), description="Event."),
+    OpenApiParameter(
+        "channel", str, OpenApiParameter.PATH, enum=list(Channel.values), description="Channel."
+    ),
+]
+
+
+class CareTemplateSerializer(serializers.ModelSerializer):
+    """One care message template: Django template syntax (sandboxed; placeholders in `placeholders`)."""
+
+    placeholders = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MessageTemplate
+        fields = ["kind", "channel", "subject", "body", "is_active", "placeholders", "updated_at"]
+
+    def get_placeholders(self, obj: MessageTemplate) -> list[str]:
+        return list(CONTEXT_NAMES)
+
+
+class CareTemplateUpdateSerializer(serializers.Serializer):
+    subject = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="Email only (required there)."
+    )
+    body = serializers.CharField(required=False, allow_blank=True)
+    is_active = serializers.BooleanField(required=False, help_text="Whether this message is sent at all.")
+
+
+class CareTemplateList(APIView):
+    """GET: every (event, channel) template of the tenant (missing ones are created from the defaults)."""
+
+    permission_classes = [IsAuthenticated, perm(CARE_PERM)]
+
+    @extend_schema(responses={200: CareTemplateSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(CareTemplateSerializer(templates_ensure(), many=True).data)
+
+
+class CareTemplateDetail(APIView):
+    """GET one template; PUT/PATCH {subject, body, is_active} changes it with the care page's validation (a
+    template syntax error or a forbidden tag answers 400 with the field)."""
+
+    permission_classes = [IsAuthenticated, perm(CARE_PERM)]
+
+    @extend_schema(parameters=CARE_PATH_PARAMS, responses={200: CareTemplateSerializer})
+    def get(self, request: Request, kind: str, channel: str) -> Response:
+        return Response(CareTemplateSerializer(template_get(kind=kind, channel=channel)).data)
+
+    @extend_schema(
+        parameters=CARE_PATH_PARAMS,
+        request=CareTemplateUpdateSerializer,
+        responses={200: CareTemplateSerializer},
+    )
+    def put(self, request: Request, kind: str, channel: str) -> Response:
+        return self._update(request, kind, channel)
+
+    @extend_schema(
+        parameters=CARE_PATH_PARAMS,
+        request=CareTemplateUpdateSerializer,
+        responses={200: CareTemplateSerializer},
+    )
+    def patch(self, request: Request, kind: str, channel: str) -> Response:
+        return self._update(request, kind, channel)
+
+    def _update(self, request: Request, kind: str, channel: str) -> Response:
+        ser = CareTemplateUpdateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        current = template_get(kind=kind, channel=channel)
+        data = ser.validated_data  # fields left out keep their value
+        template = template_update(
+            actor=_actor(request),
+            perm=CARE_PERM,
+            kind=kind,
+            channel=channel,
+            subject=data.get("subject", current.subject),
+            body=data.get("body", current.body),
+            is_active=data.get("is_active", current.is_active),
+        )
+        return Response(CareTemplateSerializer(template).data)
+
+
+class CareSettingsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CareSettings
+        fields = ["points_notice_days", "membership_notice_days"]
+
+
+class CareSettingsDetail(APIView):
+    """GET / PUT {points_notice_days, membership_notice_days}: how many days ahead members are warned that
+    their points or membership expire (1-365)."""
+
+    permission_classes = [IsAuthenticated, perm(CARE_PERM)]
+
+    @extend_schema(responses={200: CareSettingsSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(CareSettingsSerializer(care_settings_get()).data)
+
+    @extend_schema(request=CareSettingsSerializer, responses={200: CareSettingsSerializer})
+    def put(self, request: Request) -> Response:
+        # Plain integers here; the range is the service's rule (same message as on the care page).
+        ser = CareSettingsUpdateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        care = care_settings_update(actor=_actor(request), perm=CARE_PERM, **ser.validated_data)
+        return Response(CareSettingsSerializer(care).data)
+
+
+class CareSettingsUpdateSerializer(serializers.Serializer):
+    points_notice_days = serializers.IntegerField()
+    membership_notice_days = serializers.IntegerField()

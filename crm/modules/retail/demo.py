@@ -103,6 +103,7 @@ def _seed(rng: random.Random) -> None:
     for sale in sales:
         m = sale.member
         multiplier = m.tier.points_multiplier if m.tier else Decimal("1")
+        sale.tier = m.tier  # the tier at the time of sale, before any upgrade it causes
         sale.points = int((sale.amount * multiplier).quantize(Decimal("1"), rounding=ROUND_DOWN))
         m.total_spend += sale.amount
         m.points_balance += sale.points

@@ -1,166 +1,265 @@
-"""Import existing members and their points balances from .xlsx or CSV (UTF-8 or GB18030 as Chinese Excel
-saves it). All or nothing: every row is checked first; one bad row writes nothing and the errors name the
-rows. Imported points become one `import` ledger entry per member (expiring by the points rule), so the
-balance still equals the ledger sum.
+"""Members as a kind of the core's shared spreadsheet import (upload → mapping preview → background run,
+all or nothing, per-row error report, progress page).
 
-Runs in the request for files up to MAX_ROWS rows; the core's background import framework handles
-customers and products but has no plug-in point for other modules yet."""
+Existing members are found by member number and updated; the others are created. Imported points become
+one `import` ledger entry per member, so the balance still equals the ledger sum: for a new member the
+file's points, for an existing one the difference between the file's balance and the current one (nothing
+when they are equal, so importing the same file twice does not add the points twice). Empty cells leave an
+existing member's value as it is. Tiers are matched by name; new members without one get the lowest tier
+(imported spend does not upgrade anyone: the tier column says where a member stands).
+
+Writes are batched: one locked lookup per 10,000 member numbers, COPY for new rows, one
+UPDATE ... FROM unnest(...) per 2,000 existing rows.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass, field
-from datetime import date, datetime
+import re
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from psycopg import sql
 
-from crm.platform.errors import ServiceError
+from crm.modules.core.public import (
+    ImportJob,
+    ImportKind,
+    RowError,
+    copy_insert,
+    import_progress_set,
+)
 from crm.tenants.accounts.models import User
 
 from . import services
-from .models import Member, PointsEntry
+from .models import Member, PointsEntry, Tier
 
-MAX_ROWS = 20000
-# Column headers as found in Chinese and English sheets -> field.
-HEADERS = {
-    "name": ("name", "姓名", "会员姓名"),
-    "member_no": ("member_no", "member number", "会员号", "会员编号", "卡号"),
-    "phone": ("phone", "mobile", "手机", "手机号", "电话"),
-    "points": ("points", "积分", "积分余额"),
-    "total_spend": ("total_spend", "total spend", "累计消费", "消费总额"),
-    "valid_until": ("valid_until", "valid until", "有效期", "有效期至", "到期日"),
-}
+LOOKUP_CHUNK = 10000
+MAX_SPEND = Decimal("1000000000000")  # Member.total_spend: 14 digits, 2 after the point
+BATCH = 2000
+
+# Column headers as found in Chinese and English sheets.
+FIELDS = (
+    ("name", gettext_lazy("Name"), ("name", "姓名", "会员姓名", "会员名称")),
+    (
+        "member_no",
+        gettext_lazy("Member number"),
+        ("member_no", "member number", "会员号", "会员编号", "卡号"),
+    ),
+    ("phone", gettext_lazy("Phone"), ("phone", "mobile", "手机", "手机号", "电话")),
+    ("points", gettext_lazy("Points balance"), ("points", "积分", "积分余额")),
+    ("total_spend", gettext_lazy("Total spend"), ("total_spend", "total spend", "累计消费", "消费总额")),
+    (
+        "valid_until",
+        gettext_lazy("Valid until"),
+        ("valid_until", "valid until", "有效期", "有效期至", "到期日"),
+    ),
+    ("tier", gettext_lazy("Tier (by name)"), ("tier", "level", "等级", "会员等级", "级别", "会员级别")),
+)
+_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
 
 
-@dataclass
-class ImportResult:
-    created: int = 0
-    errors: list[str] = field(default_factory=list)
+def _prepare() -> dict[str, int]:
+    """Tier name -> id, once per run."""
+    return {name: pk for pk, name in Tier.objects.values_list("pk", "name")}
 
 
-def read_table(filename: str, data: bytes) -> list[list[Any]]:
-    if filename.lower().endswith(".xlsx"):
-        from openpyxl import load_workbook
+def _amount(raw: str) -> Decimal:
+    return Decimal(raw.replace(",", "").replace("¥", "").replace("￥", "").strip())
 
-        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
-        return [list(r) for r in sheet.iter_rows(values_only=True)]
-    for encoding in ("utf-8-sig", "gb18030"):
+
+def _clean(rec: dict[str, str], key: str, tiers: dict[str, int]) -> dict[str, Any]:
+    name = services.normalize_name(rec.get("name", ""))
+    if not name:
+        raise ValueError(("name", _("The name is empty.")))
+    number = services.normalize_member_no(rec.get("member_no", ""))
+    if not number:
+        raise ValueError(("member_no", _("The member number is empty.")))
+    out: dict[str, Any] = {"name": name[:100], "member_no": number[:40], "_key": number}
+    phone = rec.get("phone", "").strip()
+    if phone:
+        out["phone"] = phone[:30]
+    raw = rec.get("points", "").strip()
+    if raw:
         try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ServiceError(_("The file is neither UTF-8 nor GB18030 text."), field="file")
-    return [list(r) for r in csv.reader(io.StringIO(text))]
-
-
-def _column_map(header: list[Any]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for i, cell in enumerate(header):
-        label = str(cell or "").strip().lower()
-        for key, names in HEADERS.items():
-            if label in names and key not in found:
-                found[key] = i
-    return found
-
-
-def _text(value: Any) -> str:
-    # Excel stores a card number typed as digits as a float: 100001.0 must read "100001".
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return "" if value is None else str(value)
-
-
-def _date(value: Any) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value).strip().replace("/", "-"))
-
-
-def members_import(*, actor: User, filename: str, data: bytes) -> ImportResult:
-    services._require(actor, "retail.manage")
-    rows = read_table(filename, data)
-    if not rows:
-        raise ServiceError(_("The file is empty."), field="file")
-    cols = _column_map(rows[0])
-    if "name" not in cols or "member_no" not in cols:
-        raise ServiceError(
-            _("The first row must name the columns, at least name and member number."), field="file"
-        )
-    if len(rows) - 1 > MAX_ROWS:
-        raise ServiceError(_("At most %(n)s rows per file.") % {"n": MAX_ROWS}, field="file")
-
-    def cell(row: list[Any], key: str) -> Any:
-        i = cols.get(key)
-        return row[i] if i is not None and i < len(row) else None
-
-    result = ImportResult()
-    members: list[tuple[Member, int]] = []
-    seen: set[str] = set()
-    # Only the file's numbers are looked up: a tenant may hold a million members.
-    numbers = [services.normalize_member_no(_text(cell(row, "member_no"))) for row in rows[1:]]
-    existing = set(
-        Member.objects.filter(member_no__in=[n for n in numbers if n]).values_list("member_no", flat=True)
-    )
-    base = services._base_tier()
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(c not in (None, "") for c in row):
-            continue
-        name = services.normalize_name(_text(cell(row, "name")))
-        number = services.normalize_member_no(_text(cell(row, "member_no")))
-        problems = []
-        if not name or not number:
-            problems.append(_("name and member number are required"))
-        elif number in seen or number in existing:
-            problems.append(_("member number %(no)s appears twice or exists") % {"no": number})
-        try:
-            points = int(Decimal(str(cell(row, "points") or 0)))
-            spend = Decimal(str(cell(row, "total_spend") or 0)).quantize(Decimal("0.01"))
-            if points < 0 or spend < 0:
-                raise InvalidOperation
+            points = int(_amount(raw))  # "1200.0" as Excel writes it; fractions are dropped as before
         except (InvalidOperation, ValueError):
-            problems.append(_("points and total spend must be numbers, not negative"))
-            points, spend = 0, Decimal("0")
+            raise ValueError(("points", _("Points must be a whole number, not negative."))) from None
+        if points < 0:
+            raise ValueError(("points", _("Points must be a whole number, not negative.")))
+        out["points"] = points
+    raw = rec.get("total_spend", "").strip()
+    if raw:
         try:
-            valid_until = _date(cell(row, "valid_until"))
+            spend = _amount(raw).quantize(services.CENT)
+        except (InvalidOperation, ValueError):
+            raise ValueError(("total_spend", _("Enter an amount."))) from None
+        if spend < 0:
+            raise ValueError(("total_spend", _("The amount cannot be negative.")))
+        if spend >= MAX_SPEND:
+            raise ValueError(("total_spend", _("Enter an amount.")))
+        out["total_spend"] = spend
+    raw = rec.get("valid_until", "").strip()
+    if raw:
+        match = _DATE.match(raw)  # 2027-06-30, 2027/6/30, 2027年6月30日, or an Excel date (…T00:00:00)
+        try:
+            if match is None:
+                raise ValueError
+            out["valid_until"] = date(*(int(g) for g in match.groups()))
         except ValueError:
-            problems.append(_("valid until must be a date (YYYY-MM-DD)"))
-            valid_until = None
-        if problems:
-            result.errors.append(
-                _("Row %(line)s: %(problems)s") % {"line": line, "problems": "; ".join(problems)}
+            raise ValueError(("valid_until", _("Valid until must be a date (YYYY-MM-DD)."))) from None
+    raw = services.normalize_name(rec.get("tier", ""))
+    if raw:
+        if raw not in tiers:
+            raise ValueError(("tier", _("Unknown tier “%(v)s”.") % {"v": raw}))
+        out["tier_id"] = tiers[raw]
+    return out
+
+
+# Columns an import may change on an existing member; NULL in the batch keeps the current value.
+UPDATE_COLUMNS = (
+    ("name", "text"),
+    ("phone", "text"),
+    ("points_balance", "integer"),
+    ("total_spend", "numeric"),
+    ("valid_until", "date"),
+    ("tier_id", "bigint"),
+)
+
+
+def _update_members(rows: list[dict[str, Any]], now: Any) -> None:
+    """One UPDATE ... FROM unnest(arrays) per batch (Django's bulk_update builds a CASE per row and field)."""
+    sets = sql.SQL(", ").join(
+        sql.SQL("{c} = COALESCE(v.{c}, t.{c})").format(c=sql.Identifier(c)) for c, _t in UPDATE_COLUMNS
+    )
+    unnest = sql.SQL(", ").join(sql.SQL(f"%s::{t}[]") for _c, t in UPDATE_COLUMNS)  # type: ignore[arg-type]
+    names = sql.SQL(", ").join(sql.Identifier(c) for c, _t in UPDATE_COLUMNS)
+    statement = sql.SQL(
+        "UPDATE {table} AS t SET {sets}, updated_at = %s "
+        "FROM unnest(%s::bigint[], {unnest}) AS v(id, {names}) WHERE t.id = v.id"
+    ).format(table=sql.Identifier(Member._meta.db_table), sets=sets, unnest=unnest, names=names)
+    with connection.cursor() as cursor:
+        query = statement.as_string(cursor.cursor)
+        for i in range(0, len(rows), BATCH):
+            batch = rows[i : i + BATCH]
+            cursor.execute(
+                query,
+                [now, [r["id"] for r in batch], *([r.get(c) for r in batch] for c, _t in UPDATE_COLUMNS)],
+            )
+
+
+def _write(
+    job: ImportJob, actor: User, records: list[tuple[int, dict[str, Any]]]
+) -> tuple[int, int, list[RowError]]:
+    """Runs inside the import's transaction. Existing members are locked (sales wait) while their balance
+    is read and set, so a sale at the counter cannot slip between the read and the write."""
+    now = timezone.now()
+    rule = services.points_rule_get()
+    expires = services._months_later(now, rule.expiry_months)
+    base = services._base_tier()
+    base_id = base.pk if base else None
+    numbers = [rec["_key"] for _line, rec in records]
+    existing: dict[str, tuple[int, int]] = {}
+    for i in range(0, len(numbers), LOOKUP_CHUNK):
+        existing.update(
+            (no, (pk, balance))
+            for pk, no, balance in Member.objects.select_for_update()
+            .filter(member_no__in=numbers[i : i + LOOKUP_CHUNK])
+            .order_by("pk")
+            .values_list("pk", "member_no", "points_balance")
+        )
+    total = len(records)
+    to_create: list[Member] = []
+    updates: list[dict[str, Any]] = []
+    # Ledger rows as plain tuples (member_id, points, expires_at, note): building 100,000 model instances
+    # only to COPY them out again took longer than the COPY itself.
+    entries: list[tuple[int, int, Any, str]] = []
+    note = _("Balance set by import %(file)s") % {"file": job.filename[:150]}
+    for _line, rec in records:
+        found = existing.get(rec["_key"])
+        if found is None:
+            points = rec.get("points", 0)
+            to_create.append(
+                Member(
+                    name=rec["name"],
+                    member_no=rec["member_no"],
+                    phone=rec.get("phone", ""),
+                    valid_until=rec.get("valid_until"),
+                    tier_id=rec.get("tier_id", base_id),
+                    points_balance=points,
+                    total_spend=rec.get("total_spend", Decimal("0")),
+                )
             )
             continue
-        seen.add(number)
-        phone = _text(cell(row, "phone")).strip()
-        member = Member(name=name, member_no=number, phone=phone, tier=base, valid_until=valid_until)
-        member.points_balance, member.total_spend = points, spend
-        members.append((member, points))
-    if result.errors:
-        return result  # all or nothing: a bad row writes nothing
-    rule = services.points_rule_get()
-    expires = services._months_later(timezone.now(), rule.expiry_months)
-    with transaction.atomic():
-        Member.objects.bulk_create([m for m, _p in members], batch_size=2000)
-        PointsEntry.objects.bulk_create(
-            [
-                PointsEntry(
-                    member=m, kind=PointsEntry.Kind.IMPORT, points=p, expires_at=expires, created_by=actor
-                )
-                for m, p in members
-                if p
-            ],
-            batch_size=2000,
-        )
-    result.created = len(members)
-    return result
+        pk, balance = found
+        row = {
+            "id": pk,
+            **{c: rec.get(c) for c in ("name", "phone", "total_spend", "valid_until", "tier_id")},
+        }
+        if "points" in rec:
+            row["points_balance"] = rec["points"]
+            delta = rec["points"] - balance
+            if delta:
+                # Up: fresh points expiring by the rule. Down: a debit (no expiry), capped like any balance.
+                entries.append((pk, delta, expires if delta > 0 else None, note))
+        updates.append(row)
+    done = 0
+    for i in range(0, len(to_create), BATCH * 5):
+        batch = to_create[i : i + BATCH * 5]
+        copy_insert(Member, batch, now)
+        entries.extend((m.pk, m.points_balance, expires, "") for m in batch if m.points_balance)
+        done += len(batch)
+        import_progress_set(job, done, total)
+    for i in range(0, len(updates), BATCH * 5):
+        _update_members(updates[i : i + BATCH * 5], now)
+        done += len(updates[i : i + BATCH * 5])
+        import_progress_set(job, done, total)
+    _copy_entries(entries, actor, now)
+    return len(to_create), len(updates), []
+
+
+def _copy_entries(entries: list[tuple[int, int, Any, str]], actor: User, now: Any) -> None:
+    """COPY `import` ledger entries (ids from the table's identity default)."""
+    if not entries:
+        return
+    columns = (
+        "created_at",
+        "updated_at",
+        "member_id",
+        "kind",
+        "points",
+        "expires_at",
+        "created_by_id",
+        "note",
+    )
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(PointsEntry._meta.db_table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
+    kind = str(PointsEntry.Kind.IMPORT)
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for member_id, points, expires_at, note in entries:
+            copy.write_row((now, now, member_id, kind, points, expires_at, actor.pk, note))
+
+
+MEMBERS = ImportKind(
+    name="members",
+    label=gettext_lazy("Members (with points balances)"),
+    module="retail",
+    perm="retail.manage",  # managers, admins and owners; never clerks
+    fields=FIELDS,
+    keys=(("member_no", gettext_lazy("Member number")),),
+    required=(
+        ("name", gettext_lazy("Map a column to the name.")),
+        ("member_no", gettext_lazy("Map a column to the member number.")),
+    ),
+    prepare=_prepare,
+    clean_row=_clean,
+    write=_write,
+    note=gettext_lazy(
+        "Existing members are found by member number and updated; the points column is the balance to "
+        "set (recorded in the points ledger); empty cells leave a member's value as it is."
+    ),
+)

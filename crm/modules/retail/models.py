@@ -161,6 +161,11 @@ class Sale(TimeStampedModel):
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3, default="CNY")
     points = models.IntegerField(_("points earned"), default=0)
+    # The member's tier when the sale was recorded (results by tier must not move when a member changes
+    # tier later). Empty for a member without a tier.
+    tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("tier")
+    )
     note = models.CharField(_("note"), max_length=200, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     voided_by = models.ForeignKey(

@@ -146,9 +146,9 @@ def memberships_expiring(*, actor: User, within_days: int = 30) -> QuerySet[Memb
 
 
 def results(*, actor: User, days: int = 30) -> dict[str, Any]:
-    """Sales (not voided) in the last `days` days by store, clerk, day and the member's current tier; new
-    and active members and the repeat-purchase rate (share of active members who bought twice or more).
-    A fixed number of grouped queries whatever the data size."""
+    """Sales (not voided) in the last `days` days by store, clerk, day and the member's tier at the time of
+    each sale; new and active members and the repeat-purchase rate (share of active members who bought
+    twice or more). A fixed number of grouped queries whatever the data size."""
     _require_manage(actor)
     since = timezone.now() - timedelta(days=days)
     sales = Sale.objects.filter(voided_at__isnull=True, created_at__gte=since)
@@ -156,7 +156,8 @@ def results(*, actor: User, days: int = 30) -> dict[str, Any]:
     by_store = list(sales.values("store__name").annotate(**agg).order_by("-total"))
     by_clerk = list(sales.values("clerk__name").annotate(**agg).order_by("-total"))
     by_day = list(sales.annotate(day=TruncDate("created_at")).values("day").annotate(**agg).order_by("day"))
-    by_tier = list(sales.values("member__tier__name").annotate(**agg).order_by("-total"))
+    # The tier recorded on each sale (the member's tier when buying), not the member's tier today.
+    by_tier = list(sales.values("tier__name").annotate(**agg).order_by("-total"))
     per_member = sales.values("member_id").annotate(n=Count("id"))
     counts = per_member.aggregate(active=Count("member_id"), repeat=Count("member_id", filter=Q(n__gte=2)))
     active, repeat = counts["active"] or 0, counts["repeat"] or 0

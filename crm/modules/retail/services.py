@@ -407,6 +407,7 @@ def sale_record(
             clerk=actor,
             amount=amount_value,
             points=points,
+            tier=locked.tier,  # before any upgrade this sale causes: the tier the points were earned at
             note=note.strip()[:200],
         )
         if line_rows:

@@ -12,7 +12,6 @@ urlpatterns = [
     path("sales/<int:pk>/void/", views.sale_void, name="sale_void"),
     path("members/", views.member_list, name="member_list"),
     path("members/export/", views.member_export, name="member_export"),
-    path("members/import/", views.member_import, name="member_import"),
     path("stores/", views.store_list, name="store_list"),
     path("stores/<int:pk>/clerks/", views.store_assign, name="store_assign"),
     path("setup/", views.setup, name="setup"),

@@ -17,7 +17,7 @@ from crm.platform.errors import ServiceError, show_on_form
 from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import User
 
-from . import api, imports, selectors, services
+from . import api, selectors, services
 from .forms import (
     AssignForm,
     LookupForm,
@@ -287,30 +287,3 @@ def results(request: HttpRequest) -> HttpResponse:
         "store_totals": [float(row["total"]) for row in data["by_store"]],
     }
     return render(request, "retail/results.html", {"r": data, "chart": chart})
-
-
-@require_perm("retail.manage")
-def member_import(request: HttpRequest) -> HttpResponse:
-    """Upload existing members with points balances (.xlsx or CSV); all rows or none."""
-    errors: list[str] = []
-    if request.method == "POST":
-        upload = request.FILES.get("file")
-        if upload is None:
-            errors = [_("Choose a file.")]
-        elif upload.size and upload.size > 10 * 1024 * 1024:
-            errors = [_("The file is larger than 10 MB.")]
-        else:
-            try:
-                result = imports.members_import(
-                    actor=_user(request), filename=upload.name or "", data=upload.read()
-                )
-            except ServiceError as exc:
-                errors = [str(exc.message)]
-            else:
-                errors = result.errors
-                if not errors:
-                    messages.success(request, _("%(n)s members imported.") % {"n": result.created})
-                    return redirect("retail:member_list")
-    return render(
-        request, "retail/member_import.html", {"errors": errors[:200], "more": max(0, len(errors) - 200)}
-    )

@@ -1,91 +1,243 @@
-"""Member import from CSV (GB18030 as Chinese Excel saves it) and .xlsx: all or nothing, ledger = balance."""
+"""Members through the core's shared import (CSV in GB18030 as Chinese Excel saves it, and .xlsx): all or
+nothing, key = member number (update or create), points balance == ledger sum, no double points."""
 
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 from django_tenants.utils import schema_context
 
-from crm.modules.retail import imports, services
+from crm.modules.core import import_kinds, imports
+from crm.modules.core.models import ImportJob
+from crm.modules.retail import services
 from crm.modules.retail.models import Member, PointsEntry
-from crm.platform.errors import PermissionDenied
+from crm.platform.errors import PermissionDenied, ServiceError
+from crm.tenants.services import module_set_enabled
 
 from .factories import make_shop, to_public
 
 GOOD = (
-    "姓名,会员号,手机,积分,累计消费,有效期\n"
-    "王芳,vip 9001,13900000001,1200,5600.5,2027-06-30\n"
-    "赵磊,VIP9002,,0,0,\n"
+    "姓名,会员号,手机,积分,累计消费,有效期,会员等级\n"
+    "王芳,vip 9001,13900000001,1200,5600.5,2027-06-30,金卡\n"
+    "赵磊,VIP9002,,0,0,,\n"
 )
 
 
+@pytest.fixture(autouse=True)
+def media(tmp_path, settings):
+    settings.MEDIA_ROOT = str(tmp_path)
+
+
+def run(actor, data: bytes, filename="会员.csv", mapping=None) -> ImportJob:
+    """Upload, confirm with the guessed mapping (or `mapping`), run the task body here."""
+    job = imports.import_upload(actor=actor, kind="members", filename=filename, data=data)
+    imports.import_start(actor=actor, job=job, mapping=mapping or job.mapping, key="")
+    return imports.import_run(job.pk)
+
+
+def test_members_kind_is_offered_to_managers_with_retail_on(alpha, shop):
+    offered = {k.name for k in import_kinds.kinds_offered(alpha.users["manager"])}
+    assert {"customers", "contacts", "products", "members"} <= offered
+    assert "members" not in {k.name for k in import_kinds.kinds_offered(alpha.users["clerk"])}
+    assert "members" not in {k.name for k in import_kinds.kinds_offered(alpha.users["sales"])}
+
+
 def test_csv_import_creates_members_with_ledger_entries(alpha, shop):
-    result = imports.members_import(
-        actor=alpha.users["manager"], filename="m.csv", data=GOOD.encode("gb18030")
-    )
-    assert (result.created, result.errors) == (2, [])
-    fang = Member.objects.get(member_no="VIP9001")
-    assert (fang.name, fang.points_balance, str(fang.total_spend), str(fang.valid_until)) == (
+    job = run(alpha.users["manager"], GOOD.encode("gb18030"))
+    assert (job.status, job.created_count, job.updated_count, job.errors) == ("done", 2, 0, [])
+    assert job.mapping == {
+        str(i): f
+        for i, f in enumerate(("name", "member_no", "phone", "points", "total_spend", "valid_until", "tier"))
+    }
+    fang = Member.objects.select_related("tier").get(member_no="VIP9001")
+    assert fang.tier is not None
+    assert (fang.name, fang.points_balance, str(fang.total_spend), str(fang.valid_until), fang.tier.name) == (
         "王芳",
         1200,
         "5600.50",
         "2027-06-30",
+        "金卡",
     )
     assert fang.points_balance == services.ledger_sum(fang)
-    assert PointsEntry.objects.get(member=fang).kind == "import"
-    assert not PointsEntry.objects.filter(member__member_no="VIP9002").exists()  # zero points: no entry
+    entry = PointsEntry.objects.get(member=fang)
+    assert entry.kind == "import" and entry.expires_at is not None
+    lei = Member.objects.select_related("tier").get(member_no="VIP9002")
+    assert lei.tier == shop.tiers["base"]  # no tier given: the lowest
+    assert not PointsEntry.objects.filter(member=lei).exists()  # zero points: no entry
     # Imported members are found by the clerk's exact lookup like any other.
     assert services.member_lookup(actor=alpha.users["clerk"], name="王芳", member_no="VIP9001") == fang
+
+
+def test_existing_members_are_updated_by_number_and_points_never_doubled(alpha, shop):
+    # Given a member with 300 points from a sale
+    services.sale_record(actor=alpha.users["manager"], member=shop.member, store=shop.store, amount="300")
+    data = "会员号,姓名,积分\nvip0001,张三,500\nVIP9100,新会员,40\n".encode()
+    # When a file sets the balance to 500
+    job = run(alpha.users["owner"], data)
+    assert (job.status, job.created_count, job.updated_count) == ("done", 1, 1)
+    member = Member.objects.get(pk=shop.member.pk)
+    # Then one import entry of +200 brings the balance to 500; spend and tier are untouched (empty columns)
+    assert member.points_balance == 500 == services.ledger_sum(member)
+    assert str(member.total_spend) == "300.00" and member.tier_id == shop.tiers["base"].pk
+    assert list(
+        PointsEntry.objects.filter(member=member, kind="import").values_list("points", flat=True)
+    ) == [200]
+    # The same task delivered again does nothing; the same file imported again adds nothing either.
+    assert imports.import_run(job.pk).created_count == 1
+    again = run(alpha.users["owner"], data)
+    assert (again.status, again.created_count, again.updated_count) == ("done", 0, 2)
+    assert PointsEntry.objects.filter(kind="import").count() == 2
+    assert Member.objects.get(pk=member.pk).points_balance == 500 == services.ledger_sum(member)
+    # A lower balance is a negative import entry: the ledger still sums to the balance.
+    run(alpha.users["owner"], "会员号,姓名,积分\nVIP0001,张三,120\n".encode())
+    member.refresh_from_db()
+    assert member.points_balance == 120 == services.ledger_sum(member)
 
 
 def test_one_bad_row_imports_nothing_and_names_the_rows(alpha, shop):
     bad = (
         GOOD
-        + "钱七,VIP9001,,10,,\n孙八,,,,,\n周九,VIP9003,,-5,,\n吴十,VIP9004,,,,2027-13-01\n张三,vip0001,,,,\n"
+        + "钱七,VIP9001,,10,,,\n孙八,,,,,,\n周九,VIP9003,,-5,,,\n吴十,VIP9004,,,,2027-13-01,\n"
+        + "郑一,VIP9005,,,abc,,\n冯二,VIP9006,,,,,钻石卡\n"
     )
     with translation.override("en"):  # row messages are translated; read them in English here
-        result = imports.members_import(
-            actor=alpha.users["owner"], filename="m.csv", data=bad.encode("utf-8")
-        )
-    assert result.created == 0 and [e.split(":")[0] for e in result.errors] == [
-        "Row 4",
-        "Row 5",
-        "Row 6",
-        "Row 7",
-        "Row 8",
+        job = run(alpha.users["owner"], bad.encode("utf-8"))
+    assert job.status == "failed" and job.created_count == 0
+    assert [(e["row"], e["field"]) for e in job.errors] == [
+        (4, "member_no"),
+        (5, "member_no"),
+        (6, "points"),
+        (7, "valid_until"),
+        (8, "total_spend"),
+        (9, "tier"),
     ]
+    assert "Same key as row 2" in job.errors[0]["message"]
+    assert "Unknown tier" in job.errors[-1]["message"]
     assert not Member.objects.filter(member_no__startswith="VIP900").exists()
+    assert "9,tier," in imports.import_error_report(job)
 
 
-def test_xlsx_import_reads_numbers_typed_as_digits(alpha, shop):
+def test_xlsx_import_reads_numbers_typed_as_digits_and_excel_dates(alpha, shop):
+    from datetime import datetime
+
     from openpyxl import Workbook
 
     wb = Workbook()
     ws = wb.active
-    ws.append(["会员姓名", "卡号", "积分余额"])
-    ws.append(["陈静", 100001.0, 88])
+    ws.append(["会员姓名", "卡号", "积分余额", "到期日"])
+    ws.append(["陈静", 100001.0, 88, datetime(2028, 1, 31)])
     buf = io.BytesIO()
     wb.save(buf)
-    result = imports.members_import(actor=alpha.users["owner"], filename="m.xlsx", data=buf.getvalue())
-    assert result.errors == [] and Member.objects.get(member_no="100001").points_balance == 88
+    job = run(alpha.users["owner"], buf.getvalue(), filename="m.xlsx")
+    assert job.errors == [] and job.status == "done"
+    member = Member.objects.get(member_no="100001")
+    assert member.points_balance == 88 and str(member.valid_until) == "2028-01-31"
 
 
 def test_import_is_for_managers_only(alpha, shop):
     with pytest.raises(PermissionDenied):
-        imports.members_import(actor=alpha.users["clerk"], filename="m.csv", data=GOOD.encode())
+        imports.import_upload(
+            actor=alpha.users["clerk"], kind="members", filename="m.csv", data=GOOD.encode()
+        )
+    with pytest.raises(PermissionDenied):
+        imports.import_upload(
+            actor=alpha.users["sales"], kind="members", filename="m.csv", data=GOOD.encode()
+        )
 
 
-def test_import_page(alpha):
+def test_member_number_and_name_must_be_mapped(alpha, shop):
+    job = imports.import_upload(
+        actor=alpha.users["owner"], kind="members", filename="m.csv", data=GOOD.encode()
+    )
+    mapping = {k: v for k, v in job.mapping.items() if v != "member_no"}
+    with translation.override("en"), pytest.raises(ServiceError, match="member number"):
+        imports.import_start(actor=alpha.users["owner"], job=job, mapping=mapping, key="")
+
+
+def test_writes_are_batched_not_per_row(alpha, shop):
+    rows = "".join(f"会员{i},VIP{i:05d},139{i:08d},{i},{i}.5,2027-01-01,银卡\n" for i in range(300))
+    job = imports.import_upload(
+        actor=alpha.users["owner"],
+        kind="members",
+        filename="m.csv",
+        data=("姓名,会员号,手机,积分,累计消费,有效期,等级\n" + rows).encode(),
+    )
+    imports.import_start(actor=alpha.users["owner"], job=job, mapping=job.mapping, key="")
+    with CaptureQueriesContext(connection) as created:
+        assert imports.import_run(job.pk).created_count == 300
+    # Same file again: 300 updates (balances equal: no ledger entries).
+    job2 = imports.import_upload(
+        actor=alpha.users["owner"],
+        kind="members",
+        filename="m.csv",
+        data=("姓名,会员号,手机,积分,累计消费,有效期,等级\n" + rows).encode(),
+    )
+    imports.import_start(actor=alpha.users["owner"], job=job2, mapping=job2.mapping, key="")
+    with CaptureQueriesContext(connection) as updated:
+        assert imports.import_run(job2.pk).updated_count == 300
+    assert len(created) < 30 and len(updated) < 30, (len(created), len(updated))
+    assert Member.objects.filter(tier__name="银卡", member_no__startswith="VIP").count() == 300
+    assert PointsEntry.objects.filter(kind="import").count() == 299  # member 0 has 0 points
+    assert Member.objects.get(member_no="VIP00299").total_spend == Decimal("299.50")
+
+
+def test_module_switched_off_between_upload_and_run_fails_the_job_cleanly(alpha, shop):
+    owner = alpha.users["owner"]
+    job = imports.import_upload(actor=owner, kind="members", filename="m.csv", data=GOOD.encode())
+    imports.import_start(actor=owner, job=job, mapping=job.mapping, key="")
+    to_public()
+    module_set_enabled(tenant=alpha.tenant, module="retail", enabled=False, actor_email="t@test")
+    try:
+        with schema_context(alpha.schema):
+            # Upload and confirmation refuse it too, and the page no longer offers it.
+            with pytest.raises(ServiceError):
+                imports.import_upload(actor=owner, kind="members", filename="m.csv", data=GOOD.encode())
+            assert "members" not in {k.name for k in import_kinds.kinds_offered(owner)}
+            with translation.override("en"):
+                done = imports.import_run(job.pk)
+            assert (done.status, done.error_count, done.created_count) == ("failed", 1, 0)
+            assert done.errors[0]["row"] == 0 and "switched off" in done.errors[0]["message"]
+            assert not Member.objects.filter(member_no="VIP9001").exists()
+        to_public()
+        page = alpha.client("owner").get(f"/import/{job.pk}/")
+        assert page.status_code == 200 and b"import-refused" in page.content
+    finally:
+        to_public()
+        module_set_enabled(tenant=alpha.tenant, module="retail", enabled=True, actor_email="t@test")
+
+
+def test_import_pages_flow(alpha, django_capture_on_commit_callbacks):
     with schema_context(alpha.schema):
         make_shop(alpha.users)
     to_public()
+    # The members page links into the shared import with the kind preselected.
+    page = alpha.client("manager").get("/retail/members/").content.decode()
+    assert "/import/?kind=members" in page
+    start = alpha.client("manager").get("/import/?kind=members").content.decode()
+    assert 'value="members" selected' in start
+    assert 'value="members"' not in alpha.client("sales").get("/import/").content.decode()
+    # Clerks have no import at all.
+    assert alpha.client("clerk").get("/import/").status_code == 403
     upload = SimpleUploadedFile("m.csv", GOOD.encode("gb18030"), content_type="text/csv")
-    assert alpha.client("clerk").post("/retail/members/import/", {"file": upload}).status_code == 403
+    assert alpha.client("clerk").post("/import/", {"kind": "members", "file": upload}).status_code == 403
+    client = alpha.client("manager")
     upload = SimpleUploadedFile("m.csv", GOOD.encode("gb18030"), content_type="text/csv")
-    response = alpha.client("manager").post("/retail/members/import/", {"file": upload})
-    assert response.status_code == 302
+    response = client.post("/import/", {"kind": "members", "file": upload})
+    assert response.status_code == 302, response.content[:300]
+    detail = response["Location"]
+    mapping_page = client.get(detail).content.decode()
+    assert 'data-testid="import-mapping"' in mapping_page and 'name="key"' not in mapping_page
+    post = {f"col_{i}": f for i, f in enumerate(("name", "member_no", "phone", "points", "", "", "tier"))}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(detail, post).status_code == 302
+    assert 'data-testid="import-done"' in client.get(detail).content.decode()
     with schema_context(alpha.schema):
         assert Member.objects.filter(member_no__in=["VIP9001", "VIP9002"]).count() == 2
+        assert Member.objects.get(member_no="VIP9001").total_spend == 0  # column left unmapped
+    assert client.get("/retail/members/import/").status_code == 404  # the old in-request importer is gone

@@ -56,7 +56,7 @@ def test_results_by_store_clerk_day_tier_and_repeat_rate(alpha, shop):
     clerks = {row["clerk__name"]: row["total"] for row in r["by_clerk"]}
     assert clerks == {clerk.name: Decimal("150.00"), manager.name: Decimal("30.00")}
     assert [row["total"] for row in r["by_day"]] == [Decimal("180.00")]
-    assert {row["member__tier__name"] for row in r["by_tier"]} == {"普通"}
+    assert {row["tier__name"] for row in r["by_tier"]} == {"普通"}
     assert (r["new_members"], r["active_members"], r["repeat_rate"]) == (2, 2, 50.0)
 
 
@@ -101,3 +101,35 @@ def test_report_api_for_managers_only(alpha):
     assert results["by_store"] == [{"store__name": "春熙路店", "count": 1, "total": "12.50"}]
     expiring = alpha.client("manager").get("/api/v1/retail/expiring/").json()
     assert [m["member_no"] for m in expiring["memberships"]] == ["VIP0002"] and expiring["points"] == []
+
+
+def test_results_by_tier_use_the_tier_at_the_time_of_sale(alpha, shop):
+    # Given a sale by a base-tier member
+    manager = alpha.users["manager"]
+    first = services.sale_record(actor=manager, member=shop.member, store=shop.store, amount="200")
+    assert first.sale.tier == shop.tiers["base"]
+    # When a big purchase upgrades the member to gold (that sale was made at base tier too) and they buy again
+    upgrade = services.sale_record(actor=manager, member=shop.member, store=shop.store, amount="6000")
+    assert upgrade.member.tier == shop.tiers["gold"] and upgrade.sale.tier == shop.tiers["base"]
+    services.sale_record(actor=manager, member=shop.member, store=shop.store, amount="100")
+    # Then the earlier sales stay under the old tier, the later one is under gold
+    by_tier = {
+        row["tier__name"]: (row["count"], row["total"]) for row in selectors.results(actor=manager)["by_tier"]
+    }
+    assert by_tier == {"普通": (2, Decimal("6200.00")), "金卡": (1, Decimal("100.00"))}
+
+
+def test_migration_backfills_sales_with_the_members_current_tier(alpha, shop):
+    import importlib
+
+    from django.apps import apps
+
+    from crm.modules.retail.models import Sale
+
+    sale = services.sale_record(
+        actor=alpha.users["manager"], member=shop.member, store=shop.store, amount="5"
+    )
+    Member.objects.filter(pk=shop.member.pk).update(tier=shop.tiers["silver"])
+    Sale.objects.filter(pk=sale.sale.pk).update(tier=None)  # as before the migration
+    importlib.import_module("crm.modules.retail.migrations.0003_sale_tier").backfill(apps, None)
+    assert Sale.objects.get(pk=sale.sale.pk).tier == shop.tiers["silver"]

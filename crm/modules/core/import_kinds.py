@@ -1,0 +1,149 @@
+"""The plug-in point of the spreadsheet import: what can be imported, by whom, and how.
+
+The core registers its own kinds (customers, contacts, products) in its AppConfig.ready; other modules
+register theirs the same way, through `crm.modules.core.public.register_import_kind`, during start-up.
+The registry closes when it is first read (the first request or task that looks a kind up), like the
+module registry: a kind registered later would appear in one process and not in another.
+
+A kind is offered to a user only while its module is enabled for the tenant and the user holds its
+permission; the upload, the confirmation and the background run each check again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection
+from django.utils.translation import gettext_lazy as _
+
+from crm.platform.errors import PermissionDenied, ServiceError
+from crm.platform.permissions import has_perm
+from crm.platform.registry import RegistryClosed, Text, registry
+
+if TYPE_CHECKING:
+    from crm.tenants.accounts.models import User
+
+    from .models import ImportJob
+
+
+@dataclass
+class RowError:
+    """One problem with one row; `row` is the 1-based spreadsheet row (the header is row 1), 0 for the
+    whole job (e.g. the module was switched off before the run)."""
+
+    row: int
+    field: str
+    message: str
+
+
+Records = list[tuple[int, dict[str, Any]]]
+# (field, label, header synonyms as found in Chinese and English spreadsheets)
+Field = tuple[str, Any, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class ImportKind:
+    """One thing that can be imported.
+
+    clean_row(rec, key, context) turns one row (field -> cell text) into clean values plus "_key" (the
+    value that finds an existing record, also used to spot repeated rows), or raises
+    ValueError((field, message)). It must not query the database: `prepare()` builds the `context` once per
+    run (lookup tables). `resolve(actor, key, records)` may check the clean rows against the database before
+    anything is written (returns row errors). `write(job, actor, records)` runs inside the import's
+    transaction and returns (created, updated, row errors); any error rolls everything back."""
+
+    name: str  # stored on ImportJob.kind (max 20 characters)
+    label: Text  # shown in "What to import"
+    module: str  # module slug that must be enabled for the tenant
+    perm: str  # permission the importer must hold
+    fields: tuple[Field, ...]
+    keys: tuple[tuple[str, Text], ...]  # how existing records are found; the first is the default
+    clean_row: Callable[[dict[str, str], str, Any], dict[str, Any]]
+    write: Callable[[ImportJob, User, Records], tuple[int, int, list[RowError]]]
+    # Fields that must be mapped to a column, with the message when one is not.
+    required: tuple[tuple[str, Text], ...] = ()
+    prepare: Callable[[], Any] | None = None
+    resolve: Callable[[User, str, Records], list[RowError]] | None = None
+    key_label: Text = ""  # label of the key choice (shown when there are several keys)
+    note: Text = ""  # one sentence on the mapping page (e.g. how existing records are found)
+
+    def field_names(self) -> set[str]:
+        return {f for f, _label, _words in self.fields}
+
+
+class ImportKindRegistry:
+    def __init__(self) -> None:
+        self._kinds: dict[str, ImportKind] = {}
+        self._closed = False
+
+    def register(self, kind: ImportKind) -> None:
+        if self._closed:
+            raise RegistryClosed(f"import kinds are closed; cannot register {kind.name!r}")
+        if kind.name in self._kinds and self._kinds[kind.name] is not kind:
+            raise ValueError(f"duplicate import kind {kind.name!r}")
+        if len(kind.name) > 20 or not kind.keys:
+            raise ValueError(f"import kind {kind.name!r}: name longer than 20 characters or no key")
+        self._kinds[kind.name] = kind
+
+    def close(self) -> None:
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def all(self) -> list[ImportKind]:
+        self._closed = True  # first read: start-up is over
+        return list(self._kinds.values())
+
+    def get(self, name: str) -> ImportKind | None:
+        self._closed = True
+        return self._kinds.get(name)
+
+
+import_kinds = ImportKindRegistry()
+
+
+def register_import_kind(kind: ImportKind) -> None:
+    """Offer `kind` in the shared import (call from the module's AppConfig.ready)."""
+    import_kinds.register(kind)
+
+
+def enabled_here(module: str) -> bool:
+    """Whether `module` is enabled for the tenant whose schema the connection is on."""
+    if module in registry.always_on():
+        return True
+    from crm.tenants.models import Tenant
+    from crm.tenants.selectors import enabled_modules
+
+    tenant = Tenant.objects.filter(schema_name=connection.schema_name).first()  # type: ignore[attr-defined]
+    return tenant is not None and module in enabled_modules(tenant)
+
+
+def kinds_offered(user: User) -> list[ImportKind]:
+    """The kinds `user` may import here and now, in registration order."""
+    enabled: dict[str, bool] = {}
+    out = []
+    for kind in import_kinds.all():
+        if not has_perm(user, kind.perm):
+            continue
+        if kind.module not in enabled:
+            enabled[kind.module] = enabled_here(kind.module)
+        if enabled[kind.module]:
+            out.append(kind)
+    return out
+
+
+def kind_check(user: User, name: str) -> ImportKind:
+    """The kind called `name` if `user` may import it now; else the refusal (unknown or switched-off kind:
+    ServiceError on "kind"; missing permission: PermissionDenied)."""
+    kind = import_kinds.get(name)
+    if kind is None:
+        raise ServiceError(_("Choose what to import."), field="kind")
+    if not has_perm(user, kind.perm):
+        raise PermissionDenied(_("You do not have permission to do this."))
+    if not enabled_here(kind.module):
+        raise ServiceError(_("This import is not available: its module is switched off."), field="kind")
+    return kind
