@@ -97,7 +97,7 @@ def console_overview(*, user: Any) -> dict[str, Any]:
     status, failed payments, Stripe invoices that differ from the ledger by more than a cent."""
     _require_operator(user)
     by_status = dict(
-        Tenant.objects.exclude(status__in=[TenantStatus.TEMPLATE, TenantStatus.POOL])
+        Tenant.objects.exclude(status__in=[TenantStatus.TEMPLATE, TenantStatus.POOL, TenantStatus.PLATFORM])
         .values_list("status")
         .annotate(n=Count("id"))
         .values_list("status", "n")
@@ -129,7 +129,8 @@ def console_overview(*, user: Any) -> dict[str, Any]:
     failed_events = WebhookEvent.objects.filter(processed_at__isnull=True).exclude(error="")
     return {
         "mrr": sorted(mrr.items()),
-        "by_status": sorted(by_status.items()),
+        # (code, translated label, count): the console shows labels, tests and styles key on the code.
+        "by_status": [(code, TenantStatus(code).label, n) for code, n in sorted(by_status.items())],
         "overdue": list(overdue[:100]),
         "mismatches": mismatches[:100],
         "month_mismatches": month_mismatches[:100],

@@ -212,8 +212,14 @@ def test_operator_console_and_mark_paid(october, operator, public_client):
     invoice = october_invoice(october.tenant)
     assert public_client.get("/console/billing/").status_code == 302  # to the console login
     public_client.force_login(operator, backend="crm.tenants.accounts.backends.EmailBackend")
-    page = public_client.get("/console/billing/")
-    assert page.status_code == 200 and invoice.number in page.content.decode()
+    page = public_client.get("/console/billing/", HTTP_ACCEPT_LANGUAGE="en")
+    html = page.content.decode()
+    assert page.status_code == 200 and invoice.number in html
+    # Within the console's own layout (its menu), tenants counted by status under their labels; the
+    # platform's own row is not a customer and is not counted.
+    assert 'href="/console/"' in html and 'href="/console/billing/"' in html
+    assert 'data-testid="status-platform"' not in html
+    assert 'data-testid="status-trial"' in html and "Trial" in html
     assert public_client.post(f"/console/billing/invoices/{invoice.pk}/mark-paid/").status_code == 302
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID

@@ -1,6 +1,6 @@
 """Dunning as the owner and the operator see it: an overdue invoice puts a banner on the workspace, the end of
 the grace period makes it read-only (writes refused with a clear page, reads and the billing page still
-work), and the operator marking the invoice paid restores full use at once."""
+work, the invoice PDF downloads), and the operator marking the invoice paid restores full use at once."""
 
 from __future__ import annotations
 
@@ -73,7 +73,15 @@ def test_overdue_read_only_then_paid(
     assert page.get_by_text("只读测试客户").count() == 0
     # Reads and the billing page still work
     page.goto(e2e_server.tenant_url(slug, "/billing/"))
-    page.locator("[data-testid=billing-invoices]").get_by_text(number).wait_for()
+    row = page.locator("[data-testid=billing-invoices] tr", has_text=number)
+    # The invoice's PDF downloads (fetched by the page itself: same origin, same session)
+    href = row.locator("[data-testid=invoice-pdf]").get_attribute("href")
+    pdf = page.evaluate(
+        "async (url) => { const r = await fetch(url); const b = new Uint8Array(await r.arrayBuffer());"
+        " return [r.status, r.headers.get('content-type'), String.fromCharCode(...b.slice(0, 5))]; }",
+        href,
+    )
+    assert pdf == [200, "application/pdf", "%PDF-"]
 
     # When the operator marks the invoice paid in the console (another browser context: another host)
     console = page.context.browser.new_context(viewport=page.viewport_size, locale="en-US")
