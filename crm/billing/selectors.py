@@ -40,8 +40,12 @@ def manual_invoice_for(*, user: Any, tenant: Tenant, invoice_id: int) -> Invoice
     tenant's invoice, a Stripe invoice (its PDF is Stripe's) or no invoice: NotFound, never a hint which."""
     if not has_perm(user, "billing.view"):
         raise PermissionDenied(_("You do not have permission to do this."))
+    return _manual_invoice(pk=invoice_id, tenant=tenant)
+
+
+def _manual_invoice(**filters: Any) -> Invoice:
     invoice = (
-        Invoice.objects.filter(pk=invoice_id, tenant=tenant, manual=True)
+        Invoice.objects.filter(manual=True, **filters)
         .select_related("tenant")
         .prefetch_related("lines")
         .first()
@@ -54,15 +58,7 @@ def manual_invoice_for(*, user: Any, tenant: Tenant, invoice_id: int) -> Invoice
 def manual_invoice_for_operator(*, user: Any, invoice_id: int) -> Invoice:
     """Operator: any tenant's manual invoice (with its lines)."""
     _require_operator(user)
-    invoice = (
-        Invoice.objects.filter(pk=invoice_id, manual=True)
-        .select_related("tenant")
-        .prefetch_related("lines")
-        .first()
-    )
-    if invoice is None:
-        raise NotFound(_("No such invoice."))
-    return invoice
+    return _manual_invoice(pk=invoice_id)
 
 
 def current_modules(*, tenant: Tenant, today: Any) -> list[dict[str, Any]]:
