@@ -148,8 +148,12 @@ def month_checks_for_operator(*, user: Any, tenant_id: int) -> QuerySet[MonthChe
 
 
 def price_list() -> list[Price]:
-    """Every price row, newest first per module (operators only reach the page that shows it)."""
-    return list(Price.objects.order_by("module", "-valid_from"))
+    """Every price row, newest first per module (operators only reach the page that shows it), each with the
+    module's display name as `module_name`."""
+    prices = list(Price.objects.order_by("module", "-valid_from"))
+    for price in prices:
+        price.module_name = registry.get(price.module).name if price.module in registry else price.module  # type: ignore[attr-defined]
+    return prices
 
 
 def discount_for_operator(*, user: Any, tenant: Tenant, today: Any) -> TenantDiscount | None:

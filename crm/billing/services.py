@@ -59,6 +59,7 @@ from crm.platform.errors import PermissionDenied, ServiceError
 from crm.platform.permissions import Role, has_perm
 from crm.platform.registry import registry
 from crm.tenants.models import LIVE_STATUSES, Tenant, TenantModule, TenantStatus
+from crm.tenants.selectors import billing_terms
 from crm.tenants.services import tenant_reactivate, tenant_set_status, tenant_suspend, tenant_url
 
 log = logging.getLogger(__name__)
@@ -255,7 +256,9 @@ def standing_refresh(*, tenant: Tenant, now: datetime | None = None) -> str:
             assert overdue.due_at is not None
             account.status = AccountStatus.PAST_DUE
             account.past_due_since = overdue.due_at
-            account.grace_ends_at = overdue.due_at + timedelta(days=settings.BILLING_GRACE_DAYS)
+            # The grace in force when the invoice fell due: later changes to the terms do not move it.
+            grace = billing_terms(at=overdue.due_at).grace_days
+            account.grace_ends_at = overdue.due_at + timedelta(days=grace)
             account.save(update_fields=["status", "past_due_since", "grace_ends_at", "updated_at"])
             if now >= account.grace_ends_at:
                 if tenant.status != TenantStatus.SUSPENDED:

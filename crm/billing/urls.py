@@ -20,6 +20,7 @@ public_urlpatterns = [
     path("billing/stripe/webhook/", views.stripe_webhook, name="stripe-webhook"),
     path("console/billing/", views.console_billing, name="billing-console"),
     path("console/billing/prices/", views.console_prices, name="billing-console-prices"),
+    path("console/billing/terms/", views.console_terms, name="billing-console-terms"),
     path(
         "console/billing/tenants/<int:tenant_id>/",
         views.console_tenant_invoices,

@@ -24,10 +24,12 @@ from crm.billing.models import Invoice
 from crm.billing.pdf import invoice_pdf
 from crm.platform.console.views import operator_required
 from crm.platform.decorators import require_perm
-from crm.platform.errors import NotFound, ServiceError
+from crm.platform.errors import NotFound, ServiceError, show_on_form
 from crm.platform.permissions import has_perm
 from crm.platform.registry import registry
 from crm.tenants.models import Tenant
+from crm.tenants.selectors import billing_terms, billing_terms_history
+from crm.tenants.services import billing_terms_set
 
 
 def _abs(request: HttpRequest, name: str) -> str:
@@ -324,14 +326,57 @@ def console_prices(request: HttpRequest) -> HttpResponse:
         try:
             services.price_set(actor=request.user, **form.cleaned_data)
         except ServiceError as exc:
-            for field, errors in exc.fields.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
-            if not exc.fields:
-                form.add_error(None, str(exc.message))
+            show_on_form(form, exc)
         else:
             messages.success(
                 request, _("Price saved. It applies from its start date; current periods keep theirs.")
             )
             return redirect("billing-console-prices")
-    return render(request, "billing/console_prices.html", {"form": form, "prices": selectors.price_list()})
+    return _prices_page(request, form, TermsForm(initial=_terms_initial()))
+
+
+def _terms_initial() -> dict[str, int]:
+    terms = billing_terms()
+    return {"trial_days": terms.trial_days, "grace_days": terms.grace_days}
+
+
+def _prices_page(
+    request: HttpRequest, form: PriceForm, terms_form: TermsForm, status: int = 200
+) -> HttpResponse:
+    context = {
+        "form": form,
+        "prices": selectors.price_list(),
+        "terms_form": terms_form,
+        "terms": billing_terms(),
+        "terms_history": billing_terms_history(),
+    }
+    return render(request, "billing/console_prices.html", context, status=status)
+
+
+class TermsForm(forms.Form):
+    trial_days = forms.IntegerField(label=gettext_lazy("Free trial (days)"), min_value=0)
+    grace_days = forms.IntegerField(
+        label=gettext_lazy("Grace period after a missed payment (days)"), min_value=0
+    )
+
+
+@operator_required
+@require_POST
+def console_terms(request: HttpRequest) -> HttpResponse:
+    """Operator: the platform's trial length and grace period (shown and edited on the price list page)."""
+    form = TermsForm(request.POST)
+    if form.is_valid():
+        try:
+            billing_terms_set(actor=request.user, **form.cleaned_data)
+        except ServiceError as exc:
+            show_on_form(form, exc)
+        else:
+            messages.success(
+                request,
+                _(
+                    "Terms saved. The trial length applies to workspaces signing up from now on, the grace "
+                    "period to invoices falling due from now on."
+                ),
+            )
+            return redirect("billing-console-prices")
+    return _prices_page(request, PriceForm(), form, status=400)

@@ -15,6 +15,7 @@ from crm.platform.modes import SALES_MODES
 from crm.platform.registry import registry
 from crm.tenants import services as tenant_services
 from crm.tenants.accounts.handoff import make_token
+from crm.tenants.selectors import billing_terms
 
 SIGNUP_WINDOW_SECONDS = 3600
 
@@ -37,7 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "platform/public/home.html",
-        {"modes": modes, "core": _core_offer(), "trial_days": tenant_services.TRIAL_DAYS},
+        {"modes": modes, "core": _core_offer(), "trial_days": billing_terms().trial_days},
     )
 
 
@@ -48,7 +49,7 @@ def pricing(request: HttpRequest) -> HttpResponse:
         {
             "offers": [module_offer(m) for m in registry.sellable()],
             "core": _core_offer(),
-            "trial_days": tenant_services.TRIAL_DAYS,
+            "trial_days": billing_terms().trial_days,
         },
     )
 
@@ -118,7 +119,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "address_suffix": _address_suffix(),
-            "trial_days": tenant_services.TRIAL_DAYS,
+            "trial_days": billing_terms().trial_days,
             "currency_symbol": CURRENCY_SYMBOLS.get(settings.DEFAULT_CURRENCY, ""),
         },
         status=status,

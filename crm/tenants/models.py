@@ -1,4 +1,5 @@
-"""Tenancy (public schema): tenants, their domains, module enablement and its change log."""
+"""Tenancy (public schema): tenants, their domains, module enablement and its change log, and the platform's
+billing terms (trial length, grace period)."""
 
 from __future__ import annotations
 
@@ -109,3 +110,22 @@ class ModuleChange(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.tenant}:{self.module} {self.action}"
+
+
+class BillingTerms(TimeStampedModel):
+    """The platform's trial length and payment grace period, set by operators in the console.
+
+    Kept as a history (never updated in place): the newest row is in force. A workspace gets the trial length
+    in force when it signs up, and an overdue invoice the grace period in force when it fell due, so a change
+    never shortens or lengthens what someone was already given.
+    """
+
+    trial_days = models.PositiveSmallIntegerField(_("free trial (days)"))
+    grace_days = models.PositiveSmallIntegerField(_("grace period after a missed payment (days)"))
+    set_by = models.EmailField(_("set by"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"trial {self.trial_days}d, grace {self.grace_days}d"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django_tenants.utils import schema_context
 
 from crm.platform.registry import DashboardWidget, registry
-from crm.tenants.models import ModuleChange, Tenant, TenantModule
+from crm.tenants.models import BillingTerms, ModuleChange, Tenant, TenantModule
 
 MODULES_CACHE_SECONDS = 300
 
@@ -79,3 +82,29 @@ def dashboard_widgets(tenant: Tenant, user: Any) -> list[DashboardWidget]:
         for widget in manifest.widgets
         if not widget.permission or has_perm(user, widget.permission)
     ]
+
+
+# Until an operator sets terms in the console: the documented defaults.
+DEFAULT_TRIAL_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Terms:
+    trial_days: int
+    grace_days: int
+    since: datetime | None  # None: the built-in defaults, never changed
+
+
+def billing_terms(at: datetime | None = None) -> Terms:
+    """The trial length and grace period in force now, or at `at` (the newest change made by then)."""
+    rows = BillingTerms.objects.all()
+    if at is not None:
+        rows = rows.filter(created_at__lte=at)
+    row = rows.first()
+    if row is None:
+        return Terms(DEFAULT_TRIAL_DAYS, settings.BILLING_GRACE_DAYS, None)
+    return Terms(row.trial_days, row.grace_days, row.created_at)
+
+
+def billing_terms_history(limit: int = 50) -> list[BillingTerms]:
+    return list(BillingTerms.objects.all()[:limit])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -17,13 +18,13 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 from crm.platform import events
-from crm.platform.errors import ServiceError
+from crm.platform.errors import PermissionDenied, ServiceError
 from crm.platform.modes import SALES_MODES
 from crm.platform.permissions import Role
 from crm.platform.registry import registry
 from crm.tenants import provisioning
-from crm.tenants.models import Domain, ModuleChange, Tenant, TenantModule, TenantStatus
-from crm.tenants.selectors import enabled_modules, invalidate_modules
+from crm.tenants.models import BillingTerms, Domain, ModuleChange, Tenant, TenantModule, TenantStatus
+from crm.tenants.selectors import billing_terms, enabled_modules, invalidate_modules
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 RESERVED_SLUGS = frozenset(
@@ -62,7 +63,8 @@ RESERVED_SLUGS = frozenset(
     }
 )
 PHONE_RE = re.compile(r"^(\+?86)?1[3-9]\d{9}$|^\+[1-9]\d{6,14}$")
-TRIAL_DAYS = 14
+MAX_TRIAL_DAYS = 90
+MAX_GRACE_DAYS = 60
 
 
 def tenant_host(tenant: Tenant) -> str:
@@ -195,6 +197,7 @@ def tenant_signup(
     # PBKDF2 is slow on purpose (most of a signup's time): hash before the transaction so the claimed spare
     # schema and the slug's unique index are locked only for the short writes.
     password_hash = make_password(password)
+    trial_days = billing_terms().trial_days
     try:
         with transaction.atomic():
             tenant, path = provisioning.schema_acquire()
@@ -205,7 +208,7 @@ def tenant_signup(
             tenant.phone = normalise_phone(phone)
             tenant.sales_modes = sorted(set(modes))
             tenant.default_language = language
-            tenant.trial_ends_at = timezone.now() + timedelta(days=TRIAL_DAYS)
+            tenant.trial_ends_at = timezone.now() + timedelta(days=trial_days)
             # A spare schema's row was created when it was cloned; the tenant is created now.
             tenant.created_at = timezone.now()
             tenant.save()
@@ -452,3 +455,33 @@ def tenant_reactivate(*, tenant: Tenant, by: str = "") -> None:
         by=by or ("billing" if tenant.suspended_by_billing else "operator"),
         fields={"suspended_reason": "", "suspended_by_billing": False},
     )
+
+
+def billing_terms_set(*, actor: Any, trial_days: int | None, grace_days: int | None) -> BillingTerms:
+    """Operator: a new trial length (for workspaces signing up from now on) and grace period (for invoices
+    falling due from now on). Recorded as a new row and an operator audit entry; nothing else changes."""
+    from crm.platform.models import OperatorAudit
+
+    if getattr(actor, "role", None) != Role.OPERATOR:
+        raise PermissionDenied(_("Only platform operators can do this."))
+    errors: dict[str, list[str]] = {}
+    limits = (("trial_days", trial_days, MAX_TRIAL_DAYS), ("grace_days", grace_days, MAX_GRACE_DAYS))
+    for name, value, most in limits:
+        if value is None or not 0 <= value <= most:
+            errors[name] = [_("Enter a whole number of days from 0 to %(max)d.") % {"max": most}]
+    if errors:
+        raise ServiceError(_("Please correct the errors below."), fields=errors)
+    assert trial_days is not None and grace_days is not None
+    before = billing_terms()
+    with transaction.atomic():
+        row = BillingTerms.objects.create(trial_days=trial_days, grace_days=grace_days, set_by=actor.email)
+        OperatorAudit.objects.create(
+            operator=actor,
+            tenant=None,
+            action="billing_terms.set",
+            detail={
+                "trial_days": [before.trial_days, trial_days],
+                "grace_days": [before.grace_days, grace_days],
+            },
+        )
+    return row
