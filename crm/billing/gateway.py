@@ -82,19 +82,20 @@ def checkout_session_create(
     success_url: str,
     cancel_url: str,
     tenant_id: int,
-    trial_end: int | None = None,
-    billing_cycle_anchor: int | None = None,
+    anchor_config: dict[str, int],
     coupon: str = "",
 ) -> dict[str, Any]:
-    """A subscription-mode Checkout session. `billing_cycle_anchor` (a future timestamp, after any
-    `trial_end`) starts full periods there; the time before it is prorated (Stripe's default
-    proration_behavior for the anchor, create_prorations), after the free trial if there is one."""
+    """A subscription-mode Checkout session whose monthly periods start at `anchor_config` (day_of_month,
+    hour, minute, second in UTC; Stripe clamps day 31 to shorter months). No trial and no
+    billing_cycle_anchor: Checkout refuses either together with the config. proration_behavior=none makes
+    the stub before the first anchor free in Stripe (documented for Checkout's anchor); the ledger bills
+    it with pending invoice items instead (`invoice_item_create`)."""
     c = _client()
-    subscription_data: dict[str, Any] = {"metadata": {"tenant_id": str(tenant_id)}}
-    if trial_end:
-        subscription_data["trial_end"] = trial_end
-    if billing_cycle_anchor:
-        subscription_data["billing_cycle_anchor"] = billing_cycle_anchor
+    subscription_data: dict[str, Any] = {
+        "metadata": {"tenant_id": str(tenant_id)},
+        "billing_cycle_anchor_config": anchor_config,
+        "proration_behavior": "none",
+    }
     params: dict[str, Any] = {
         "mode": "subscription",
         "customer": customer,
@@ -108,6 +109,34 @@ def checkout_session_create(
     if coupon:
         params["discounts"] = [{"coupon": coupon}]
     return _call(c.v1.checkout.sessions.create, params=params)
+
+
+def invoice_item_create(
+    *,
+    customer: str,
+    subscription: str,
+    amount: Decimal,
+    currency: str,
+    description: str,
+    period_start: int,
+    period_end: int,
+    module: str,
+    idempotency_key: str,
+) -> str:
+    """A pending invoice item (a charge, or a credit when `amount` is negative) for the subscription's next
+    invoice, with its service period. The idempotency key makes a retried call return the same item."""
+    c = _client()
+    params: dict[str, Any] = {
+        "customer": customer,
+        "subscription": subscription,
+        "amount": to_minor(amount),
+        "currency": currency.lower(),
+        "description": description[:500],
+        "period": {"start": period_start, "end": period_end},
+        "metadata": {"module": module},
+    }
+    item = _call(c.v1.invoice_items.create, params=params, options={"idempotency_key": idempotency_key})
+    return str(item["id"])
 
 
 def coupon_create(*, percent_off: Decimal, name: str, tenant_id: int, duration_in_months: int | None) -> str:

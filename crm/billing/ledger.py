@@ -394,61 +394,148 @@ class ExpectedLine:
 
 
 def invoice_expectation(
-    tenant: Tenant, *, cut: datetime, previous_cut: datetime, modules: Iterable[str]
+    tenant: Tenant,
+    *,
+    cut: datetime,
+    previous_cut: datetime,
+    modules: Iterable[str],
+    opening: bool = False,
+    stub: Iterable[ExpectedLine] = (),
 ) -> list[ExpectedLine]:
     """The lines Stripe should put on the subscription invoice made at `cut` (the invoice's period_end: a
-    1st of the month 00:00, the trial end, or the subscription start) whose previous invoice was made at
-    `previous_cut` (its period_start).
+    1st of the month 00:00, or the subscription start) whose previous invoice was made at `previous_cut`
+    (its period_start).
 
-    - An advance line per module billable at `cut` (as known then), for [cut, next anchor or trial end).
-    - For [previous_cut, cut), billed in advance at `previous_cut`: wherever the ledger's final billable
-      time departs from what was billed then, a proration line from that instant to `cut`: a charge where
-      billable time begins, a credit where it ends. That is what Stripe makes from our proration dates
-      (midnight of the day a module goes on; midnight after the last billed day when it goes off).
+    - An advance line per module billable at `cut` (as known then), for [cut, next anchor): the whole
+      month, trial or not. Stripe has no trial on our subscriptions; trial days after an anchor are given
+      back by the stub credit items (`stub_lines`). None on the `opening` invoice (made at checkout): the
+      stub up to the first anchor is free in Stripe (proration_behavior=none) and billed by `stub`.
+    - For [previous_cut, cut): wherever the ledger's final billable time departs from what was billed for
+      it (as known at `previous_cut`, trial days free on both sides), a proration line from that instant to
+      `cut`: a charge where billable time begins, a credit where it ends. That is what Stripe makes from our
+      proration dates (midnight of the day a module goes on; midnight after the last billed day when off).
+    - `stub`: the pending invoice items made at checkout, pulled into the first anchored invoice.
     """
     tz = tenant_tz(tenant)
-    trial_floor = local_midnight(tenant.trial_ends_at, tz) if tenant.trial_ends_at else None
+    trial = tenant.trial_ends_at
     advance_end = next_month_start_at(cut, tz)
-    if trial_floor is not None and cut < trial_floor < advance_end:
-        advance_end = trial_floor  # Stripe's trial ends there: the next invoice starts the paid time
     out: list[ExpectedLine] = []
     for module in sorted(set(modules)):
         if module not in registry or not registry.get(module).sellable:
             continue
         spans = _tenant_spans(tenant, module)
-        final = billable_mask(spans_as_of(spans, cut), tz, not_before=tenant.trial_ends_at)
-        # Advance: the whole window if billable at the cut (Stripe's item was there), priced by the mask.
+        known = spans_as_of(spans, cut)
         month_lo = month_start_at(cut, tz)
         month_secs = _seconds(month_lo, next_month_start_at(cut, tz))
         monthly, currency = price_for(module, month_lo.astimezone(tz).date())
-        if mask_on(final, cut) and advance_end > cut:
+        items_on = billable_mask(known, tz)  # the Stripe items at the cut: the trial does not matter
+        if not opening and mask_on(items_on, cut) and advance_end > cut:
             amount = prorated(
                 monthly_amount=monthly,
-                seconds=mask_seconds(final, cut, advance_end),
+                seconds=mask_seconds(items_on, cut, advance_end),
                 month_seconds=month_secs,
             )
             out.append(ExpectedLine(module, cut, advance_end, amount, currency, False))
         if previous_cut >= cut:
             continue
-        billed = billable_mask(spans_as_of(spans, previous_cut), tz, not_before=tenant.trial_ends_at)
+        final = billable_mask(known, tz, not_before=trial)
+        billed = billable_mask(spans_as_of(spans, previous_cut), tz, not_before=trial)
         prev_lo = month_start_at(previous_cut, tz)
         prev_secs = _seconds(prev_lo, next_month_start_at(previous_cut, tz))
         prev_monthly, prev_currency = price_for(module, prev_lo.astimezone(tz).date())
-        # What was billed in advance for [previous_cut, cut): all of it if billable at previous_cut.
-        in_trial = trial_floor is not None and previous_cut < trial_floor
-        advanced = 1 if mask_on(billed, previous_cut) and not in_trial else 0
+        # Both masks start billing at the trial end, so the trial end itself is never a change: only
+        # module changes after `previous_cut` are (Stripe prorates item changes, nothing else).
         points = sorted(
             {previous_cut}
-            | {p for lo, hi in final for p in (lo, hi) if p is not None and previous_cut < p < cut}
+            | {
+                p
+                for mask in (final, billed)
+                for lo, hi in mask
+                for p in (lo, hi)
+                if p is not None and previous_cut < p < cut
+            }
         )
-        level = advanced
+        level = 0
         for point in points:
-            now_on = 1 if mask_on(final, point) else 0
-            if now_on != level:
+            diff = int(mask_on(final, point)) - int(mask_on(billed, point))
+            if diff != level:
                 magnitude = prorated(
                     monthly_amount=prev_monthly, seconds=_seconds(point, cut), month_seconds=prev_secs
                 )
-                sign = Decimal(now_on - level)
-                out.append(ExpectedLine(module, point, cut, sign * magnitude, prev_currency, True))
-                level = now_on
+                out.append(ExpectedLine(module, point, cut, (diff - level) * magnitude, prev_currency, True))
+                level = diff
+    out.extend(stub)
     return out
+
+
+def stub_lines(
+    tenant: Tenant, *, start: datetime, anchor: datetime, modules: Iterable[str]
+) -> list[ExpectedLine]:
+    """What the ledger says the time before the first anchored invoice owes, as Stripe pending invoice
+    items for that invoice (Stripe itself charges nothing for it: proration_behavior=none).
+
+    - A charge per module for the subscription's first month up to the anchor, from the trial end's day
+      (trial days are free, the day the trial ends is billed whole, as everywhere in the ledger), priced
+      by the module history known at `start`. The month's days before the checkout are included: that
+      month is never a ledger invoice once a subscription exists, so Stripe bills all of it.
+    - When the trial ends after the anchor, Stripe charges each month from the anchor in full and in
+      advance: a credit per module and month for its trial days, at the ledger's rate.
+    """
+    tz = tenant_tz(tenant)
+    trial_floor = local_midnight(tenant.trial_ends_at, tz) if tenant.trial_ends_at else None
+    month_lo = month_start_at(start, tz)
+    out: list[ExpectedLine] = []
+    for module in sorted(set(modules)):
+        if module not in registry or not registry.get(module).sellable:
+            continue
+        lo = max(month_lo, trial_floor) if trial_floor is not None else month_lo
+        if lo < anchor:
+            amount = expected_for(tenant, module, month_lo, anchor, as_of=start)
+            if amount:
+                currency = price_for(module, month_lo.astimezone(tz).date())[1]
+                out.append(ExpectedLine(module, lo, anchor, amount, currency, False))
+        if trial_floor is None or trial_floor <= anchor:
+            continue
+        on_at_start = billable_mask(spans_as_of(_tenant_spans(tenant, module), start), tz)
+        if not mask_on(on_at_start, start):
+            continue  # not a Stripe item at checkout: nothing charged in advance to give back
+        cursor = anchor
+        while cursor < trial_floor:
+            lo_m, hi_m = month_start_at(cursor, tz), next_month_start_at(cursor, tz)
+            upto = min(hi_m, trial_floor)
+            monthly, currency = price_for(module, lo_m.astimezone(tz).date())
+            credit = prorated(
+                monthly_amount=monthly, seconds=_seconds(cursor, upto), month_seconds=_seconds(lo_m, hi_m)
+            )
+            if credit:
+                out.append(ExpectedLine(module, cursor, upto, -credit, currency, False))
+            cursor = upto
+    return out
+
+
+# --- Stripe's billing cycle anchor -------------------------------------------------------------------------
+
+
+def anchor_config_for_offset(offset: timedelta) -> dict[str, int]:
+    """Stripe's billing_cycle_anchor_config (UTC wall time, repeated monthly) for 00:00 on the 1st in a zone
+    `offset` from UTC. East of UTC that instant is on the previous day: the last day of the month, which
+    Stripe reaches by clamping day 31 to shorter months; west of UTC (or at UTC) it is on the 1st itself.
+    A fixed day and hour, unlike a timestamp anchor, whose UTC day (e.g. the 30th) would drift."""
+    seconds = int(offset.total_seconds())
+    wall = 24 * 3600 - seconds if seconds > 0 else -seconds
+    day = 31 if seconds > 0 else 1
+    return {"day_of_month": day, "hour": wall // 3600, "minute": wall % 3600 // 60, "second": wall % 60}
+
+
+def anchor_config(tz: ZoneInfo, year: int) -> dict[str, int]:
+    """The anchor config for a tenant zone. A zone with daylight saving time has two offsets, and Stripe's
+    anchor is one UTC wall time, so the local boundary moves by an hour twice a year. We take the smaller
+    offset (standard time east and west of UTC alike): in summer the period then starts at 01:00 on the
+    1st, never at 23:00 the day before. That is acceptable: the ledger rounds to whole local days and the
+    boundary stays inside the same local day (invoice_apply reads such a cut as that day's 00:00)."""
+    offsets = set()
+    for month in range(1, 13):
+        offset = datetime(year, month, 1, tzinfo=tz).utcoffset()
+        if offset is not None:
+            offsets.add(offset)
+    return anchor_config_for_offset(min(offsets) if offsets else timedelta(0))

@@ -281,3 +281,23 @@ class TenantDiscount(TimeStampedModel):
     def cancelled(self) -> bool:
         """Replaced before it started: it never applied to any period."""
         return self.ends_on is not None and self.ends_on < self.valid_from
+
+
+class StubCharge(TimeStampedModel):
+    """The pending invoice items made once for a subscription's stub (from the start of its first month
+    to the first anchor, see `ledger.stub_lines`). The row is our proof they exist: a replayed or
+    reordered checkout webhook finds it and creates nothing (Stripe's idempotency keys only last a day).
+    """
+
+    account = models.ForeignKey(BillingAccount, on_delete=models.CASCADE, related_name="stub_charges")
+    stripe_subscription_id = models.CharField(max_length=100, unique=True)
+    started_at = models.DateTimeField()
+    first_anchor = models.DateTimeField()
+    # [{"module", "start", "end", "amount", "invoice_item"}], as sent (amounts as strings).
+    items = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_subscription_id} stub"

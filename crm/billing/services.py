@@ -25,6 +25,7 @@ from crm.billing.ledger import (
     ExpectedLine,
     Line,
     Span,
+    anchor_config,
     billable_mask,
     billed_days,
     discount_amount,
@@ -38,9 +39,9 @@ from crm.billing.ledger import (
     month_bounds,
     next_local_midnight,
     next_month,
-    next_month_start_at,
     period_total,
     price_for,
+    stub_lines,
     tenant_tz,
 )
 from crm.billing.models import (
@@ -52,6 +53,7 @@ from crm.billing.models import (
     LedgerSpan,
     MonthCheck,
     Price,
+    StubCharge,
     SubscriptionItem,
     TenantDiscount,
 )
@@ -491,32 +493,9 @@ def customer_ensure(*, tenant: Tenant) -> BillingAccount:
     return account
 
 
-def _stripe_trial_end(tenant: Tenant, now: datetime | None = None) -> datetime | None:
-    """The rest of the free trial carried into Stripe, so a card added early is not charged for trial days.
-
-    Cut back to 00:00 (tenant time) of the day the trial ends: the ledger bills that day whole (a day is
-    billed if the module was billable at any moment of it), so Stripe's paid time starts at the same
-    instant and its first prorated line is whole days. Checkout refuses a trial ending within 48 hours;
-    then billing simply starts now."""
-    now = now or timezone.now()
-    if tenant.trial_ends_at is None:
-        return None
-    end = local_midnight(tenant.trial_ends_at, tenant_tz(tenant))
-    return None if end <= now + timedelta(hours=48) else end
-
-
-def _billing_anchor(tenant: Tenant, *, trial_end: datetime | None, now: datetime) -> datetime | None:
-    """The 1st of the month, 00:00 tenant time, on which full monthly periods start (None: the trial end
-    already is such a 1st, and Stripe anchors the cycle on the trial end by default).
-
-    Stripe requires the anchor to be in the future, not before the trial end, and before the first natural
-    billing date (a month after the start, or after the trial end): the next 1st after both fits. The
-    stretch before it (after the trial) is billed as one prorated line on the first invoice."""
-    tz = tenant_tz(tenant)
-    start = trial_end or now
-    if trial_end is not None and trial_end == next_month_start_at(trial_end - timedelta(seconds=1), tz):
-        return None
-    return next_month_start_at(start, tz)
+def _checkout_anchor_config(tenant: Tenant, now: datetime) -> dict[str, int]:
+    """Stripe's monthly anchor for 00:00 on the 1st, tenant time (see `ledger.anchor_config`)."""
+    return anchor_config(tenant_tz(tenant), now.astimezone(tenant_tz(tenant)).year)
 
 
 def _stripe_discount_apply_checkout(*, discount: TenantDiscount, tenant: Tenant, today: date) -> str:
@@ -538,8 +517,10 @@ def checkout_start(
     *, actor: Any, tenant: Tenant, success_url: str, cancel_url: str, now: datetime | None = None
 ) -> str:
     """Owner: a Stripe Checkout session (subscription mode, one line per billable module), anchored on the
-    1st of the month so Stripe's periods are our calendar months. Returns its URL. The tenant becomes
-    active on checkout.session.completed, never on the browser's return."""
+    1st of the month (a monthly anchor config, not a timestamp) so Stripe's periods are our calendar
+    months; the stub before the first anchor is free in Stripe and billed by the ledger's pending items.
+    Returns its URL. The tenant becomes active on checkout.session.completed, never on the browser's
+    return."""
     now = now or timezone.now()
     _require_perm(actor, "billing.manage")
     _require_stripe()
@@ -557,16 +538,14 @@ def checkout_start(
             # A discount given before the card was added starts with the subscription.
             today = timezone.localdate()
             coupon = _stripe_discount_apply_checkout(discount=discount, tenant=tenant, today=today)
-        trial_end = _stripe_trial_end(tenant, now)
-        anchor = _billing_anchor(tenant, trial_end=trial_end, now=now)
+        # No trial in Stripe: trial days are the ledger's business (the stub items, see stub_items_create).
         session = gateway.checkout_session_create(
             customer=account.stripe_customer_id,
             price_ids=prices,
             success_url=success_url,
             cancel_url=cancel_url,
             tenant_id=tenant.pk,
-            trial_end=int(trial_end.timestamp()) if trial_end else None,
-            billing_cycle_anchor=int(anchor.timestamp()) if anchor else None,
+            anchor_config=_checkout_anchor_config(tenant, now),
             coupon=coupon,
         )
     except gateway.GatewayError:
@@ -731,6 +710,78 @@ def subscription_apply(
     standing_refresh(tenant=account.tenant)
 
 
+def stub_items_create(*, account: BillingAccount, subscription: dict[str, Any]) -> StubCharge | None:
+    """On checkout.session.completed: the ledger's stub charges and trial credits (`ledger.stub_lines`) as
+    Stripe pending invoice items, pulled into the first anchored invoice. Once per subscription: the
+    StubCharge row says they exist (replayed or reordered webhooks create nothing). Stripe is called while
+    the account row is locked and the row is written only after every item, so a failure part-way is
+    retried whole and the idempotency keys (subscription + module + period) return the items made."""
+    sub_id = str(subscription["id"])
+    start_ts, anchor_ts = subscription.get("start_date"), subscription.get("billing_cycle_anchor")
+    if not start_ts or not anchor_ts or int(anchor_ts) <= int(start_ts):
+        return None
+    tenant = account.tenant
+    tz = tenant_tz(tenant)
+    start = datetime.fromtimestamp(int(start_ts), UTC)
+    anchor = _anchor_day_start(datetime.fromtimestamp(int(anchor_ts), UTC), tz)
+    with transaction.atomic():
+        account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+        existing = StubCharge.objects.filter(stripe_subscription_id=sub_id).first()
+        if existing is not None:
+            return existing
+        modules = set(LedgerSpan.objects.filter(tenant=tenant).values_list("module", flat=True))
+        made = []
+        for line in stub_lines(tenant, start=start, anchor=anchor, modules=modules):
+            lo, hi = int(line.start.timestamp()), int(line.end.timestamp())
+            first_day, last_day = line.start.astimezone(tz).date(), _inclusive_end(line.start, line.end, tz)
+            words = (
+                _("%(module)s, %(start)s to %(end)s")
+                if line.amount > 0
+                else _("%(module)s, trial days %(start)s to %(end)s")
+            )
+            item_id = gateway.invoice_item_create(
+                customer=account.stripe_customer_id,
+                subscription=sub_id,
+                amount=line.amount,
+                currency=line.currency,
+                description=words
+                % {"module": registry.get(line.module).name, "start": first_day, "end": last_day},
+                period_start=lo,
+                period_end=hi,
+                module=line.module,
+                idempotency_key=f"stub-{sub_id}-{line.module}-{lo}-{hi}",
+            )
+            made.append(
+                {
+                    "module": line.module,
+                    "start": lo,
+                    "end": hi,
+                    "amount": str(line.amount),
+                    "invoice_item": item_id,
+                }
+            )
+        return StubCharge.objects.create(
+            account=account, stripe_subscription_id=sub_id, started_at=start, first_anchor=anchor, items=made
+        )
+
+
+def _anchor_day_start(at: datetime, tz: Any) -> datetime:
+    """A Stripe period boundary as the ledger reads it. In a zone with daylight saving time the anchor is
+    00:00 on the 1st in standard time and 01:00 on the 1st in summer (see `ledger.anchor_config`): same
+    local day, so it is that day's 00:00 for whole-day reconciliation. Any other instant is itself."""
+    local = at.astimezone(tz)
+    if local.day == 1 and local.hour == 1 and local.minute == local.second == 0:
+        return local_midnight(at, tz)
+    return at
+
+
+def _invoice_subscription(invoice: dict[str, Any]) -> str:
+    # Since API 2025-03-31 the subscription sits on the invoice's parent; before, on the invoice itself.
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    sub = details.get("subscription") or invoice.get("subscription") or ""
+    return str(sub.get("id", "") if isinstance(sub, dict) else sub)
+
+
 def _module_for_price(price: Any) -> str:
     price_id = price.get("id") if isinstance(price, dict) else price
     row = Price.objects.filter(stripe_price_id=price_id).first() if price_id else None
@@ -817,18 +868,16 @@ def _inclusive_end(start: datetime, end: datetime, tz: Any) -> date:
 
 
 def month_checks_refresh(*, tenant: Tenant, months: set[date], closed_by: datetime) -> None:
-    """Recompute the Stripe-vs-ledger check of each of `months` that is over at `closed_by` and that
-    Stripe billed from its first day (the month the subscription started in is partly ledger-only)."""
+    """Recompute the Stripe-vs-ledger check of each of `months` that is over at `closed_by`. The month the
+    subscription started in is checked like any other: its days before the checkout are in the stub items
+    (`stub_items_create`), so Stripe billed all of it."""
     tz = tenant_tz(tenant)
     stripe_lines = InvoiceLine.objects.filter(invoice__tenant=tenant, invoice__manual=False).exclude(
         stripe_line_id=""
     )
     stripe_lines = stripe_lines.exclude(invoice__status=InvoiceStatus.VOID)
-    first_billed = stripe_lines.order_by("period_start").values_list("period_start", flat=True).first()
     for month in sorted(months):
         first, last = month_bounds(month)
-        if first_billed is None or first <= first_billed:
-            continue
         if datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz) > closed_by:
             continue
         rows = list(stripe_lines.filter(period_start__gte=first, period_start__lte=last).values("amount"))
@@ -865,12 +914,24 @@ def invoice_apply(
     # For a subscription invoice Stripe's period looks back: [previous invoice, this invoice).
     previous_cut = datetime.fromtimestamp(int(invoice.get("period_start") or now.timestamp()), tz)
     cut = datetime.fromtimestamp(int(invoice.get("period_end") or now.timestamp()), tz)
+    previous_cut, cut = _anchor_day_start(previous_cut, tz), _anchor_day_start(cut, tz)
     start, end = previous_cut.date(), cut.date()
     lines = _stripe_lines(invoice, tz)
     modules = {ln["module"] for ln in lines if ln["module"]} | set(
         LedgerSpan.objects.filter(tenant=tenant).values_list("module", flat=True)
     )
-    expected = invoice_expectation(tenant, cut=cut, previous_cut=min(previous_cut, cut), modules=modules)
+    # The checkout invoice bills nothing (the stub is free in Stripe); the first anchored one carries the
+    # stub items, which the ledger recomputes from the history known at the subscription's start.
+    opening = invoice.get("billing_reason") == "subscription_create"
+    stub_row = StubCharge.objects.filter(stripe_subscription_id=_invoice_subscription(invoice)).first()
+    stub = (
+        stub_lines(tenant, start=stub_row.started_at, anchor=stub_row.first_anchor, modules=modules)
+        if stub_row is not None and not opening and cut == stub_row.first_anchor
+        else []
+    )
+    expected = invoice_expectation(
+        tenant, cut=cut, previous_cut=min(previous_cut, cut), modules=modules, opening=opening, stub=stub
+    )
     per_line = _match_expected(lines, expected)
     subtotal = sum((e.amount for e in expected), Decimal("0"))
     percent = discount_percent_for(tenant, cut.date()) if expected else Decimal("0")
@@ -917,6 +978,9 @@ def invoice_apply(
             )
         row.lines.exclude(stripe_line_id__in=[ln["id"] for ln in lines]).delete()
         months = {ln["start"].astimezone(tz).date().replace(day=1) for ln in lines}
+        if not opening:
+            # The month this invoice closes, even when nothing in it changed (no line of it on here).
+            months.add((cut - timedelta(seconds=1)).astimezone(tz).date().replace(day=1))
         month_checks_refresh(tenant=tenant, months=months, closed_by=cut)
     standing_refresh(tenant=tenant, now=now)
     return row

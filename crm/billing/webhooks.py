@@ -64,9 +64,11 @@ def _handle(event_type: str, obj: dict[str, Any]) -> str:
         sub_id = sub_id.get("id") if isinstance(sub_id, dict) else sub_id
         if not sub_id:
             return "checkout session without subscription; ignored"
-        services.subscription_apply(
-            account=account, subscription=gateway.subscription_retrieve(sub_id), subscription_id=sub_id
-        )
+        sub = gateway.subscription_retrieve(sub_id)
+        services.subscription_apply(account=account, subscription=sub, subscription_id=sub_id)
+        if sub is not None and sub.get("customer") == account.stripe_customer_id:
+            # The ledger's stub charges and trial credits, once per subscription (a StubCharge row).
+            services.stub_items_create(account=account, subscription=sub)
     elif event_type.startswith("customer.subscription."):
         sub = gateway.subscription_retrieve(obj["id"])
         if sub is not None and sub.get("customer") != account.stripe_customer_id:

@@ -8,7 +8,14 @@
 - Billing periods as Stripe documents them: `subscription_data[billing_cycle_anchor]` starts full monthly
   periods at the anchor (the time before it, after any `trial_end`, is one prorated line on the first
   invoice); later periods fall on the anchor's day of the month (the month's last day when shorter), at the
-  anchor's time of day, in UTC. Adding or deleting an item with `create_prorations` makes a pending
+  anchor's time of day, in UTC. `subscription_data[billing_cycle_anchor_config]` (refused with a trial or a
+  timestamp anchor, as Checkout does) anchors on the first matching UTC instant after the start and every
+  month on its day_of_month (clamped to the month's last day) at its hour:minute:second;
+  `proration_behavior=none` makes the stub before the first anchor free (0 lines).
+- Pending invoice items (POST /v1/invoiceitems, `Idempotency-Key` honoured: the same key answers the first
+  object again, with other parameters it is refused) are pulled into the customer's next subscription
+  invoice as non-proration lines with their own period and metadata.
+- Adding or deleting an item with `create_prorations` makes a pending
   proration item (a charge for the remaining time, a credit for the unused time) from `proration_date`
   (default: now) to the period end: unit amount x remaining seconds / period seconds, rounded half up to
   the minor unit. Pending items go on the next invoice, after the advance lines for the new period.
@@ -98,6 +105,8 @@ class FakeStripe:
             self.clock: int | None = None  # a fixed "now" (timestamp); None: the real time
             self.faults: set[str] = set()
             self.inline_lines = 10
+            self.idempotent: dict[str, tuple[Any, str]] = {}
+            self.idempotent_replays = 0
 
     def now(self) -> int:
         return self.clock if self.clock is not None else int(time.time())
@@ -153,20 +162,49 @@ class FakeStripe:
     # --- periods and prorations ----------------------------------------------------------------------
 
     @staticmethod
-    def _shift_month(ts: int, anchor: int, months: int) -> int:
-        """The billing date `months` after (or before) the one at `ts`: the anchor's day of the month
-        (the month's last day when shorter) at the anchor's time of day, in UTC."""
+    def _shift_month(ts: int, day: int, months: int) -> int:
+        """The billing date `months` after (or before) the one at `ts`: day `day` of the month (the
+        month's last day when shorter) at the time of day of `ts`, in UTC."""
         at = datetime.fromtimestamp(ts, UTC)
-        day = datetime.fromtimestamp(anchor, UTC).day
         index = at.year * 12 + at.month - 1 + months
         year, month = divmod(index, 12)
         last = calendar.monthrange(year, month + 1)[1]
         return int(at.replace(year=year, month=month + 1, day=min(day, last)).timestamp())
 
+    @staticmethod
+    def _anchor_day(sub: dict[str, Any]) -> int:
+        """The day of the month periods fall on: the anchor config's (31 means each month's last day),
+        else the UTC day of the anchor timestamp."""
+        config = sub.get("billing_cycle_anchor_config")
+        if config:
+            return int(config["day_of_month"])
+        return datetime.fromtimestamp(sub["billing_cycle_anchor"], UTC).day
+
+    @staticmethod
+    def _first_anchor(now: int, config: dict[str, Any]) -> int:
+        """The first instant after `now` matching the anchor config (UTC; day clamped to the month)."""
+        at = datetime.fromtimestamp(now, UTC)
+        for months in (0, 1):
+            index = at.year * 12 + at.month - 1 + months
+            year, month = divmod(index, 12)
+            last = calendar.monthrange(year, month + 1)[1]
+            when = datetime(
+                year,
+                month + 1,
+                min(int(config["day_of_month"]), last),
+                int(config.get("hour") or 0),
+                int(config.get("minute") or 0),
+                int(config.get("second") or 0),
+                tzinfo=UTC,
+            )
+            if int(when.timestamp()) > now:
+                return int(when.timestamp())
+        raise AssertionError("unreachable")
+
     def _full_period(self, sub: dict[str, Any], end: int) -> int:
         """Seconds of the full monthly period ending at `end` (a short first period before the anchor is
         prorated against the full month that would end there)."""
-        return end - self._shift_month(end, sub["billing_cycle_anchor"], -1)
+        return end - self._shift_month(end, self._anchor_day(sub), -1)
 
     @staticmethod
     def _prorate(unit: int, seconds: int, period: int) -> int:
@@ -242,6 +280,47 @@ class FakeStripe:
             )
         )
 
+    def _pull_invoice_items(self, sub: dict[str, Any]) -> list[dict[str, Any]]:
+        """Pending invoice items for this subscription (or for the customer, without a subscription) as
+        lines of the invoice being made, with their own period; they are then no longer pending."""
+        lines = []
+        pending = [
+            o
+            for o in self.objects.values()
+            if o["object"] == "invoiceitem"
+            and o["invoice"] is None
+            and o["customer"] == sub["customer"]
+            and o.get("subscription") in (None, sub["id"])
+        ]
+        for item in sorted(pending, key=lambda o: o["id"]):
+            line = copy.deepcopy(FIXTURES["line_item"])
+            line.update(
+                id=self._id("il"),
+                amount=item["amount"],
+                subtotal=item["amount"],
+                currency=item["currency"],
+                description=item["description"],
+                period=dict(item["period"]),
+                quantity=1,
+                subscription=sub["id"],
+                metadata=dict(item["metadata"]),
+                discountable=True,
+                parent={
+                    "type": "invoice_item_details",
+                    "invoice_item_details": {
+                        "invoice_item": item["id"],
+                        "proration": False,
+                        "proration_details": {"credited_items": None},
+                        "subscription": item.get("subscription"),
+                    },
+                    "subscription_item_details": None,
+                },
+                pricing={"type": "price_details", "price_details": None, "unit_amount_decimal": None},
+            )
+            lines.append(line)
+            item["_pulled"] = True
+        return lines
+
     def _invoice_for(
         self,
         sub: dict[str, Any],
@@ -295,6 +374,9 @@ class FakeStripe:
         )
         for li in lines:
             li["invoice"] = invoice["id"]
+            item_id = ((li.get("parent") or {}).get("invoice_item_details") or {}).get("invoice_item")
+            if item_id in self.objects and self.objects[item_id]["object"] == "invoiceitem":
+                self.objects[item_id]["invoice"] = invoice["id"]
         invoice["_lines"] = lines
         return invoice
 
@@ -340,9 +422,16 @@ class FakeStripe:
             now = self.now()
             trial_end = int(session["_trial_end"]) if session.get("_trial_end") else None
             anchor = int(session["_anchor"]) if session.get("_anchor") else None
+            config = session.get("_anchor_config")
+            if config:
+                # The next matching instant after the subscription starts, even if the session was open
+                # across one.
+                config = {k: int(config.get(k) or 0) for k in ("day_of_month", "hour", "minute", "second")}
+                anchor = self._first_anchor(now, config)
             if anchor is not None and anchor <= now:
                 anchor = None  # the anchor passed while the session was open: full periods from now
             cycle_start = trial_end or now
+            free_stub = session.get("_proration_behavior") == "none"
             sub = self._new(
                 "subscription",
                 "sub",
@@ -352,7 +441,7 @@ class FakeStripe:
                 trial_start=now if trial_end else None,
                 trial_end=trial_end,
                 billing_cycle_anchor=anchor or cycle_start,
-                billing_cycle_anchor_config=None,
+                billing_cycle_anchor_config=config or None,
                 start_date=now,
                 currency=session["_currency"],
                 cancel_at_period_end=False,
@@ -378,6 +467,8 @@ class FakeStripe:
                 start, end = sub["_period_start"], sub["_period_end"]
                 if trial_end:
                     amount, words = 0, "Trial period for"
+                elif free_stub and anchor:
+                    amount, words = 0, "1 x"  # proration_behavior=none: the stub is free
                 else:
                     amount = self._prorate(
                         item["price"]["unit_amount"], end - start, self._full_period(sub, end)
@@ -423,7 +514,7 @@ class FakeStripe:
         if sub.get("status") == "trialing":
             sub["status"] = "active"
         # After a trial that ends before the anchor, the time up to the anchor is one prorated period.
-        following = anchor if anchor > cut else self._shift_month(cut, anchor, 1)
+        following = anchor if anchor > cut else self._shift_month(cut, self._anchor_day(sub), 1)
         lines = []
         for item in self._items_of(sub):
             amount = self._prorate(
@@ -443,6 +534,7 @@ class FakeStripe:
             )
         lines += sub["_pending"]
         sub["_pending"] = []
+        lines += self._pull_invoice_items(sub)
         sub["_period_start"], sub["_period_end"] = cut, following
         for item in self._items_of(sub):
             item.update(current_period_start=cut, current_period_end=following)
@@ -515,11 +607,63 @@ class FakeStripe:
 
     # --- HTTP ------------------------------------------------------------------------------------------
 
-    def route(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    def route(
+        self, method: str, path: str, params: dict[str, Any], idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         parts = path.strip("/").split("/")[1:]  # drop "v1"
         key = "/".join(parts)
         with self.lock:
             self.requests.append((method, "/" + "/".join(parts), params))
+            if method == "POST" and idempotency_key:
+                # Stripe replays the first answer for a key; the same key with other parameters is an error.
+                seen = self.idempotent.get(idempotency_key)
+                if seen is not None:
+                    if seen[0] != (path, params):
+                        raise ValueError(
+                            "Keys for idempotent requests can only be used with the same parameters"
+                        )
+                    self.idempotent_replays += 1
+                    return self.get(seen[1])
+                obj = self._route(method, parts, key, params)
+                if obj.get("id"):
+                    self.idempotent[idempotency_key] = ((path, params), obj["id"])
+                return obj
+            return self._route(method, parts, key, params)
+
+    def _route(self, method: str, parts: list[str], key: str, params: dict[str, Any]) -> dict[str, Any]:
+        path = "/v1/" + key
+        with self.lock:
+            if method == "POST" and key == "invoiceitems":
+                self.get(params["customer"])
+                if params.get("subscription"):
+                    self.get(params["subscription"])
+                if "amount" not in params or "currency" not in params:
+                    raise ValueError("amount and currency are required (or price_data)")
+                period = params.get("period") or {}
+                start = int(period.get("start") or self.now())
+                end = int(period.get("end") or start)
+                if end < start:
+                    raise ValueError("period[end] must be greater than or equal to period[start]")
+                return self._new(
+                    "invoiceitem",
+                    "ii",
+                    customer=params["customer"],
+                    subscription=params.get("subscription") or None,
+                    amount=int(params["amount"]),
+                    currency=params["currency"],
+                    description=params.get("description"),
+                    period={"start": start, "end": end},
+                    metadata=params.get("metadata", {}),
+                    invoice=None,
+                    proration=False,
+                    date=self.now(),
+                    parent={
+                        "type": "subscription_details",
+                        "subscription_details": {"subscription": params.get("subscription")},
+                    }
+                    if params.get("subscription")
+                    else None,
+                )
             if method == "POST" and key == "customers":
                 return self._new(
                     "customer",
@@ -575,6 +719,24 @@ class FakeStripe:
                 prices = [self.get(li["price"]) for li in params["line_items"]]
                 data = params.get("subscription_data", {})
                 anchor, trial = data.get("billing_cycle_anchor"), data.get("trial_end")
+                config = data.get("billing_cycle_anchor_config")
+                if config is not None:
+                    # As Stripe's Checkout: the config excludes a timestamp anchor and any trial.
+                    if anchor or trial or data.get("trial_period_days") or data.get("trial_settings"):
+                        raise ValueError(
+                            "subscription_data[billing_cycle_anchor_config] cannot be combined with "
+                            "billing_cycle_anchor or a trial"
+                        )
+                    day = int(config.get("day_of_month") or 0)
+                    hour, minute = int(config.get("hour") or 0), int(config.get("minute") or 0)
+                    second = int(config.get("second") or 0)
+                    if not (1 <= day <= 31 and 0 <= hour < 24 and 0 <= minute < 60 and 0 <= second < 60):
+                        raise ValueError("invalid billing_cycle_anchor_config")
+                behavior = data.get("proration_behavior")
+                if behavior not in (None, "none", "create_prorations"):
+                    raise ValueError(
+                        "subscription_data[proration_behavior] must be none or create_prorations"
+                    )
                 if trial and int(trial) < self.now() + 48 * 3600:
                     raise ValueError("subscription_data[trial_end] must be at least 48 hours in the future")
                 if anchor:
@@ -583,7 +745,7 @@ class FakeStripe:
                         raise ValueError("billing_cycle_anchor must be in the future")
                     if int(anchor) < start:
                         raise ValueError("billing_cycle_anchor cannot be earlier than trial_end")
-                    if int(anchor) > self._shift_month(start, start, 1):
+                    if int(anchor) > self._shift_month(start, datetime.fromtimestamp(start, UTC).day, 1):
                         raise ValueError("billing_cycle_anchor must be before the next natural billing date")
                 session = self._new(
                     "checkout.session",
@@ -604,6 +766,8 @@ class FakeStripe:
                     _sub_metadata=params.get("subscription_data", {}).get("metadata", {}),
                     _trial_end=params.get("subscription_data", {}).get("trial_end"),
                     _anchor=anchor,
+                    _anchor_config=config,
+                    _proration_behavior=behavior,
                     _discounts=[d["coupon"] for d in params.get("discounts") or []],
                 )
                 session["url"] = f"{self.url}/checkout/{session['id']}"
@@ -700,7 +864,9 @@ class FakeStripe:
                 if fake.down:
                     return self._send(500, {"error": {"type": "api_error", "message": "down"}})
                 try:
-                    obj = fake.route(self.command, url.path, params)
+                    obj = fake.route(
+                        self.command, url.path, params, idempotency_key=self.headers.get("Idempotency-Key")
+                    )
                 except NotFound as exc:
                     return self._send(
                         404,

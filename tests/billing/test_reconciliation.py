@@ -56,8 +56,8 @@ def toggle(tenant: Tenant, fake: Any, capture: Any, module: str, on: bool, when:
 
 @pytest.fixture
 def august(alpha, fake_stripe, public_client, django_capture_on_commit_callbacks):
-    """alpha subscribes on 20 August 10:00 (no trial left): anchored on 1 September; the first invoice and
-    the September invoice delivered."""
+    """alpha subscribes on 20 August 10:00 (no trial left): anchored on 1 September (monthly on the last
+    day of the month, 16:00 UTC); the first invoice (free stub) and the September invoice delivered."""
     since_august(alpha.tenant)
     fake_stripe.clock = ts(at(8, 20, 10))
     url = services.checkout_start(
@@ -68,7 +68,12 @@ def august(alpha, fake_stripe, public_client, django_capture_on_commit_callbacks
         now=at(8, 20, 10),
     )
     session_id = url.rsplit("/", 1)[1]
-    assert int(fake_stripe.get(session_id)["_anchor"]) == ts(at(9, 1))
+    assert fake_stripe.get(session_id)["_anchor_config"] == {
+        "day_of_month": "31",
+        "hour": "16",
+        "minute": "0",
+        "second": "0",
+    }
     send(
         public_client,
         fake_stripe,
@@ -97,18 +102,31 @@ def october_invoice(fx: Any, sub_id: str, fake: Any, client: Any, capture: Any) 
     return Invoice.objects.get(stripe_invoice_id=events[0]["data"]["object"]["id"]), events
 
 
-def test_first_invoice_is_the_rest_of_the_month_and_matches(august):
+def test_first_invoice_is_free_and_the_stub_items_bill_august_on_the_september_invoice(august):
     fx, _sub_id = august
     first, september = Invoice.objects.filter(tenant=fx.tenant, manual=False).order_by("id")
-    # 20 Aug 10:00 to 1 Sep 00:00 of a 31-day month, per module at 199: 199 x 11d14h / 31d = 74.36
+    # Checkout: the stub up to the anchor is free in Stripe (proration_behavior=none).
     assert [(ln.module, ln.amount, ln.expected_amount) for ln in first.lines.order_by("module")] == [
-        ("project", Decimal("74.36"), Decimal("74.36")),
-        ("retail", Decimal("74.36"), Decimal("74.36")),
+        ("project", Decimal("0.00"), Decimal("0.00")),
+        ("retail", Decimal("0.00"), Decimal("0.00")),
     ]
-    assert first.total == first.ledger_total == Decimal("148.72")
-    assert september.total == september.ledger_total == Decimal("398.00")
-    line = september.lines.first()
-    assert line is not None and (line.period_start, line.period_end) == (date(2026, 9, 1), date(2026, 9, 30))
+    assert first.total == first.ledger_total == Decimal("0.00")
+    # 1 September: the month in advance, plus the ledger's August (on since 5 Aug: 27 of 31 days at 199 =
+    # 173.32 per module) as pending invoice items made at checkout.
+    lines = [
+        (ln.module, ln.period_start, ln.period_end, ln.proration, ln.amount, ln.expected_amount)
+        for ln in september.lines.order_by("period_start", "module")
+    ]
+    assert lines == [
+        ("project", date(2026, 8, 1), date(2026, 8, 31), False, Decimal("173.32"), Decimal("173.32")),
+        ("retail", date(2026, 8, 1), date(2026, 8, 31), False, Decimal("173.32"), Decimal("173.32")),
+        ("project", date(2026, 9, 1), date(2026, 9, 30), False, Decimal("199.00"), Decimal("199.00")),
+        ("retail", date(2026, 9, 1), date(2026, 9, 30), False, Decimal("199.00"), Decimal("199.00")),
+    ]
+    assert september.total == september.ledger_total == Decimal("744.64")
+    # August is checked like any month: Stripe billed all of it.
+    check = MonthCheck.objects.get(tenant=fx.tenant, month=date(2026, 8, 1))
+    assert check.stripe_amount == check.ledger_amount == Decimal("346.64") and not check.mismatch
 
 
 def test_modules_toggled_through_the_month_next_invoice_matches_to_the_cent(
@@ -146,9 +164,7 @@ def test_modules_toggled_through_the_month_next_invoice_matches_to_the_cent(
     check = MonthCheck.objects.get(tenant=fx.tenant, month=date(2026, 9, 1))
     assert check.stripe_amount == Decimal("545.77") and check.ledger_amount == Decimal("545.76")
     assert not check.mismatch
-    assert not MonthCheck.objects.filter(
-        tenant=fx.tenant, month=date(2026, 8, 1)
-    ).exists()  # partly ledger-only
+    assert not MonthCheck.objects.get(tenant=fx.tenant, month=date(2026, 8, 1)).mismatch
 
 
 @pytest.mark.parametrize("fault", ["wrong_price", "drop_credit"])
@@ -201,7 +217,7 @@ def test_webhook_replays_twice_and_reversed_converge_on_the_same_lines(
     replays = [dict(e, id=f"{e['id']}_r{n}") for n in (1, 2) for e in reversed(events)]
     send(public_client, fake_stripe, replays, django_capture_on_commit_callbacks)
     assert snapshot() == before
-    assert MonthCheck.objects.filter(tenant=fx.tenant).count() == 1
+    assert MonthCheck.objects.filter(tenant=fx.tenant).count() == 2  # August and September
 
 
 def test_expected_for_hand_computed_lines(alpha):

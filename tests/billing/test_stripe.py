@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 
 from crm.billing import services
-from crm.billing.ledger import line_amount, month_bounds, price_for, tenant_tz
+from crm.billing.gateway import to_minor
+from crm.billing.ledger import line_amount, month_bounds, period_total, price_for, tenant_tz
 from crm.billing.models import AccountStatus, BillingAccount, Invoice, InvoiceStatus, WebhookEvent
 from crm.tenants.models import Tenant, TenantStatus
 from crm.tenants.services import module_set_enabled
@@ -85,25 +86,25 @@ def test_checkout_sends_one_line_per_module_and_activates_only_on_the_webhook(
     assert after["items"] == ["project", "retail"]
     invoice = Invoice.objects.get(tenant=alpha.tenant, manual=False)
     assert invoice.status == InvoiceStatus.PAID and invoice.pdf_url.startswith(fake_stripe.url)
-    # Anchored on the next 1st (tenant time): the first invoice is the rest of this month, prorated, and
-    # the ledger agrees to the cent.
-    anchor = fake_stripe.get(session_id)["_anchor"]
+    # Anchored by a monthly config (00:00 on the 1st in UTC+8 is 16:00 UTC on the month's last day), with
+    # no trial and no timestamp anchor; the stub up to the first 1st is free in Stripe.
+    data = fake_stripe.get(session_id)
+    assert data["_anchor_config"] == {"day_of_month": "31", "hour": "16", "minute": "0", "second": "0"}
+    assert data["_proration_behavior"] == "none" and not data["_trial_end"] and not data["_anchor"]
+    sub = fake_stripe.get(BillingAccount.objects.get(tenant=alpha.tenant).stripe_subscription_id)
     tz = tenant_tz(alpha.tenant)
-    assert datetime.fromtimestamp(int(anchor), tz).timetuple()[2:6] == (1, 0, 0, 0)
+    assert datetime.fromtimestamp(sub["billing_cycle_anchor"], tz).timetuple()[2:6] == (1, 0, 0, 0)
     lines = list(invoice.lines.order_by("module"))
     assert [ln.module for ln in lines] == ["project", "retail"] and not any(ln.proration for ln in lines)
-    assert invoice.total == sum(ln.amount for ln in lines)
-    if datetime.fromtimestamp(int(anchor), UTC).day == 31:
-        # Stripe counts months from the anchor's UTC day; 00:00 on the 1st in UTC+8 is the 31st in UTC
-        # only after a 31-day month (see the README): then the first period is exactly the ledger's.
-        assert all(ln.amount == ln.expected_amount for ln in lines) and invoice.total == invoice.ledger_total
-    assert (
-        Decimal("0")
-        < invoice.total
-        < Decimal(
-            price_for("project", invoice.period_start)[0] + price_for("retail", invoice.period_start)[0]
-        )
-    )
+    assert invoice.total == invoice.ledger_total == Decimal("0.00")
+    assert all(ln.amount == ln.expected_amount == 0 for ln in lines)
+    # The ledger's days of this month (from the day the trial ended) wait as pending invoice items.
+    items = [o for o in fake_stripe.objects.values() if o["object"] == "invoiceitem"]
+    first = datetime.fromtimestamp(sub["start_date"], tz).date().replace(day=1)
+    assert sorted(i["metadata"]["module"] for i in items) == ["project", "retail"]
+    assert all(i["invoice"] is None and i["subscription"] == sub["id"] for i in items)
+    owed = period_total(alpha.tenant, first, billable_from=alpha.tenant.trial_ends_at)
+    assert sum(i["amount"] for i in items) == to_minor(owed.subtotal) > 0
     assert WebhookEvent.objects.filter(processed_at__isnull=False, error="").count() == 4
 
 
@@ -291,22 +292,14 @@ def test_portal_and_cancel(subscribed, fake_stripe, public_client, django_captur
     assert fake_stripe.get(account.stripe_subscription_id)["cancel_at_period_end"] is True
 
 
-def test_checkout_during_the_trial_carries_the_trial_into_stripe(
+def test_checkout_during_the_trial_is_not_charged_for_the_trial_days(
     alpha, fake_stripe, public_client, django_capture_on_commit_callbacks
 ):
-    """A card added on day 1 of a 14-day trial is not charged for the trial days."""
+    """A card added on day 1 of a 14-day trial is not charged for the trial days: Stripe gets no trial
+    (Checkout refuses one with an anchor config); the ledger's stub items charge from the trial end's day
+    to the anchor, or credit the trial days after it."""
     session_id = start_checkout(alpha, fake_stripe)
-    # The trial carried into Stripe ends at 00:00 of its last day (the ledger bills that day whole), and
-    # full periods start on the 1st after it.
-    tz = tenant_tz(alpha.tenant)
-    trial_end = datetime.fromtimestamp(int(fake_stripe.get(session_id)["_trial_end"]), tz)
-    assert trial_end == datetime.combine(
-        alpha.tenant.trial_ends_at.astimezone(tz).date(), time.min, tzinfo=tz
-    )
-    anchor = datetime.fromtimestamp(int(fake_stripe.get(session_id)["_anchor"]), tz)
-    assert (
-        anchor.day == 1 and anchor.time() == time.min and trial_end < anchor <= trial_end + timedelta(days=31)
-    )
+    assert not fake_stripe.get(session_id)["_trial_end"]
     send(
         public_client,
         fake_stripe,
@@ -314,15 +307,23 @@ def test_checkout_during_the_trial_carries_the_trial_into_stripe(
         django_capture_on_commit_callbacks,
     )
     after = state(alpha.tenant)
-    assert after["tenant"] == TenantStatus.ACTIVE and after["sub"] == "trialing"
+    assert after["tenant"] == TenantStatus.ACTIVE and after["sub"] == "active"
     first = Invoice.objects.get(tenant=alpha.tenant, manual=False)
     assert first.total == Decimal("0.00") == first.ledger_total
-    # The trial ends: one prorated line per module up to the anchor, as the ledger says.
+    tz = tenant_tz(alpha.tenant)
+    trial_day = datetime.combine(alpha.tenant.trial_ends_at.astimezone(tz).date(), time.min, tzinfo=tz)
+    items = [o for o in fake_stripe.objects.values() if o["object"] == "invoiceitem"]
+    assert items and all(
+        datetime.fromtimestamp(i["period"]["end" if i["amount"] < 0 else "start"], tz) == trial_day
+        for i in items
+    )
+    # The first anchored invoice: the month in advance and the stub items, as the ledger says.
     sub_id = BillingAccount.objects.get(tenant=alpha.tenant).stripe_subscription_id
     send(public_client, fake_stripe, fake_stripe.renew(sub_id, pay=True), django_capture_on_commit_callbacks)
     second = Invoice.objects.filter(tenant=alpha.tenant, manual=False).exclude(pk=first.pk).get()
     assert second.total > 0 and second.total == second.ledger_total
     assert all(ln.amount == ln.expected_amount for ln in second.lines.all())
+    assert second.lines.filter(proration=False).count() == 2 + len(items)  # advance + stub items
 
 
 def test_ledger_mismatch_over_one_cent_is_flagged(alpha, operator):
