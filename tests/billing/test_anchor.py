@@ -41,6 +41,15 @@ def ts(when: datetime) -> int:
 FIRSTS = [local(2026, 12, 1), local(2027, 1, 1), local(2027, 2, 1), local(2027, 3, 1), local(2027, 4, 1)]
 
 
+def stub_items(fake: Any) -> list[tuple[str, int, int, int]]:
+    """The pending invoice items the fake Stripe holds: (module, amount in fen, period start, period end)."""
+    return sorted(
+        (o["metadata"]["module"], o["amount"], o["period"]["start"], o["period"]["end"])
+        for o in fake.objects.values()
+        if o["object"] == "invoiceitem"
+    )
+
+
 @pytest.mark.parametrize(
     ("offset", "config"),
     [
@@ -210,11 +219,7 @@ def test_trial_ending_before_the_anchor_is_charged_from_its_day_by_stub_items(
         trial_ends=local(2026, 11, 25, 15),
         on_since=local(2026, 11, 10, 9),
     )
-    items = sorted(
-        (o["metadata"]["module"], o["amount"], o["period"]["start"], o["period"]["end"])
-        for o in fake_stripe.objects.values()
-        if o["object"] == "invoiceitem"
-    )
+    items = stub_items(fake_stripe)
     # 25 to 30 November: 6 of 30 days at 199 = 39.80 per module (the day the trial ends is billed).
     assert items == [(m, 3980, ts(local(2026, 11, 25)), ts(FIRSTS[0])) for m in ("project", "retail")]
     december = renew(fake_stripe, sub_id, public_client, capture)
@@ -237,11 +242,7 @@ def test_trial_ending_after_the_anchor_is_credited_by_stub_items(
         trial_ends=local(2026, 12, 10, 12),
         on_since=local(2026, 11, 10, 9),
     )
-    items = sorted(
-        (o["metadata"]["module"], o["amount"], o["period"]["start"], o["period"]["end"])
-        for o in fake_stripe.objects.values()
-        if o["object"] == "invoiceitem"
-    )
+    items = stub_items(fake_stripe)
     # Stripe charges December in full on the 1st: 1 to 9 December (9 of 31 days at 199) given back.
     assert items == [(m, -5777, ts(FIRSTS[0]), ts(local(2026, 12, 10))) for m in ("project", "retail")]
     december = renew(fake_stripe, sub_id, public_client, capture)

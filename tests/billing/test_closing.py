@@ -144,15 +144,9 @@ def test_closing_in_stripe_mode_ends_the_subscription_now(
     alpha, fake_stripe, public_client, operator, media, django_capture_on_commit_callbacks
 ):
     from crm.billing.models import BillingAccount
-    from tests.billing.test_stripe import send, start_checkout
+    from tests.billing.test_stripe import checkout_completed
 
-    session_id = start_checkout(alpha, fake_stripe)
-    send(
-        public_client,
-        fake_stripe,
-        fake_stripe.complete_checkout(session_id),
-        django_capture_on_commit_callbacks,
-    )
+    checkout_completed(alpha, fake_stripe, public_client, django_capture_on_commit_callbacks)
     sub_id = BillingAccount.objects.get(tenant=alpha.tenant).stripe_subscription_id
     suspend(alpha.tenant, days_ago=120)  # e.g. an operator suspension that lasted
     services.tenant_close(actor=operator, tenant=alpha.tenant)

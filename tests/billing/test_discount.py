@@ -16,7 +16,7 @@ from crm.platform.errors import PermissionDenied, ServiceError
 from crm.platform.models import OperatorAudit
 from crm.tenants.models import TenantStatus
 from tests.billing.conftest import history
-from tests.billing.test_stripe import send, start_checkout
+from tests.billing.test_stripe import checkout_completed, send, start_checkout
 
 SH = ZoneInfo("Asia/Shanghai")
 CENT = Decimal("0.01")
@@ -200,13 +200,7 @@ def test_stripe_mode_discount_is_a_coupon_on_the_subscription(
 def test_stripe_unreachable_changes_nothing(
     alpha, fake_stripe, public_client, operator, django_capture_on_commit_callbacks
 ):
-    session_id = start_checkout(alpha, fake_stripe)
-    send(
-        public_client,
-        fake_stripe,
-        fake_stripe.complete_checkout(session_id),
-        django_capture_on_commit_callbacks,
-    )
+    checkout_completed(alpha, fake_stripe, public_client, django_capture_on_commit_callbacks)
     fake_stripe.down = True
     with pytest.raises(ServiceError):
         services.discount_set(actor=operator, tenant=alpha.tenant, percent=Decimal("10"), reason="try")
@@ -374,13 +368,7 @@ def test_console_form_takes_a_start(october, operator, public_client):
 def test_stripe_subscription_limits_the_start_to_next_month(
     alpha, fake_stripe, public_client, operator, django_capture_on_commit_callbacks
 ):
-    session_id = start_checkout(alpha, fake_stripe)
-    send(
-        public_client,
-        fake_stripe,
-        fake_stripe.complete_checkout(session_id),
-        django_capture_on_commit_callbacks,
-    )
+    checkout_completed(alpha, fake_stripe, public_client, django_capture_on_commit_callbacks)
     later = next_month(next_month(timezone.localdate().replace(day=1)))
     with pytest.raises(ServiceError) as err:
         services.discount_set(

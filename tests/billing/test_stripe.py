@@ -30,6 +30,14 @@ def send(client: Any, fake: Any, events: list[dict[str, Any]], capture: Any) -> 
             assert deliver(client, fake, event).status_code == 200
 
 
+def checkout_completed(fx: Any, fake: Any, client: Any, capture: Any) -> str:
+    """The owner goes through Checkout and every resulting webhook is delivered once, in order. Returns the
+    Checkout session id."""
+    session_id = start_checkout(fx, fake)
+    send(client, fake, fake.complete_checkout(session_id), capture)
+    return session_id
+
+
 def state(tenant: Tenant) -> dict[str, Any]:
     tenant.refresh_from_db()
     account = BillingAccount.objects.get(tenant=tenant)
@@ -47,13 +55,7 @@ def state(tenant: Tenant) -> dict[str, Any]:
 @pytest.fixture
 def subscribed(alpha, fake_stripe, public_client, django_capture_on_commit_callbacks):
     """alpha went through Checkout; the first invoice is paid; every event delivered once, in order."""
-    session_id = start_checkout(alpha, fake_stripe)
-    send(
-        public_client,
-        fake_stripe,
-        fake_stripe.complete_checkout(session_id),
-        django_capture_on_commit_callbacks,
-    )
+    checkout_completed(alpha, fake_stripe, public_client, django_capture_on_commit_callbacks)
     return alpha
 
 
@@ -365,13 +367,7 @@ def test_subscription_end_makes_the_workspace_read_only_until_a_new_subscription
     first = timezone.localdate().replace(day=1)
     assert services.invoice_generate(tenant=tenant, period_start=first) is None  # no manual bills either
     # Subscribing again (the billing page stays reachable) restores the workspace on the webhook.
-    session_id = start_checkout(subscribed, fake_stripe)
-    send(
-        public_client,
-        fake_stripe,
-        fake_stripe.complete_checkout(session_id),
-        django_capture_on_commit_callbacks,
-    )
+    checkout_completed(subscribed, fake_stripe, public_client, django_capture_on_commit_callbacks)
     assert state(tenant)["tenant"] == TenantStatus.ACTIVE
 
 
