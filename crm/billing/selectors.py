@@ -21,8 +21,8 @@ from crm.billing.models import (
     TenantDiscount,
     WebhookEvent,
 )
-from crm.platform.errors import NotFound, PermissionDenied
-from crm.platform.permissions import Role, has_perm
+from crm.platform.errors import NotFound
+from crm.platform.permissions import check_operator, check_perm
 from crm.platform.registry import registry
 from crm.tenants.models import Tenant, TenantModule, TenantStatus
 
@@ -30,16 +30,14 @@ MISMATCH_TOLERANCE = LEDGER_TOLERANCE
 
 
 def invoices_for(*, user: Any, tenant: Tenant) -> QuerySet[Invoice]:
-    if not has_perm(user, "billing.view"):
-        raise PermissionDenied(_("You do not have permission to do this."))
+    check_perm(user, "billing.view")
     return Invoice.objects.filter(tenant=tenant).prefetch_related("lines")
 
 
 def manual_invoice_for(*, user: Any, tenant: Tenant, invoice_id: int) -> Invoice:
     """One of the tenant's own manual invoices (with its lines) for someone allowed to see billing. Another
     tenant's invoice, a Stripe invoice (its PDF is Stripe's) or no invoice: NotFound, never a hint which."""
-    if not has_perm(user, "billing.view"):
-        raise PermissionDenied(_("You do not have permission to do this."))
+    check_perm(user, "billing.view")
     return _manual_invoice(pk=invoice_id, tenant=tenant)
 
 
@@ -57,7 +55,7 @@ def _manual_invoice(**filters: Any) -> Invoice:
 
 def manual_invoice_for_operator(*, user: Any, invoice_id: int) -> Invoice:
     """Operator: any tenant's manual invoice (with its lines)."""
-    _require_operator(user)
+    check_operator(user)
     return _manual_invoice(pk=invoice_id)
 
 
@@ -83,15 +81,10 @@ def current_modules(*, tenant: Tenant, today: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _require_operator(user: Any) -> None:
-    if getattr(user, "role", None) != Role.OPERATOR or not user.is_active:
-        raise PermissionDenied(_("Only platform operators can do this."))
-
-
 def console_overview(*, user: Any) -> dict[str, Any]:
     """Operator: MRR (sum of monthly prices of billable modules of active/past-due tenants), tenants by
     status, failed payments, Stripe invoices that differ from the ledger by more than a cent."""
-    _require_operator(user)
+    check_operator(user)
     by_status = dict(
         Tenant.objects.exclude(status__in=[TenantStatus.TEMPLATE, TenantStatus.POOL, TenantStatus.PLATFORM])
         .values_list("status")
@@ -137,13 +130,13 @@ def console_overview(*, user: Any) -> dict[str, Any]:
 
 
 def tenant_invoices_for_operator(*, user: Any, tenant_id: int) -> QuerySet[Invoice]:
-    _require_operator(user)
+    check_operator(user)
     return Invoice.objects.filter(tenant_id=tenant_id).prefetch_related("lines")
 
 
 def month_checks_for_operator(*, user: Any, tenant_id: int) -> QuerySet[MonthCheck]:
     """Operator: one tenant's closed months, Stripe's lines against the ledger, newest first."""
-    _require_operator(user)
+    check_operator(user)
     return MonthCheck.objects.filter(tenant_id=tenant_id).order_by("-month")
 
 
@@ -158,7 +151,7 @@ def price_list() -> list[Price]:
 
 def discount_for_operator(*, user: Any, tenant: Tenant, today: Any) -> TenantDiscount | None:
     """Operator: the discount in force this month (None when there is none or it was removed)."""
-    _require_operator(user)
+    check_operator(user)
     row = discount_in_force(tenant, today.replace(day=1))
     return row if row is not None and row.percent > 0 else None
 
@@ -166,7 +159,7 @@ def discount_for_operator(*, user: Any, tenant: Tenant, today: Any) -> TenantDis
 def discount_history_for_operator(*, user: Any, tenant: Tenant) -> list[TenantDiscount]:
     """Operator: every discount change of the tenant, latest start first (who, when, percent, reason,
     from, until)."""
-    _require_operator(user)
+    check_operator(user)
     return list(TenantDiscount.objects.filter(tenant=tenant).order_by("-valid_from", "-id"))
 
 
@@ -194,7 +187,7 @@ def tenants_in_retention(*, user: Any, now: Any) -> list[dict[str, Any]]:
     ones past it can be closed. One query whatever the number of tenants."""
     from datetime import timedelta
 
-    _require_operator(user)
+    check_operator(user)
     rows = (
         Tenant.objects.filter(status=TenantStatus.SUSPENDED)
         .annotate(since=_suspended_at())

@@ -57,8 +57,8 @@ from crm.billing.models import (
     SubscriptionItem,
     TenantDiscount,
 )
-from crm.platform.errors import PermissionDenied, ServiceError
-from crm.platform.permissions import Role, has_perm
+from crm.platform.errors import ServiceError
+from crm.platform.permissions import check_operator, check_perm
 from crm.platform.registry import registry
 from crm.tenants.models import LIVE_STATUSES, Tenant, TenantModule, TenantStatus
 from crm.tenants.selectors import billing_terms
@@ -82,16 +82,6 @@ def account_get(*, tenant: Tenant) -> BillingAccount:
     return account
 
 
-def _require_operator(actor: Any) -> None:
-    if getattr(actor, "role", None) != Role.OPERATOR:
-        raise PermissionDenied(_("Only platform operators can do this."))
-
-
-def _require_perm(actor: Any, perm: str) -> None:
-    if not has_perm(actor, perm):
-        raise PermissionDenied(_("You do not have permission to do this."))
-
-
 def price_set(
     *,
     actor: Any,
@@ -102,7 +92,7 @@ def price_set(
     today: date | None = None,
 ) -> Price:
     """Operator: a new monthly price for a module from the first day of a future month on."""
-    _require_operator(actor)
+    check_operator(actor)
     today = today or timezone.localdate()
     errors: dict[str, list[str]] = {}
     if module not in registry or not registry.get(module).sellable:
@@ -217,7 +207,7 @@ def invoices_generate_monthly(*, today: date | None = None) -> int:
 
 def invoice_mark_paid(*, actor: Any, invoice: Invoice, now: datetime | None = None) -> Invoice:
     """Operator: record the payment of a manual invoice; the workspace is restored at once."""
-    _require_operator(actor)
+    check_operator(actor)
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if not invoice.manual:
@@ -522,7 +512,7 @@ def checkout_start(
     Returns its URL. The tenant becomes active on checkout.session.completed, never on the browser's
     return."""
     now = now or timezone.now()
-    _require_perm(actor, "billing.manage")
+    check_perm(actor, "billing.manage")
     _require_stripe()
     modules = billable_modules(tenant)
     if not modules:
@@ -557,7 +547,7 @@ def checkout_start(
 
 
 def portal_start(*, actor: Any, tenant: Tenant, return_url: str) -> str:
-    _require_perm(actor, "billing.manage")
+    check_perm(actor, "billing.manage")
     _require_stripe()
     account = account_get(tenant=tenant)
     if not account.stripe_customer_id:
@@ -988,7 +978,7 @@ def invoice_apply(
 
 def subscription_cancel(*, actor: Any, tenant: Tenant) -> None:
     """Owner: end the subscription at the end of the paid period; data is kept."""
-    _require_perm(actor, "billing.manage")
+    check_perm(actor, "billing.manage")
     _require_stripe()
     account = account_get(tenant=tenant)
     if not account.has_subscription:
@@ -1056,7 +1046,7 @@ def discount_set(
     """
     from crm.platform.models import OperatorAudit
 
-    _require_operator(actor)
+    check_operator(actor)
     today = today or timezone.localdate()
     this_month = today.replace(day=1)
     starts_on = starts_on or next_month(this_month)
@@ -1184,7 +1174,7 @@ def tenant_close(*, actor: Any, tenant: Tenant, now: datetime | None = None) -> 
     from crm.billing.selectors import suspended_since
     from crm.platform.models import OperatorAudit
 
-    _require_operator(actor)
+    check_operator(actor)
     now = now or timezone.now()
     tenant = Tenant.objects.get(pk=tenant.pk)
     since = suspended_since(tenant=tenant)

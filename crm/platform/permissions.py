@@ -6,10 +6,13 @@ and in manifests for modules. Reads go through selectors that call `data_scope()
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from crm.platform.errors import PermissionDenied
 
 if TYPE_CHECKING:
     from crm.tenants.accounts.models import User
@@ -59,6 +62,22 @@ def has_perm(user: User | None, perm: str) -> bool:
     if roles is None:
         raise KeyError(f"unknown permission {perm!r}")
     return user.role in roles
+
+
+def check_perm(actor: Any, perm: str, message: str | None = None) -> None:
+    """Services: refuse (PermissionDenied, with `message` or the generic one) unless `actor` holds `perm`."""
+    if not has_perm(actor, perm):
+        raise PermissionDenied(message or gettext("You do not have permission to do this."))
+
+
+def is_operator(user: Any) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active and user.role == Role.OPERATOR)
+
+
+def check_operator(actor: Any) -> None:
+    """Services: refuse (PermissionDenied) unless `actor` is an active platform operator."""
+    if not is_operator(actor):
+        raise PermissionDenied(gettext("Only platform operators can do this."))
 
 
 Scope = Literal["all", "team", "own", "none"]

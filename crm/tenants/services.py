@@ -18,9 +18,9 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 from crm.platform import events
-from crm.platform.errors import PermissionDenied, ServiceError
+from crm.platform.errors import ServiceError
 from crm.platform.modes import SALES_MODES
-from crm.platform.permissions import Role
+from crm.platform.permissions import Role, check_operator
 from crm.platform.registry import registry
 from crm.tenants import provisioning
 from crm.tenants.models import BillingTerms, Domain, ModuleChange, Tenant, TenantModule, TenantStatus
@@ -462,8 +462,7 @@ def billing_terms_set(*, actor: Any, trial_days: int | None, grace_days: int | N
     falling due from now on). Recorded as a new row and an operator audit entry; nothing else changes."""
     from crm.platform.models import OperatorAudit
 
-    if getattr(actor, "role", None) != Role.OPERATOR:
-        raise PermissionDenied(_("Only platform operators can do this."))
+    check_operator(actor)
     errors: dict[str, list[str]] = {}
     limits = (("trial_days", trial_days, MAX_TRIAL_DAYS), ("grace_days", grace_days, MAX_GRACE_DAYS))
     for name, value, most in limits:

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from pypinyin import Style, lazy_pinyin
 
 from crm.platform.errors import PermissionDenied, ServiceError
-from crm.platform.permissions import Role, has_perm
+from crm.platform.permissions import Role, check_perm, has_perm
 from crm.tenants.accounts.models import AuditEntry, User
 from crm.tenants.accounts.services import audit
 
@@ -98,11 +98,6 @@ def initials(text: str) -> str:
     """Pinyin initials for Chinese characters, letters/digits kept: "明达科技" -> "mdkj"."""
     parts = lazy_pinyin(text or "", style=Style.FIRST_LETTER, errors="default")
     return re.sub(r"[^0-9a-z]", "", "".join(parts).lower())[:200]
-
-
-def _require(actor: User, perm: str) -> None:
-    if not has_perm(actor, perm):
-        raise PermissionDenied(_("You do not have permission to do this."))
 
 
 def _require_edit(actor: User, customer: Customer) -> None:
@@ -447,7 +442,7 @@ class HandoverPlan:
 def _handover_plan(
     *, actor: User, from_user: User, to_users: Sequence[User], mapping: dict[int, int] | None = None
 ) -> HandoverPlan:
-    _require(actor, "core.handover")
+    check_perm(actor, "core.handover")
     targets = [u for u in to_users if u.pk != from_user.pk]
     if not targets:
         raise ServiceError(_("Choose at least one colleague to receive the customers."), field="to_users")
@@ -533,7 +528,7 @@ def customer_handover(
 def core_settings_update(
     *, actor: User, pool_days: int, pool_warning_days: int, pool_claims_per_day: int
 ) -> CoreSettings:
-    _require(actor, "core.manage_settings")
+    check_perm(actor, "core.manage_settings")
     if pool_days < 1 or pool_days > 3650:
         raise ServiceError(_("Enter a number of days between 1 and 3650."), field="pool_days")
     if pool_warning_days >= pool_days:
@@ -627,7 +622,7 @@ def pool_sweep(*, now: datetime | None = None) -> SweepResult:
 
 def pool_claim(*, actor: User, customer: Customer) -> Customer:
     """Take a customer from the pool, within the per-rep daily claim limit."""
-    _require(actor, "core.claim_pool")
+    check_perm(actor, "core.claim_pool")
     s = selectors.core_settings()
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     with transaction.atomic():
@@ -653,7 +648,7 @@ def pool_claim(*, actor: User, customer: Customer) -> Customer:
 def customer_assign(*, actor: User, customer: Customer, owner: User) -> Customer:
     """A manager or admin gives a customer (also one from the pool) to a rep; managers only within their
     team. Open tasks of the former owner about the customer follow it."""
-    _require(actor, "core.assign_customers")
+    check_perm(actor, "core.assign_customers")
     if actor.role not in (Role.OWNER, Role.ADMIN):
         team = selectors.team_user_ids(actor)
         if owner.pk not in team or (customer.owner_id is not None and customer.owner_id not in team):
@@ -816,7 +811,7 @@ def product_save(
     product: Product | None = None,
 ) -> Product:
     """Create or update a catalogue entry; the same code + name + specification is refused."""
-    _require(actor, "core.manage_products")
+    check_perm(actor, "core.manage_products")
     name, code, specification = (name or "").strip(), (code or "").strip(), (specification or "").strip()
     if not name:
         raise ServiceError(_("Enter the product name."), field="name")
@@ -851,7 +846,7 @@ def product_save(
 def custom_field_define(
     *, actor: User, key: str, label: str, field_type: str, choices: Sequence[str] = (), required: bool = False
 ) -> CustomFieldDefinition:
-    _require(actor, "core.manage_settings")
+    check_perm(actor, "core.manage_settings")
     key = (key or "").strip().lower()
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,49}", key):
         raise ServiceError(

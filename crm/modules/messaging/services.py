@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.platform.errors import ServiceError
-from crm.platform.permissions import has_perm
+from crm.platform.permissions import check_perm
 from crm.tenants.accounts.models import User
 
 from .models import CareSettings, Channel, EventKind, MessageTemplate, OutboundMessage
@@ -108,10 +108,7 @@ def template_get(*, kind: str, channel: str) -> MessageTemplate:
 
 
 def _require(actor: User, perm: str) -> None:
-    from crm.platform.errors import PermissionDenied
-
-    if not has_perm(actor, perm):
-        raise PermissionDenied(_("You may not change care messages."))
+    check_perm(actor, perm, _("You may not change care messages."))
 
 
 def template_update(

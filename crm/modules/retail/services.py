@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from crm.modules.core.public import Product
 from crm.platform.errors import NotFound, PermissionDenied, ServiceError
-from crm.platform.permissions import Role, has_perm
+from crm.platform.permissions import Role, check_perm
 from crm.tenants.accounts.models import User
 
 from . import selectors
@@ -61,8 +61,7 @@ def normalize_member_no(value: str) -> str:
 
 
 def _require(actor: User, perm: str) -> None:
-    if not has_perm(actor, perm):
-        raise PermissionDenied(_("You are not allowed to do this."))
+    check_perm(actor, perm, _("You are not allowed to do this."))
 
 
 def clerk_store_ids(actor: User) -> set[int]:

@@ -13,9 +13,8 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from crm.platform.console.services import require_operator
 from crm.platform.models import ImpersonationSession, OperatorAudit
-from crm.platform.permissions import Role
+from crm.platform.permissions import Role, check_operator
 from crm.platform.registry import registry
 from crm.tenants.accounts.models import User
 from crm.tenants.models import ModuleChange, Tenant, TenantStatus
@@ -44,7 +43,7 @@ def _customers() -> QuerySet[Tenant]:
 
 
 def tenants_queryset(*, actor: User, q: str = "", status: str = "") -> QuerySet[Tenant]:
-    require_operator(actor)
+    check_operator(actor)
     qs = _customers()
     q = q.strip()
     if q:
@@ -103,7 +102,7 @@ def tenant_page(
 
 def dashboard(*, actor: User) -> dict[str, Any]:
     """Header numbers: tenants by status, signups in the last 7 days, spare schemas in the pool (1 query)."""
-    require_operator(actor)
+    check_operator(actor)
     since = timezone.now() - timedelta(days=7)
     by_status: dict[str, int] = {}
     signups = 0
@@ -126,14 +125,14 @@ def dashboard(*, actor: User) -> dict[str, Any]:
 
 
 def tenant_get(*, actor: User, tenant_id: int) -> Tenant | None:
-    require_operator(actor)
+    check_operator(actor)
     return _customers().filter(pk=tenant_id).first()
 
 
 def tenant_detail(*, actor: User, tenant: Tenant) -> dict[str, Any]:
     """Everything the tenant page shows: modules, their change log, users (from the tenant's schema),
     support sessions and the operators' audit trail for this tenant."""
-    require_operator(actor)
+    check_operator(actor)
     with schema_context(tenant.schema_name):
         users: list[dict[str, Any]] = [
             dict(row)

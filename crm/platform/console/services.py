@@ -16,9 +16,9 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from crm.platform.console import totp
-from crm.platform.errors import NotFound, PermissionDenied, ServiceError
+from crm.platform.errors import NotFound, ServiceError
 from crm.platform.models import ImpersonationSession, OperatorAudit
-from crm.platform.permissions import Role
+from crm.platform.permissions import Role, check_operator
 from crm.tenants import services as tenant_services
 from crm.tenants.accounts.handoff import make_token
 from crm.tenants.accounts.models import User
@@ -29,15 +29,6 @@ MIN_SUSPEND_REASON = 5
 MIN_IMPERSONATION_REASON = 10
 # A used TOTP step stays remembered a little longer than it could still be accepted (±1 step).
 TOTP_USED_SECONDS = (2 * totp.WINDOW + 2) * totp.STEP_SECONDS
-
-
-def is_operator(user: Any) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_active and user.role == Role.OPERATOR)
-
-
-def require_operator(actor: User) -> None:
-    if not is_operator(actor):
-        raise PermissionDenied(_("Only platform operators can do this."))
 
 
 def _audit(*, actor: User, tenant: Tenant | None, action: str, detail: dict[str, Any]) -> OperatorAudit:
@@ -98,7 +89,7 @@ def _totp_accept(*, user_id: int, secret: str, code: str) -> bool:
 
 def operator_totp_enable(*, actor: User, secret: str, code: str) -> None:
     """Turn on (or replace) the second factor once the operator proves their app has the new secret."""
-    require_operator(actor)
+    check_operator(actor)
     if not secret or not _totp_accept(user_id=actor.pk, secret=secret, code=code):
         raise ServiceError(
             _("The code is not valid. Check the time on your phone and try again."), field="code"
@@ -114,7 +105,7 @@ def operator_totp_enable(*, actor: User, secret: str, code: str) -> None:
 
 def tenant_suspend(*, actor: User, tenant: Tenant, reason: str) -> None:
     """Suspend a workspace: its users see a clear page, nothing is deleted."""
-    require_operator(actor)
+    check_operator(actor)
     reason = (reason or "").strip()
     if len(reason) < MIN_SUSPEND_REASON:
         raise ServiceError(
@@ -129,7 +120,7 @@ def tenant_suspend(*, actor: User, tenant: Tenant, reason: str) -> None:
 
 
 def tenant_reactivate(*, actor: User, tenant: Tenant) -> None:
-    require_operator(actor)
+    check_operator(actor)
     with transaction.atomic():
         previous_reason = tenant.suspended_reason
         tenant_services.tenant_reactivate(tenant=tenant, by=f"operator:{actor.email}")
@@ -143,7 +134,7 @@ def tenant_reactivate(*, actor: User, tenant: Tenant) -> None:
 
 def module_comp_set(*, actor: User, tenant: Tenant, module: str, comp: bool, reason: str = "") -> None:
     """Grant a module free of charge (it is on whatever the tenant chooses) or withdraw the grant."""
-    require_operator(actor)
+    check_operator(actor)
     if not tenant.is_live:
         raise ServiceError(_("Only a live workspace can be given modules."))
     reason = (reason or "").strip()[:200]
@@ -173,7 +164,7 @@ def impersonation_start(
     Impersonating the owner is allowed but flagged in the audit trail; a deactivated user cannot be
     impersonated.
     """
-    require_operator(actor)
+    check_operator(actor)
     errors: dict[str, list[str]] = {}
     reason = (reason or "").strip()
     if len(reason) < MIN_IMPERSONATION_REASON:

@@ -31,6 +31,7 @@ from crm.platform.console.forms import (
     SuspendForm,
 )
 from crm.platform.errors import ServiceError, show_on_form
+from crm.platform.permissions import is_operator
 from crm.tenants.accounts.models import User
 from crm.tenants.models import Tenant
 
@@ -56,7 +57,7 @@ def operator_required(view: View | None = None, *, enrolment: bool = False) -> A
             user = request.user
             if not user.is_authenticated:
                 return redirect(f"{reverse('console:login')}?{urlencode({'next': request.get_full_path()})}")
-            if not services.is_operator(user):
+            if not is_operator(user):
                 raise PermissionDenied
             if not enrolment and services.two_factor_required() and not user.totp_secret:  # type: ignore[union-attr]
                 return redirect("console:enrol")
@@ -88,7 +89,7 @@ def _lockout_page(request: HttpRequest) -> HttpResponse | None:
 
 
 def login_view(request: HttpRequest) -> HttpResponse:
-    if services.is_operator(request.user):
+    if is_operator(request.user):
         return redirect("console:home")
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -99,7 +100,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         locked = _lockout_page(request)
         if locked is not None:
             return locked
-        if user is None or not services.is_operator(user):
+        if user is None or not is_operator(user):
             form.add_error(None, _("Wrong email or password."))
         elif user.totp_secret:  # type: ignore[attr-defined]
             request.session.cycle_key()
@@ -121,7 +122,7 @@ def verify_view(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Please log in again."))
         return redirect("console:login")
     user = User.objects.filter(pk=pending["uid"], is_active=True).first()
-    if user is None or not services.is_operator(user):
+    if user is None or not is_operator(user):
         request.session.pop(PENDING_KEY, None)
         return redirect("console:login")
     credentials = {"username": user.email}

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.platform.errors import PermissionDenied, ServiceError
-from crm.platform.permissions import TENANT_ROLES, Role, has_perm
+from crm.platform.permissions import TENANT_ROLES, Role, check_perm
 from crm.tenants.accounts.models import ApiKey, AuditEntry, Invitation, Team, User, hash_token, new_token
 
 INVITE_DAYS = 7
@@ -40,11 +40,6 @@ def audit(
     )
 
 
-def _require(actor: User, perm: str) -> None:
-    if not has_perm(actor, perm):
-        raise PermissionDenied(_("You do not have permission to do this."))
-
-
 def _check_role(role: str, actor: User) -> None:
     if role not in {r.value for r in TENANT_ROLES}:
         raise ServiceError(_("Unknown role."), field="role")
@@ -57,7 +52,7 @@ def invitation_create(
 ) -> tuple[Invitation, str]:
     """Invite a colleague by email; the link expires after INVITE_DAYS days. Returns the invitation and
     the raw token (only its hash is stored)."""
-    _require(actor, "workspace.manage_users")
+    check_perm(actor, "workspace.manage_users")
     email = (email or "").strip().lower()
     try:
         validate_email(email)
@@ -132,7 +127,7 @@ def invitation_accept(*, token: str, name: str, password: str) -> User:
 
 
 def invitation_revoke(*, actor: User, invitation: Invitation) -> None:
-    _require(actor, "workspace.manage_users")
+    check_perm(actor, "workspace.manage_users")
     if invitation.accepted_at is None and invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at", "updated_at"])
@@ -156,7 +151,7 @@ def user_update(
 ) -> User:
     """Change a colleague's role, team or name. Only the owner grants or removes the owner role, and the
     workspace always keeps one active owner."""
-    _require(actor, "workspace.manage_users")
+    check_perm(actor, "workspace.manage_users")
     changes: dict[str, Any] = {}
     if role is not None and role != user.role:
         _check_role(role, actor)
@@ -184,7 +179,7 @@ def user_update(
 
 def user_set_active(*, actor: User, user: User, active: bool) -> User:
     """Deactivate (cannot log in, sessions and API keys stop working, records stay) or reactivate."""
-    _require(actor, "workspace.manage_users")
+    check_perm(actor, "workspace.manage_users")
     if user.pk == actor.pk and not active:
         raise ServiceError(_("You cannot deactivate yourself."))
     if user.role == Role.OWNER and actor.role != Role.OWNER:
@@ -251,7 +246,7 @@ def team_save(
     parent: Team | None = None,
     team: Team | None = None,
 ) -> Team:
-    _require(actor, "workspace.manage_users")
+    check_perm(actor, "workspace.manage_users")
     name = (name or "").strip()
     if not name:
         raise ServiceError(_("Enter a team name."), field="name")
@@ -283,7 +278,7 @@ def team_save(
 
 def api_key_create(*, actor: User, name: str) -> tuple[ApiKey, str]:
     """Create a key that acts as `actor`. The raw key is shown once; only its hash is kept."""
-    _require(actor, "workspace.manage_api_keys")
+    check_perm(actor, "workspace.manage_api_keys")
     name = (name or "").strip()
     if not name:
         raise ServiceError(_("Give the key a name."), field="name")
@@ -297,7 +292,7 @@ def api_key_create(*, actor: User, name: str) -> tuple[ApiKey, str]:
 
 
 def api_key_revoke(*, actor: User, key: ApiKey) -> None:
-    _require(actor, "workspace.manage_api_keys")
+    check_perm(actor, "workspace.manage_api_keys")
     if key.revoked_at is None:
         with transaction.atomic():
             key.revoked_at = timezone.now()
@@ -308,7 +303,7 @@ def api_key_revoke(*, actor: User, key: ApiKey) -> None:
 # Added for the REST API (crm/tenants/api.py): deleting a team.
 def team_delete(*, actor: User, team: Team) -> None:
     """Delete a team; its members stay (without a team) and sub-teams move up to the parent."""
-    _require(actor, "workspace.manage_users")
+    check_perm(actor, "workspace.manage_users")
     with transaction.atomic():
         Team.objects.filter(parent=team).update(parent=team.parent)
         audit(actor=actor, action="team.delete", target=team, detail={"name": team.name})
