@@ -24,7 +24,7 @@ from crm.billing.models import Invoice
 from crm.billing.pdf import invoice_pdf
 from crm.platform.console.views import operator_required
 from crm.platform.decorators import require_perm
-from crm.platform.errors import NotFound, ServiceError, show_on_form
+from crm.platform.errors import NotFound, ServiceError, flash_call, show_on_form
 from crm.platform.permissions import has_perm
 from crm.platform.registry import registry
 from crm.tenants.models import Tenant
@@ -191,17 +191,15 @@ def console_billing(request: HttpRequest) -> HttpResponse:
 @require_POST
 def console_close(request: HttpRequest, tenant_id: int) -> HttpResponse:
     tenant = get_object_or_404(Tenant, pk=tenant_id)
-    try:
-        export = services.tenant_close(actor=request.user, tenant=tenant)
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
-        return redirect("billing-console")
-    messages.success(
+    closed = flash_call(
         request,
-        _("%(name)s is closed. Its export %(file)s is on its invoices page.")
-        % {"name": tenant, "file": export.name},
+        lambda: services.tenant_close(actor=request.user, tenant=tenant),
+        lambda export: (
+            _("%(name)s is closed. Its export %(file)s is on its invoices page.")
+            % {"name": tenant, "file": export.name}
+        ),
     )
-    return redirect("billing-console-tenant", tenant_id=tenant_id)
+    return redirect("billing-console-tenant", tenant_id=tenant_id) if closed else redirect("billing-console")
 
 
 @operator_required
@@ -285,12 +283,11 @@ def console_discount(request: HttpRequest, tenant_id: int) -> HttpResponse:
 @require_POST
 def console_mark_paid(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = get_object_or_404(Invoice, pk=invoice_id)
-    try:
-        services.invoice_mark_paid(actor=request.user, invoice=invoice)
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
-    else:
-        messages.success(request, _("Invoice %(number)s marked paid.") % {"number": invoice.number})
+    flash_call(
+        request,
+        lambda: services.invoice_mark_paid(actor=request.user, invoice=invoice),
+        _("Invoice %(number)s marked paid.") % {"number": invoice.number},
+    )
     return redirect("billing-console")
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class ServiceError(Exception):
@@ -40,6 +43,22 @@ class NotFound(ServiceError):
 class ReadOnly(ServiceError):
     code = "tenant_read_only"
     status = 423
+
+
+def flash_call(request: Any, call: Callable[[], T], success: str | Callable[[T], str] | None = None) -> bool:
+    """Run a service call for a view that answers with a redirect: a refusal becomes an error message (the
+    service changed nothing), success the `success` message (a text, or made from the call's result).
+    Returns whether the call went through."""
+    from django.contrib import messages
+
+    try:
+        result = call()
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+        return False
+    if success is not None:
+        messages.success(request, success(result) if callable(success) else success)
+    return True
 
 
 def show_on_form(form: Any, exc: ServiceError) -> None:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from crm.platform.decorators import require_perm
-from crm.platform.errors import ServiceError, show_on_form
+from crm.platform.errors import ServiceError, flash_call, show_on_form
 from crm.platform.permissions import has_perm
 from crm.platform.registry import registry
 from crm.tenants import services
@@ -205,17 +205,13 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def user_active(request: HttpRequest, pk: int) -> HttpResponse:
     subject = _get_user(pk)
     active = request.POST.get("active") == "1"
-    try:
-        account_services.user_set_active(actor=request.user, user=subject, active=active)  # type: ignore[arg-type]
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
-    else:
-        if active:
-            messages.success(request, _("%(name)s can log in again.") % {"name": subject})
-        else:
-            messages.success(
-                request, _("%(name)s can no longer log in. Their records are kept.") % {"name": subject}
-            )
+    flash_call(
+        request,
+        lambda: account_services.user_set_active(actor=request.user, user=subject, active=active),  # type: ignore[arg-type]
+        _("%(name)s can log in again.") % {"name": subject}
+        if active
+        else _("%(name)s can no longer log in. Their records are kept.") % {"name": subject},
+    )
     return redirect("settings-users")
 
 

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.platform.decorators import require_perm
-from crm.platform.errors import ServiceError, show_on_form
+from crm.platform.errors import ServiceError, flash_call, show_on_form
 from crm.platform.permissions import data_scope, has_perm
 from crm.tenants.accounts.models import User
 from crm.tenants.selectors import dashboard_widgets
@@ -227,10 +227,10 @@ def activity_add(request: HttpRequest, pk: int) -> HttpResponse:
 def activity_comment(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     activity = get_object_or_404(Activity, pk=pk, customer__in=selectors.customers_visible(user).values("pk"))
-    try:
-        services.activity_comment(actor=user, activity=activity, body=request.POST.get("body", ""))
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
+    flash_call(
+        request,
+        lambda: services.activity_comment(actor=user, activity=activity, body=request.POST.get("body", "")),
+    )
     return redirect(reverse("core:customer_detail", kwargs={"pk": activity.customer_id}) + f"#a{activity.pk}")
 
 
@@ -241,10 +241,9 @@ def contact_add(request: HttpRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_get(user, pk)
     form = ContactForm(request.POST)
     if form.is_valid():
-        try:
-            services.contact_create(actor=user, customer=customer, **form.cleaned_data)
-        except ServiceError as exc:
-            messages.error(request, str(exc.message))
+        flash_call(
+            request, lambda: services.contact_create(actor=user, customer=customer, **form.cleaned_data)
+        )
     else:
         messages.error(request, _("Enter the contact's name."))
     return redirect("core:customer_detail", pk=customer.pk)
@@ -261,10 +260,7 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     form = ContactForm(request.POST)
     if form.is_valid():
-        try:
-            services.contact_update(actor=user, contact=contact, **form.cleaned_data)
-        except ServiceError as exc:
-            messages.error(request, str(exc.message))
+        flash_call(request, lambda: services.contact_update(actor=user, contact=contact, **form.cleaned_data))
     else:
         messages.error(request, _("Enter the contact's name."))
     return redirect("core:customer_detail", pk=contact.customer_id)
@@ -296,11 +292,11 @@ def customer_merge(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     target = selectors.customer_get(user, pk)
     source = selectors.customer_get(user, int(request.POST.get("source") or 0))
-    try:
-        services.customer_merge(actor=user, target=target, source=source)
-        messages.success(request, _("Merged %(name)s into this customer.") % {"name": source.name})
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
+    flash_call(
+        request,
+        lambda: services.customer_merge(actor=user, target=target, source=source),
+        _("Merged %(name)s into this customer.") % {"name": source.name},
+    )
     return redirect("core:customer_detail", pk=target.pk)
 
 
@@ -312,14 +308,11 @@ def customer_assign(request: HttpRequest, pk: int) -> HttpResponse:
     if customer.owner_id is not None:
         customer = selectors.customer_get(user, pk)  # outside the pool: only customers one may see
     owner = get_object_or_404(User, pk=request.POST.get("owner") or 0)
-    try:
-        services.customer_assign(actor=user, customer=customer, owner=owner)
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
-    else:
-        messages.success(
-            request, _("%(name)s now belongs to %(owner)s.") % {"name": customer.name, "owner": owner.name}
-        )
+    flash_call(
+        request,
+        lambda: services.customer_assign(actor=user, customer=customer, owner=owner),
+        _("%(name)s now belongs to %(owner)s.") % {"name": customer.name, "owner": owner.name},
+    )
     if request.POST.get("next") == "pool":
         return redirect("core:pool")
     return redirect("core:customer_detail", pk=customer.pk)
@@ -330,13 +323,12 @@ def customer_assign(request: HttpRequest, pk: int) -> HttpResponse:
 def customer_release(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     customer = selectors.customer_get(user, pk)
-    try:
-        services.customer_release(actor=user, customer=customer)
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
-        return redirect("core:customer_detail", pk=customer.pk)
-    messages.success(request, _("%(name)s is back in the public pool.") % {"name": customer.name})
-    return redirect("core:customer_list")
+    released = flash_call(
+        request,
+        lambda: services.customer_release(actor=user, customer=customer),
+        _("%(name)s is back in the public pool.") % {"name": customer.name},
+    )
+    return redirect("core:customer_list") if released else redirect("core:customer_detail", pk=customer.pk)
 
 
 @require_perm("core.view_customers")
@@ -347,14 +339,13 @@ def task_list(request: HttpRequest) -> HttpResponse:
         customer = None
         if request.POST.get("customer"):
             customer = selectors.customer_get(user, int(request.POST["customer"]))
-        try:
-            services.task_create(
+        flash_call(
+            request,
+            lambda: services.task_create(
                 actor=user, title=form.cleaned_data["title"], due_at=form.due_at(), customer=customer
-            )
-        except ServiceError as exc:
-            messages.error(request, str(exc.message))
-        else:
-            messages.success(request, _("Task added."))
+            ),
+            _("Task added."),
+        )
         # Back to where the form was (a customer page), but only to a path on this host.
         nxt = request.POST.get("next", "")
         if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
@@ -409,14 +400,12 @@ def pool(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if request.method == "POST":
         customer = get_object_or_404(Customer, pk=request.POST.get("customer") or 0)
-        try:
-            services.pool_claim(actor=user, customer=customer)
-        except ServiceError as exc:
-            messages.error(request, str(exc.message))
-        else:
-            messages.success(request, _("%(name)s is now yours.") % {"name": customer.name})
-            return redirect("core:customer_detail", pk=customer.pk)
-        return redirect("core:pool")
+        claimed = flash_call(
+            request,
+            lambda: services.pool_claim(actor=user, customer=customer),
+            _("%(name)s is now yours.") % {"name": customer.name},
+        )
+        return redirect("core:customer_detail", pk=customer.pk) if claimed else redirect("core:pool")
     q = request.GET.get("q", "").strip()
     page = Paginator(selectors.pool_list(user, q), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.platform.decorators import require_perm
-from crm.platform.errors import ServiceError, show_on_form
+from crm.platform.errors import ServiceError, flash_call, show_on_form
 from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import User
 
@@ -145,12 +145,11 @@ def sale_void(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Give a reason."))
     else:
-        try:
-            services.sale_void(actor=_user(request), sale=sale, reason=form.cleaned_data["reason"])
-        except ServiceError as exc:
-            messages.error(request, str(exc.message))
-        else:
-            messages.success(request, _("Sale voided; its points were reversed."))
+        flash_call(
+            request,
+            lambda: services.sale_void(actor=_user(request), sale=sale, reason=form.cleaned_data["reason"]),
+            _("Sale voided; its points were reversed."),
+        )
     return redirect("retail:card", pk=sale.member_id)
 
 

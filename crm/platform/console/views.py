@@ -30,7 +30,7 @@ from crm.platform.console.forms import (
     LoginForm,
     SuspendForm,
 )
-from crm.platform.errors import ServiceError, show_on_form
+from crm.platform.errors import ServiceError, flash_call, show_on_form
 from crm.platform.permissions import is_operator
 from crm.tenants.accounts.models import User
 from crm.tenants.models import Tenant
@@ -246,10 +246,7 @@ def tenant_suspend(request: HttpRequest, pk: int) -> HttpResponse:
 @operator_required
 def tenant_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
     tenant = _tenant_or_404(request, pk)
-    try:
-        services.tenant_reactivate(actor=_actor(request), tenant=tenant)
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
+    if not flash_call(request, lambda: services.tenant_reactivate(actor=_actor(request), tenant=tenant)):
         return redirect("console:tenant", pk=tenant.pk)
     return _after_action(request, tenant, _("The workspace is active again."))
 
