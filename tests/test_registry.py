@@ -110,3 +110,15 @@ def test_namespaces_map_to_modules():
     assert registry.module_for_namespace("api-dummy") == "dummy"
     assert registry.module_for_namespace("console") is None
     assert registry.module_for_namespace("api-nothing") is None
+
+
+def test_name_of_a_module_and_of_a_removed_one():
+    from django.utils import translation
+
+    with translation.override("en"):
+        assert registry.name_of("retail") == str(registry.get("retail").name)
+    with translation.override("zh-hans"):
+        assert registry.name_of("retail") == str(registry.get("retail").name) != "retail"
+    # History rows can name a module that is no longer registered.
+    assert registry.name_of("gone") == "gone"
+    assert registry.name_of("gone", default="旧模块") == "旧模块"

@@ -60,7 +60,7 @@ def _day(value: datetime | None, invoice: Invoice) -> str:
 def _module_name(line: InvoiceLine) -> str:
     # Rendered now, in the active (workspace) language; the stored description was written in whatever
     # language the monthly task ran in.
-    return str(registry.get(line.module).name) if line.module in registry else line.description
+    return registry.name_of(line.module, default=line.description)
 
 
 def _discount_label(line: InvoiceLine) -> str:

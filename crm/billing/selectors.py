@@ -145,7 +145,7 @@ def price_list() -> list[Price]:
     module's display name as `module_name`."""
     prices = list(Price.objects.order_by("module", "-valid_from"))
     for price in prices:
-        price.module_name = registry.get(price.module).name if price.module in registry else price.module  # type: ignore[attr-defined]
+        price.module_name = registry.name_of(price.module)  # type: ignore[attr-defined]
     return prices
 
 

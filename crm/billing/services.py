@@ -946,7 +946,7 @@ def invoice_apply(
             row.due_at = row.due_at or now
         row.save()
         for ln in lines:
-            name = registry.get(ln["module"]).name if ln["module"] in registry else ln["module"]
+            name = registry.name_of(ln["module"])
             first_day = ln["start"].astimezone(tz).date()
             last_day = _inclusive_end(ln["start"], ln["end"], tz)
             monthly = price_for(ln["module"], first_day.replace(day=1))[0] if ln["module"] in registry else 0

@@ -112,6 +112,13 @@ class ModuleRegistry:
     def __contains__(self, slug: object) -> bool:
         return slug in self._modules
 
+    def name_of(self, slug: str, default: str | None = None) -> str:
+        """The module's display name in the active language; for a slug no longer registered (history rows
+        of a removed module) `default`, else the slug itself."""
+        if slug in self._modules:
+            return str(self._modules[slug].name)
+        return slug if default is None else default
+
     def always_on(self) -> set[str]:
         return {m.slug for m in self._modules.values() if m.always_on}
 

@@ -107,10 +107,7 @@ def modules_page(request: HttpRequest) -> HttpResponse:
             # Plain form post: the message survives the redirect (post/redirect/get).
             getattr(messages, result[0])(request, result[1])
             return redirect("settings-modules")
-    log = [
-        {"change": c, "name": registry.get(c.module).name if c.module in registry else c.module}
-        for c in module_change_log(tenant)
-    ]
+    log = [{"change": c, "name": registry.name_of(c.module)} for c in module_change_log(tenant)]
     context = {"cards": module_cards(tenant), "log": log, "result": result}
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "tenants/_modules_list.html", context)
