@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
-from crm.platform.errors import PermissionDenied, ServiceError
-from crm.platform.permissions import has_perm
+from crm.platform.errors import ServiceError
+from crm.platform.permissions import check_perm, has_perm
 from crm.platform.registry import RegistryClosed, Text, registry
 
 if TYPE_CHECKING:
@@ -142,8 +142,7 @@ def kind_check(user: User, name: str) -> ImportKind:
     kind = import_kinds.get(name)
     if kind is None:
         raise ServiceError(_("Choose what to import."), field="kind")
-    if not has_perm(user, kind.perm):
-        raise PermissionDenied(_("You do not have permission to do this."))
+    check_perm(user, kind.perm)
     if not enabled_here(kind.module):
         raise ServiceError(_("This import is not available: its module is switched off."), field="kind")
     return kind
