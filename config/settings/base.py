@@ -45,6 +45,7 @@ TENANT_APPS = [
     "django.contrib.messages",
     "axes",
     "crm.tenants.accounts",
+    "crm.kernel",
     "crm.modules.core",
     "crm.modules.sales",
     "crm.modules.inventory",
