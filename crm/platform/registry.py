@@ -67,6 +67,9 @@ class ModuleManifest:
     settings_schema: dict[str, object] = field(default_factory=dict)
     demo_seeder: str = ""  # dotted path of a callable(tenant) that adds demo data
     features: tuple[Text, ...] = ()  # user-facing bullet points for the pricing page
+    # False while a sellable module has no screens: shown as "coming soon", cannot be enabled, never billed.
+    # Making it available is flipping this flag (issue 9 section 1).
+    available: bool = True
 
     @property
     def sellable(self) -> bool:

@@ -16,6 +16,7 @@ MANIFEST = ModuleManifest(
     kind="sales_mode",
     app_label="production",
     sales_mode="production",
+    available=False,  # no screens yet
     monthly_price=Decimal("299"),
     depends=("sales", "inventory"),
     features=(

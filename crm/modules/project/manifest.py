@@ -16,6 +16,7 @@ MANIFEST = ModuleManifest(
     kind="sales_mode",
     app_label="project",
     sales_mode="project",
+    available=False,  # no screens yet
     monthly_price=Decimal("199"),
     depends=("sales",),
     features=(

@@ -16,6 +16,7 @@ MANIFEST = ModuleManifest(
     kind="sales_mode",
     app_label="service",
     sales_mode="service",
+    available=False,  # no screens yet
     monthly_price=Decimal("149"),
     depends=("sales",),
     features=(

@@ -16,6 +16,7 @@ MANIFEST = ModuleManifest(
     kind="sales_mode",
     app_label="trade",
     sales_mode="trade",
+    available=False,  # no screens yet
     monthly_price=Decimal("249"),
     depends=("sales", "inventory"),
     features=(

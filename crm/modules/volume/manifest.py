@@ -16,6 +16,7 @@ MANIFEST = ModuleManifest(
     kind="sales_mode",
     app_label="volume",
     sales_mode="volume",
+    available=False,  # no screens yet
     monthly_price=Decimal("199"),
     depends=("inventory", "messaging"),
     features=(
