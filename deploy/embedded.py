@@ -126,7 +126,7 @@ def _pgdata() -> Path:
         return legacy
     import hashlib
 
-    key = hashlib.sha1(str(DATA.resolve()).encode()).hexdigest()[:12]
+    key = hashlib.sha256(str(DATA.resolve()).encode()).hexdigest()[:12]
     return SERVER_ROOT / f"data-{key}" / "pg"
 
 
