@@ -47,6 +47,7 @@ TENANT_APPS = [
     "crm.tenants.accounts",
     "crm.kernel",
     "crm.modules.core",
+    "crm.modules.webhooks",
     "crm.modules.sales",
     "crm.modules.inventory",
     "crm.modules.messaging",
@@ -232,6 +233,13 @@ CELERY_BEAT_SCHEDULE = {
 # Billing. No STRIPE_SECRET_KEY: offline mode (ledger invoices marked manual, paid by operators).
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+
+# Outbound webhooks (crm/modules/webhooks). In production endpoints must be https:// public addresses;
+# development and tests allow http:// and loopback receivers.
+WEBHOOKS_ALLOW_HTTP = env.bool("WEBHOOKS_ALLOW_HTTP", default=False)
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=15)
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")  # empty: Stripe's own; tests point it at a fake
 BILLING_DUE_DAYS = env.int("BILLING_DUE_DAYS", default=7)  # manual invoices: days after the period end
 BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)  # past_due -> read-only after this

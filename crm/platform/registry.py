@@ -70,6 +70,8 @@ class ModuleManifest:
     # False while a sellable module has no screens: shown as "coming soon", cannot be enabled, never billed.
     # Making it available is flipping this flag (issue 9 section 1).
     available: bool = True
+    # Outbound webhook events this module emits: (name, label), e.g. ("customer.created", _("...")).
+    webhook_events: tuple[tuple[str, Text], ...] = ()
 
     @property
     def sellable(self) -> bool:

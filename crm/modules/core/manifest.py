@@ -13,6 +13,7 @@ MANIFEST = ModuleManifest(
     summary=_("Customers, contacts, ownership, follow-ups, products and reports: in every workspace."),
     kind="core",
     app_label="core",
+    depends=("webhooks",),  # outbound webhooks: customer events
     urls="crm.modules.core.urls",
     api_urls="crm.modules.core.api_urls",
     permissions={
@@ -44,6 +45,11 @@ MANIFEST = ModuleManifest(
         PeriodicTask(name="crm.modules.core.tasks.import_cleanup", every_seconds=86400),
     ),
     demo_seeder="crm.modules.core.demo.seed",
+    webhook_events=(
+        ("customer.created", _("Customer created")),
+        ("customer.updated", _("Customer updated")),
+        ("customer.handed_over", _("Customer handed over")),
+    ),
     features=(
         _("Customers, contacts, ownership and handover"),
         _("Visits, tasks, weekly reports"),

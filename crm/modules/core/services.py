@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pypinyin import Style, lazy_pinyin
 
+from crm.modules.webhooks import public as webhooks
 from crm.platform.errors import PermissionDenied, ServiceError
 from crm.platform.permissions import Role, check_perm, has_perm
 from crm.tenants.accounts.models import AuditEntry, User
@@ -277,7 +278,26 @@ def customer_create(
             target=customer,
             detail={"name": customer.name, "owner": owner.pk},
         )
+        webhooks.emit("customer.created", data=customer_payload(customer))
     return customer
+
+
+def customer_payload(customer: Customer) -> dict[str, Any]:
+    """How a customer appears in outbound webhooks (the API's field names)."""
+    return {
+        "id": customer.pk,
+        "name": customer.name,
+        "kind": customer.kind,
+        "stage": customer.stage,
+        "source": customer.source,
+        "phone": customer.phone,
+        "email": customer.email,
+        "province": customer.province,
+        "city": customer.city,
+        "owner": customer.owner_id,
+        "created_at": customer.created_at.isoformat() if customer.created_at else None,
+        "updated_at": customer.updated_at.isoformat() if customer.updated_at else None,
+    }
 
 
 def customer_update(*, actor: User, customer: Customer, **data: Any) -> Customer:
@@ -298,6 +318,7 @@ def customer_update(*, actor: User, customer: Customer, **data: Any) -> Customer
         with transaction.atomic():
             customer.save()
             audit(actor=actor, action="customer.update", target=customer, detail=changes)
+            webhooks.emit("customer.updated", data={**customer_payload(customer), "changed": sorted(changes)})
     return customer
 
 
@@ -506,6 +527,14 @@ def customer_handover(
         # Open tasks without a (moved) customer go to the first colleague.
         Task.objects.filter(owner=from_user, done_at__isnull=True).update(owner_id=plan.target_ids[0])
         CustomerShare.objects.filter(user=from_user).delete()
+        if plan.assignments:
+            webhooks.emit(
+                "customer.handed_over",
+                data={
+                    "from_user": from_user.pk,
+                    "customers": [{"id": cid, "owner": uid} for cid, uid in sorted(plan.assignments.items())],
+                },
+            )
         audit(
             actor=actor,
             action="customer.handover",
