@@ -62,7 +62,12 @@ RESERVED_SLUGS = frozenset(
         "system",
     }
 )
-PHONE_RE = re.compile(r"^(\+?86)?1[3-9]\d{9}$|^\+[1-9]\d{6,14}$")
+# Mainland numbers: a mobile (1[3-9] + 9 digits) with or without +86; with +86 also a landline written
+# without its trunk 0 (Beijing 10 + 8 digits, 2x + 8 digits, 3-digit area codes + 7-8 digits). Any other
+# country code: E.164 length. "+86 138-0000-000" (a mobile one digit short) is refused.
+_CN_MOBILE = r"1[3-9]\d{9}"
+_CN_LANDLINE = r"(?:10\d{8}|2\d{9}|[3-9]\d{9,10})"
+PHONE_RE = re.compile(rf"^(?:(?:\+?86)?{_CN_MOBILE}|\+?86{_CN_LANDLINE}|\+(?!86)[1-9]\d{{6,14}})$")
 MAX_TRIAL_DAYS = 90
 MAX_GRACE_DAYS = 60
 
