@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "crm.platform.middleware.TenantStatusMiddleware",
     "crm.platform.middleware.ModuleGateMiddleware",
     "axes.middleware.AxesMiddleware",
+    # After the gates: a refused request (suspended, module off) is never remembered as an answer.
+    "crm.api.idempotency.IdempotencyMiddleware",
 ]
 
 TEMPLATES = [
@@ -212,6 +214,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "crm.api.schema.add_error_responses",
+        "crm.api.idempotency.document_header",
     ],
 }
 
@@ -228,6 +231,7 @@ CELERY_BEAT_SCHEDULE = {
     "billing-monthly-invoices": {"task": "crm.billing.tasks.generate_monthly_invoices", "schedule": 3600.0},
     "billing-dunning": {"task": "crm.billing.tasks.run_dunning", "schedule": 3600.0},
     "billing-retry-webhooks": {"task": "crm.billing.tasks.retry_webhooks", "schedule": 300.0},
+    "api-idempotency-purge": {"task": "crm.platform.tasks.idempotency_purge", "schedule": 3600.0},
 }
 
 # Billing. No STRIPE_SECRET_KEY: offline mode (ledger invoices marked manual, paid by operators).
