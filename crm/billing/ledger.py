@@ -2,10 +2,10 @@
 
 A module is billable while it is enabled and not comped, and charged only while its manifest says it is
 available: a module that is coming soon keeps its spans (the history) but no invoice, Stripe item or
-expectation prices them; flipping the flag makes them count again. A day (in the tenant's time zone) is billed if
-the module was billable at any moment of it; a line costs days x (monthly price / days in the month),
-rounded half-up to the cent once per line. Spans are rebuilt from the ModuleChange history (the audit
-rows the tenants app writes), so re-running a sync or receiving events twice or late converges.
+expectation prices them; flipping the flag makes them count again. A day (in the tenant's time zone) is
+billed if the module was billable at any moment of it; a line costs days x (monthly price / days in the
+month), rounded half-up to the cent once per line. Spans are rebuilt from the ModuleChange history (the
+audit rows the tenants app writes), so re-running a sync or receiving events twice or late converges.
 """
 
 from __future__ import annotations

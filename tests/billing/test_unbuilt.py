@@ -153,7 +153,9 @@ def test_enabling_is_refused_in_the_service_and_on_the_settings_page_disabling_w
     assert "trade" not in enabled_modules(tenant)
 
     # project is on from before: turning it off still works (and its data is kept)
-    page = owner.post("/settings/modules/", {"module": "project", "action": "disable"}, HTTP_HX_REQUEST="true")
+    page = owner.post(
+        "/settings/modules/", {"module": "project", "action": "disable"}, HTTP_HX_REQUEST="true"
+    )
     assert "Project sales is off." in page.content.decode()
     assert "project" not in enabled_modules(tenant)
     # ... and it cannot be turned back on
@@ -264,7 +266,9 @@ def test_credit_for_days_billed_for_an_unbuilt_module_is_shown_to_operators(
     alpha: Any, beta: Any, operator: Any, public_client: Client
 ) -> None:
     # Given alpha's September invoice (paid, 10% off) and a void one, both with project on them
-    paid = _issued_invoice(alpha.tenant, number="M202609-A", status=InvoiceStatus.PAID, discount=Decimal("-39.80"))
+    paid = _issued_invoice(
+        alpha.tenant, number="M202609-A", status=InvoiceStatus.PAID, discount=Decimal("-39.80")
+    )
     _issued_invoice(alpha.tenant, number="in_void", status=InvoiceStatus.VOID, discount=None, manual=False)
     before = list(paid.lines.values_list("amount", flat=True))
 
@@ -296,4 +300,3 @@ def test_credit_for_days_billed_for_an_unbuilt_module_is_shown_to_operators(
         assert selectors.unbuilt_credit_for_operator(user=operator, tenant=alpha.tenant) is None
     finally:
         restore_manifest(original)
-
