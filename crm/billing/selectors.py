@@ -146,10 +146,11 @@ def month_checks_for_operator(*, user: Any, tenant_id: int) -> QuerySet[MonthChe
 
 def price_list() -> list[Price]:
     """Every price row, newest first per module (operators only reach the page that shows it), each with the
-    module's display name as `module_name`."""
+    module's display name as `module_name` and `coming_soon` (not charged while the module is not built)."""
     prices = list(Price.objects.order_by("module", "-valid_from"))
     for price in prices:
         price.module_name = registry.name_of(price.module)  # type: ignore[attr-defined]
+        price.coming_soon = price.module in registry and not charged(price.module)  # type: ignore[attr-defined]
     return prices
 
 

@@ -300,3 +300,22 @@ def test_credit_for_days_billed_for_an_unbuilt_module_is_shown_to_operators(
         assert selectors.unbuilt_credit_for_operator(user=operator, tenant=alpha.tenant) is None
     finally:
         restore_manifest(original)
+
+
+@unbuilt
+def test_home_page_and_console_price_list_mark_coming_soon(
+    world: Any, operator: Any, public_client: Client
+) -> None:
+    from crm.billing.ledger import prices_seed
+
+    prices_seed()
+    home = Client(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="en").get("/").content.decode()
+    assert 'data-testid="coming-soon-trade">Coming soon<' in home
+    assert 'data-testid="coming-soon-retail"' not in home
+    public_client.force_login(operator, backend=LOGIN)
+    html = public_client.get("/console/billing/prices/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    rows = {
+        slug: html[html.index(f'data-module="{slug}"') :].split("</tr>")[0] for slug in ("project", "retail")
+    }
+    assert 'data-testid="price-coming-soon"' in rows["project"]
+    assert 'data-testid="price-coming-soon"' not in rows["retail"]
