@@ -68,7 +68,13 @@ def set_module(tenant: Any, slug: str, on: bool) -> None:
     if on:
         if slug not in enabled_modules(tenant):
             choice = slug if registry.get(slug).sellable else providers(slug)[0]
-            module_set_enabled(tenant=tenant, module=choice, enabled=True, actor_email="contract@test")
+            module_set_enabled(
+                tenant=tenant,
+                module=choice,
+                enabled=True,
+                actor_email="contract@test",
+                allow_unavailable=True,
+            )
     else:
         # Turn off every sellable module that brings `slug` in; retry while one still needs another.
         for _round in range(len(registry.all())):

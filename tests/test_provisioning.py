@@ -67,7 +67,7 @@ def signup(slug: str, **extra: Any) -> Any:
         "owner_name": "王芳",
         "email": f"owner@{slug}.example.com",
         "password": PASSWORD,
-        "modules": ["trade"],
+        "modules": ["retail"],
         **extra,
     }
     return tenant_signup(**data)

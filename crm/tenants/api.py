@@ -111,6 +111,9 @@ class ModuleSerializer(serializers.Serializer[dict[str, Any]]):
     summary = serializers.CharField(source="manifest.summary")
     kind = serializers.CharField(source="manifest.kind")
     sellable = serializers.BooleanField(source="manifest.sellable")
+    available = serializers.BooleanField(
+        source="manifest.available", help_text="False: coming soon; it cannot be enabled and is not billed."
+    )
     monthly_price = serializers.DecimalField(source="manifest.monthly_price", max_digits=10, decimal_places=2)
     currency = serializers.CharField(source="manifest.currency")
     depends = serializers.ListField(child=serializers.CharField(), source="manifest.depends")
