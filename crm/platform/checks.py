@@ -1,6 +1,7 @@
 """System check: the manifests are valid and everything they name exists.
 
-Besides `ModuleRegistry.validate` (unique slugs, acyclic depends, prices, namespaced menus): every permission
+Besides `ModuleRegistry.validate` (unique slugs, acyclic depends, prices, namespaced menus): the app_label
+is an installed app's label; every permission
 a menu entry, widget, customer panel or import kind names is in the permission map; every role a permission
 grants exists (built in or declared by a manifest); module roles are new, short enough to store and have a
 scope; customer links name a real foreign key to core.Customer (and a real owner field and open filter);
@@ -120,7 +121,12 @@ def manifest_problems(reg: ModuleRegistry) -> list[str]:
     problems = reg.validate() + _role_problems(reg)
     perms = set(permission_map(reg))
     roles = {r.value for r in Role} | {r.code for r in reg.module_roles()}
+    labels = {a.label for a in apps.get_app_configs()}
     for m in reg.all():
+        if not apps.is_installed(m.app_label) and m.app_label not in {
+            a.label for a in apps.get_app_configs()
+        }:
+            problems.append(f"{m.slug}: app_label {m.app_label!r} is not an installed app")
         problems += _permission_problems(m, perms, roles)
         problems += _path_problems(m, perms)
         problems += _link_problems(m)
