@@ -123,9 +123,7 @@ def manifest_problems(reg: ModuleRegistry) -> list[str]:
     roles = {r.value for r in Role} | {r.code for r in reg.module_roles()}
     labels = {a.label for a in apps.get_app_configs()}
     for m in reg.all():
-        if not apps.is_installed(m.app_label) and m.app_label not in {
-            a.label for a in apps.get_app_configs()
-        }:
+        if m.app_label not in labels:
             problems.append(f"{m.slug}: app_label {m.app_label!r} is not an installed app")
         problems += _permission_problems(m, perms, roles)
         problems += _path_problems(m, perms)
