@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.urls import include, path
 from django_tenants.utils import schema_context
 
 from crm.modules.core.import_kinds import ImportKindRegistry, import_kinds
-from crm.platform.checks import check_manifests, manifest_problems
+from crm.platform.checks import check_manifests, manifest_problems, route_problems
+from crm.platform.decorators import require_perm
 from crm.platform.errors import ServiceError
-from crm.platform.permissions import data_scope, has_perm, role_label, tenant_role_choices
+from crm.platform.permissions import data_scope, has_perm, permission_map, role_label, tenant_role_choices
 from crm.platform.registry import (
     CustomerLink,
     CustomerPanel,
@@ -111,6 +113,19 @@ def test_a_valid_test_manifest_has_no_problems():
 def test_check_reports_each_broken_name(kw, expected):
     found = problems_of(manifest(**kw))
     assert any(expected in p for p in found), found
+
+
+def test_check_reports_a_route_naming_an_unknown_permission():
+    def view(request: Any) -> Any:
+        raise AssertionError("never called")
+
+    patterns: list[Any] = [
+        path("ok/", require_perm("core.view_customers")(view)),
+        path("m/", include([path("bad/", require_perm("core.view_custmers")(view))])),
+    ]
+    assert route_problems(patterns, set(permission_map())) == [
+        "route m/bad/ names unknown permission 'core.view_custmers'"
+    ]
 
 
 def test_check_reports_an_import_kind_with_an_unknown_permission():

@@ -5,17 +5,21 @@ is an installed app's label; every permission
 a menu entry, widget, customer panel or import kind names is in the permission map; every role a permission
 grants exists (built in or declared by a manifest); module roles are new, short enough to store and have a
 scope; customer links name a real foreign key to core.Customer (and a real owner field and open filter);
-every dotted path (contexts, filters, import kinds, demo seeder) imports and every template exists.
+every dotted path (contexts, filters, import kinds, demo seeder) imports and every template exists; every
+HTML route's `require_perm` permission exists (API views' `HasPerm` refuses unknown ones when imported).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.core.checks import Error, register
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
+from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.module_loading import import_string
 
 from crm.platform.registry import ModuleManifest, ModuleRegistry, registry
@@ -114,6 +118,21 @@ def _link_problems(m: ModuleManifest) -> list[str]:
     return problems
 
 
+def route_problems(
+    patterns: Iterable[URLPattern | URLResolver], perms: set[str], prefix: str = ""
+) -> list[str]:
+    """Routes whose view names (through `require_perm`) a permission missing from `perms`."""
+    problems: list[str] = []
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            problems += route_problems(p.url_patterns, perms, prefix + str(p.pattern))
+            continue
+        perm = getattr(p.callback, "required_perm", "")
+        if perm and perm not in perms:
+            problems.append(f"route {prefix}{p.pattern} names unknown permission {perm!r}")
+    return problems
+
+
 def manifest_problems(reg: ModuleRegistry) -> list[str]:
     """Every problem with the manifests of `reg`, as messages."""
     from crm.platform.permissions import Role, permission_map
@@ -133,4 +152,12 @@ def manifest_problems(reg: ModuleRegistry) -> list[str]:
 
 @register()
 def check_manifests(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    return [Error(msg, id="crm.E001") for msg in manifest_problems(registry)]
+    from crm.platform.permissions import permission_map
+
+    problems = manifest_problems(registry)
+    perms = set(permission_map())
+    for urlconf in sorted(
+        {settings.ROOT_URLCONF, getattr(settings, "PUBLIC_SCHEMA_URLCONF", settings.ROOT_URLCONF)}
+    ):
+        problems += route_problems(get_resolver(urlconf).url_patterns, perms)
+    return [Error(msg, id="crm.E001") for msg in problems]
