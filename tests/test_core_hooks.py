@@ -18,6 +18,7 @@ from crm.kernel import hooks
 from crm.modules.core import public, services
 from crm.modules.core.models import Customer, Document, Task
 from crm.modules.core.tests.factories import customer
+from crm.platform.registry import CustomerLink, ModuleManifest, ModuleRegistry
 from crm.tenants.accounts.models import AuditEntry
 from crm.tenants.selectors import enabled_modules
 from crm.tenants.services import module_set_enabled
@@ -238,3 +239,38 @@ def test_open_tasks_still_follow_the_customer_in_a_handover(alpha):
         services.customer_handover(actor=u["admin"], from_user=u["sales"], to_users=[u["sales2"]])
         t.refresh_from_db()
         assert t.owner_id == u["sales2"].pk
+
+
+def test_a_callable_open_filter_decides_what_a_handover_moves(alpha):
+    reg = ModuleRegistry()
+    reg.register(
+        ModuleManifest(
+            slug="notes",
+            name="Notes",
+            summary="",
+            kind="capability",
+            app_label="dummy",
+            customer_links=(
+                CustomerLink(
+                    model="dummy.DummyNote",
+                    owner_field="owner",
+                    open_filter="tests.dummy_module.hooks.open_notes",
+                ),
+            ),
+        )
+    )
+    with schema_context(alpha.schema):
+        u = alpha.users
+        c = customer(u["sales"], "甲公司")
+        keep = DummyNote.objects.create(customer=c, owner=u["sales"], text="archived")
+        move = DummyNote.objects.create(customer=c, owner=u["sales"], text="live")
+        counts = hooks.links_handover_counts(customer_ids=[c.pk], from_user_id=u["sales"].pk, reg=reg)
+        assert [(x.model, x.label, x.count) for x in counts] == [("dummy.DummyNote", "dummy notes", 1)]
+        moved = hooks.links_handover_move(
+            by_target={u["sales2"].pk: [c.pk]}, from_user_id=u["sales"].pk, reg=reg
+        )
+        assert moved == {"dummy.DummyNote": 1}
+        assert dict(DummyNote.objects.values_list("pk", "owner_id")) == {
+            keep.pk: u["sales"].pk,
+            move.pk: u["sales2"].pk,
+        }

@@ -12,7 +12,8 @@ import pytest
 from django.urls import include, path
 from django_tenants.utils import schema_context
 
-from crm.modules.core.import_kinds import ImportKindRegistry, import_kinds
+from crm.modules.core.import_kinds import ImportKindRegistry, import_kinds, kind_check, kinds_offered
+from crm.modules.core.tests.factories import customer
 from crm.platform.checks import check_manifests, manifest_problems, route_problems
 from crm.platform.decorators import require_perm
 from crm.platform.errors import ServiceError
@@ -29,6 +30,8 @@ from crm.platform.registry import (
 )
 from crm.tenants.accounts import services as account_services
 from crm.tenants.accounts.models import User
+from crm.tenants.services import module_set_enabled
+from tests.dummy_module.models import DummyNote
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -167,6 +170,25 @@ def test_import_kinds_come_from_the_manifests_in_registry_order():
     kinds = ImportKindRegistry(reg)
     assert [k.name for k in kinds.all()] == ["members"]
     assert kinds.closed
+
+
+def test_a_modules_import_kind_is_offered_only_while_the_module_is_on(alpha):
+    def offered() -> set[str]:
+        with schema_context(alpha.schema):
+            return {k.name for k in kinds_offered(alpha.users["sales"])}
+
+    module_set_enabled(tenant=alpha.tenant, module="dummy", enabled=False, actor_email="t@t")
+    assert "dummy_notes" not in offered()
+    module_set_enabled(tenant=alpha.tenant, module="dummy", enabled=True, actor_email="t@t")
+    assert "dummy_notes" in offered()
+    with schema_context(alpha.schema):
+        assert "dummy_notes" not in {k.name for k in kinds_offered(alpha.users["finance"])}
+        c = customer(alpha.users["sales"], "甲公司")
+        kind = kind_check(alpha.users["sales"], "dummy_notes")
+        assert kind.prepare is not None
+        row = kind.clean_row({"customer": "甲公司", "text": "导入的"}, "customer_text", kind.prepare())
+        assert kind.write(None, alpha.users["sales"], [(2, row)])[:2] == (1, 0)  # type: ignore[arg-type]
+        assert DummyNote.objects.get(customer=c).text == "导入的"
 
 
 def test_an_import_kind_path_naming_something_else_is_refused():

@@ -43,6 +43,7 @@ MANIFEST = ModuleManifest(
             permission="dummy.view_notes",
         ),
     ),
+    import_kinds=("tests.dummy_module.imports.NOTES",),
     customer_links=(
         CustomerLink(
             model="dummy.DummyNote", owner_field="owner", open_filter={"done": False}, label="Dummy notes"
