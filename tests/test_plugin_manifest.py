@@ -219,6 +219,7 @@ def test_module_role_is_assignable_in_the_users_page_api_and_invitations(alpha):
     assert admin.post(f"/settings/users/{u['sales2'].pk}/", {"role": "dummy_keeper"}).status_code == 302
     with schema_context(alpha.schema):
         assert User.objects.get(pk=u["sales2"].pk).role == "dummy_keeper"
+    assert "Dummy keeper" in admin.get("/settings/users/").content.decode()
 
     api = admin.patch(
         f"/api/v1/users/{u['sales'].pk}/", {"role": "dummy_keeper"}, content_type="application/json"
