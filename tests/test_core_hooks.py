@@ -93,7 +93,7 @@ def test_handover_moves_open_linked_records_with_the_customers_and_the_preview_c
         elsewhere = DummyNote.objects.create(customer=other, owner=leaving, text="elsewhere")
 
         plan = services.customer_handover_preview(actor=u["admin"], from_user=leaving, to_users=[heir])
-        counts = {c.model: c.count for c in plan.links}
+        counts = {c.model: c.count for c in plan.links if c.count}
         assert counts == {"dummy.DummyNote": 1}
         open_note.refresh_from_db()
         assert open_note.owner_id == leaving.pk  # the preview wrote nothing

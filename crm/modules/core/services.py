@@ -412,7 +412,7 @@ def customer_merge(*, actor: User, target: Customer, source: Customer) -> Custom
             "activities": by_model.pop("core.Activity", 0),
             "tasks": by_model.pop("core.Task", 0),
             "documents": by_model.pop("core.Document", 0),
-            "linked": by_model,
+            "linked": {label: n for label, n in by_model.items() if n},  # other modules' rows
         }
         existing = set(target.shares.values_list("user_id", flat=True))
         CustomerShare.objects.filter(customer=source).exclude(user_id__in=existing).update(customer=target)
@@ -538,7 +538,7 @@ def customer_handover(
                 "open_tasks": plan.open_tasks,
                 "shares": plan.shares,
                 "documents": plan.documents,
-                "linked": {c.model: c.count for c in plan.links},
+                "linked": {c.model: c.count for c in plan.links if c.count},
             },
         )
     return plan
