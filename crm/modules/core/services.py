@@ -406,6 +406,9 @@ def customer_merge(*, actor: User, target: Customer, source: Customer) -> Custom
     _require_edit(actor, target)
     _require_edit(actor, source)
     with transaction.atomic():
+        # Lock both rows (in id order): a row pointing at the source inserted meanwhile waits for the merge
+        # and then fails on the deleted source, instead of being moved by nobody and deleted by the cascade.
+        list(Customer.objects.select_for_update().filter(pk__in=[source.pk, target.pk]).order_by("pk"))
         by_model = hooks.links_merge(source_id=source.pk, target_id=target.pk)
         moved = {
             "contacts": by_model.pop("core.Contact", 0),
