@@ -205,8 +205,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Two choice sets share the field name "role": every role (users) and the roles one may grant.
     "ENUM_NAME_OVERRIDES": {
-        "RoleEnum": "crm.platform.permissions.Role",
-        "GrantableRoleEnum": "crm.platform.permissions.TENANT_ROLE_CHOICES",
+        "RoleEnum": "crm.platform.permissions.role_choices",
+        "GrantableRoleEnum": "crm.platform.permissions.tenant_role_choices",
         # Import job status appears in two components (job and upload preview): name it explicitly.
         "ImportJobStatusEnum": "crm.modules.core.models.ImportJob.Status",
     },

@@ -39,7 +39,7 @@ from crm.tenants.accounts.models import User
 from crm.tenants.accounts.services import audit
 
 from . import selectors
-from .import_kinds import ImportKind, Records, RowError, import_kinds, kind_check, register_import_kind
+from .import_kinds import ImportKind, Records, RowError, import_kinds, kind_check
 from .models import Contact, Customer, CustomerShare, ImportJob, Product
 from .services import initials, normalize_name, normalize_phone
 
@@ -897,7 +897,5 @@ CORE_KINDS = (
     ),
 )
 
-
-def register_core_kinds() -> None:
-    for kind in CORE_KINDS:
-        register_import_kind(kind)
+# Named for the core manifest's import_kinds (dotted paths).
+CUSTOMERS_KIND, CONTACTS_KIND, PRODUCTS_KIND = CORE_KINDS

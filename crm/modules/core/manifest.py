@@ -3,7 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from crm.platform.permissions import Role
-from crm.platform.registry import MenuEntry, ModuleManifest, PeriodicTask
+from crm.platform.registry import CustomerLink, MenuEntry, ModuleManifest, PeriodicTask
 
 SELLERS = (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES)
 
@@ -37,12 +37,31 @@ MANIFEST = ModuleManifest(
         MenuEntry(label=_("Handover"), url_name="core:handover", permission="core.handover"),
         MenuEntry(label=_("CRM settings"), url_name="core:pool_settings", permission="core.manage_settings"),
     ),
+    # What merge moves with a customer (crm/kernel/hooks.py). core.CustomerShare is not a link: merge
+    # moves shares itself (one per user) and handover ends the departing rep's shares.
+    customer_links=(
+        CustomerLink(model="core.Contact", label=_("Contacts")),
+        CustomerLink(model="core.Activity", label=_("Activities")),
+        CustomerLink(
+            model="core.Task",
+            owner_field="owner",
+            open_filter={"done_at__isnull": True},
+            label=_("Open tasks"),
+        ),
+        CustomerLink(model="core.Document", label=_("Documents")),
+    ),
     periodic_tasks=(
         # Warn owners, then return customers without follow-up to the public pool (idempotent).
         PeriodicTask(name="crm.modules.core.tasks.pool_sweep", every_seconds=3600),
         # Email reminders for tasks due within the hour (each task reminded once).
         PeriodicTask(name="crm.modules.core.tasks.task_reminders", every_seconds=300),
         PeriodicTask(name="crm.modules.core.tasks.import_cleanup", every_seconds=86400),
+    ),
+    # The shared /import/ offers these first (modules' kinds follow in registry order).
+    import_kinds=(
+        "crm.modules.core.imports.CUSTOMERS_KIND",
+        "crm.modules.core.imports.CONTACTS_KIND",
+        "crm.modules.core.imports.PRODUCTS_KIND",
     ),
     demo_seeder="crm.modules.core.demo.seed",
     webhook_events=(
