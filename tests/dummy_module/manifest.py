@@ -18,4 +18,9 @@ MANIFEST = ModuleManifest(
     menu=(MenuEntry(label="Dummy page", url_name="dummy:index"),),
     widgets=(DashboardWidget(label="Dummy widget", template="dummy/widget.html"),),
     periodic_tasks=(PeriodicTask(name="tests.dummy_module.tasks.tick", every_seconds=60),),
+    # The dummy order (kernel documents): reps edit and confirm, managers and admins also cancel.
+    permissions={
+        "dummy.order_edit": ("owner", "admin", "manager", "sales"),
+        "dummy.order_cancel": ("owner", "admin", "manager"),
+    },
 )
