@@ -39,18 +39,21 @@ def run_concurrently(
     cmd = [sys.executable, "-m", "crm.kernel.numbering_worker", schema, doc_type]
     started = time.perf_counter()
     workers = [
-        subprocess.Popen([*cmd, str(per_process)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(  # noqa: S603 - our own module with our own arguments
+            [*cmd, str(per_process)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         for _ in range(processes)
     ]
     outputs = [w.communicate(timeout=600) for w in workers]
     wall = time.perf_counter() - started
     try:
-        for worker, (out, err) in zip(workers, outputs, strict=True):
+        for worker, (_out, err) in zip(workers, outputs, strict=True):
             if worker.returncode != 0:
                 raise RuntimeError(f"numbering worker failed: {err.decode()[-2000:]}")
         results = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in outputs]
     finally:
-        subprocess.run([*cmd, "--cleanup"], env=env, check=True, capture_output=True, timeout=120)
+        cleanup = [*cmd, "--cleanup"]
+        subprocess.run(cleanup, env=env, check=True, capture_output=True, timeout=120)  # noqa: S603
     numbers = [n for r in results for n in r["numbers"]]
     serials = sorted(int(n.rsplit("-", 1)[1]) for n in numbers)
     return {
