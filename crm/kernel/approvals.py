@@ -105,9 +105,10 @@ def rule_matches(rule: ApprovalRule, document: Document) -> bool:
     }[rule.comparison]
 
 
-def matching_rules(document: Document) -> list[ApprovalRule]:
-    """The active rules of the document's type that its saved totals match."""
-    saved = type(document)._default_manager.get(pk=document.pk)
+def matching_rules(document: Document, *, fresh: bool = False) -> list[ApprovalRule]:
+    """The active rules of the document's type that its saved totals match (`fresh`: the caller has
+    just read the document from the database, e.g. locked by the transition)."""
+    saved = document if fresh else type(document)._default_manager.get(pk=document.pk)
     rules = ApprovalRule.objects.filter(doc_type=type(document).doc_type, is_active=True)
     return [r for r in rules if rule_matches(r, saved)]
 
@@ -142,8 +143,9 @@ def approval_status(document: Document) -> str:
 
 def approval_guard(document: Document) -> None:
     """Refuse (ServiceError) unless every rule the saved document matches has an approved request for
-    the document as it is now. Called by `states.transition` inside its transaction."""
-    rules = matching_rules(document)
+    the document as it is now. Called by `states.transition` inside its transaction, with the document
+    it has just locked and read."""
+    rules = matching_rules(document, fresh=True)
     if not rules:
         return
     fingerprint = material_fingerprint(document)
@@ -230,16 +232,16 @@ def approval_submit(*, actor: Any, document: Document, _locked: bool = False) ->
     model = type(document)
     created: list[ApprovalRequest] = []
     with transaction.atomic():
-        saved = model._default_manager.select_related("owner__team").get(pk=document.pk)
         if not _locked:
             model._default_manager.select_for_update().filter(pk=document.pk).first()
+        saved = model._default_manager.select_related("owner__team").get(pk=document.pk)
         if saved.state in (model.confirmed_state, model.cancelled_state):
             raise ServiceError(
                 _("%(number)s is already %(state)s.") % {"number": saved.number, "state": saved.state_label()}
             )
         fingerprint = material_fingerprint(saved)
         existing = _requests_of(saved)
-        for rule in matching_rules(saved):
+        for rule in matching_rules(saved, fresh=True):
             current = existing.filter(rule=rule, status__in=[Status.PENDING, Status.APPROVED])
             if current.filter(fingerprint=fingerprint).exists():
                 continue
