@@ -336,6 +336,15 @@ def approval_withdraw(*, actor: Any, request: ApprovalRequest) -> ApprovalReques
     return req
 
 
+def approval_withdraw_all(document: Document) -> int:
+    """Withdraw the document's pending requests (it was cancelled). Runs in the caller's transaction."""
+    return (
+        _requests_of(document)
+        .filter(status=Status.PENDING)
+        .update(status=Status.WITHDRAWN, decided_at=timezone.now())
+    )
+
+
 def approval_queue(user: Any) -> QuerySet[ApprovalRequest]:
     """The pending requests whose current step the user is an approver of (constant query count)."""
     return (

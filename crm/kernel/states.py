@@ -90,6 +90,10 @@ def transition(*, actor: Any, document: Document, name: str, reason: str = "") -
             actor=actor,
             reason=reason,
         )
+        if declared.target == model.cancelled_state:
+            from crm.kernel.approvals import approval_withdraw_all
+
+            approval_withdraw_all(saved)  # nothing left to approve: out of the approvers' queues
         if declared.submits_for_approval:
             from crm.kernel.approvals import approval_submit
 

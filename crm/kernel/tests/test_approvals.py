@@ -241,3 +241,14 @@ def test_discount_and_margin_rules(alpha):
             "大折扣"
         ]  # margin 37.5 %
         assert [r.name for r in approvals.matching_rules(with_line("0", "90"))] == ["低毛利"]  # margin 10 %
+
+
+def test_cancelling_withdraws_pending_requests(alpha):
+    with schema_context(alpha.schema):
+        manager_rule()
+        u = alpha.users
+        doc = _submitted_big(u)
+        assert approval_queue(u["manager"]).count() == 1
+        transition(actor=u["manager"], document=doc, name="cancel", reason="客户取消")
+        assert _request(doc).status == "withdrawn"
+        assert not approval_queue(u["manager"]).exists()
