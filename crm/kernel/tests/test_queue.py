@@ -51,8 +51,9 @@ def test_approve_from_the_page_with_htmx_and_notice_count(alpha):
         manager_rule()
     [req] = _pending(alpha, 1)
     manager = alpha.client("manager")
-    page = manager.get("/").content.decode()
+    page = manager.get("/approvals/").content.decode()
     assert 'data-testid="notice-count">1<' in page
+    assert 'data-testid="approvals-link"' in manager.get("/").content.decode()  # the header links to the queue
     url = f"/approvals/{req.pk}/decide/"
     refused = alpha.client("sales").post(url, {"decision": "approve"}, HTTP_HX_REQUEST="true")
     assert refused.status_code == 404
@@ -63,7 +64,7 @@ def test_approve_from_the_page_with_htmx_and_notice_count(alpha):
         assert ApprovalRequest.objects.get(pk=req.pk).status == "approved"
         assert approval_status(req.document()) == "approved"
     manager.get("/notices/")
-    assert 'data-testid="notice-count"' not in manager.get("/").content.decode()  # read now
+    assert 'data-testid="notice-count"' not in manager.get("/approvals/").content.decode()  # read now
 
 
 def test_reject_without_htmx_redirects_with_the_error(alpha):
