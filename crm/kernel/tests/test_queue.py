@@ -53,7 +53,9 @@ def test_approve_from_the_page_with_htmx_and_notice_count(alpha):
     manager = alpha.client("manager")
     page = manager.get("/approvals/").content.decode()
     assert 'data-testid="notice-count">1<' in page
-    assert 'data-testid="approvals-link"' in manager.get("/").content.decode()  # the header links to the queue
+    assert (
+        'data-testid="approvals-link"' in manager.get("/").content.decode()
+    )  # the header links to the queue
     url = f"/approvals/{req.pk}/decide/"
     refused = alpha.client("sales").post(url, {"decision": "approve"}, HTTP_HX_REQUEST="true")
     assert refused.status_code == 404
