@@ -15,9 +15,8 @@ from crm.kernel.documents import LineData, document_copy, document_update
 from crm.kernel.models import ApprovalRequest, ApprovalRule, ApprovalStep, Notice
 from crm.kernel.states import transition
 from crm.platform.errors import PermissionDenied, ServiceError
+from tests.dummy_module.factories import manager_rule, order
 from tests.dummy_module.models import DummyOrder
-
-from .conftest import manager_rule, order
 
 BIG = "120000"
 

@@ -16,9 +16,8 @@ from crm.kernel.numbering import number_next, number_year
 from crm.kernel.numbering_worker import run_concurrently
 from crm.kernel.states import available_transitions, document_history, transition
 from crm.platform.errors import PermissionDenied, ServiceError
+from tests.dummy_module.factories import order
 from tests.dummy_module.models import DummyOrder, DummyOrderLine
-
-from .conftest import order
 
 
 def test_numbers_are_per_type_and_year_with_prefix_and_padding(alpha):

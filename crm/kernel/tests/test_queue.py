@@ -9,8 +9,7 @@ from django_tenants.utils import schema_context
 from crm.kernel.approvals import approval_status
 from crm.kernel.models import ApprovalRequest
 from crm.kernel.states import transition
-
-from .conftest import manager_rule, order
+from tests.dummy_module.factories import manager_rule, order
 
 
 def _pending(alpha, n: int) -> list[ApprovalRequest]:

@@ -1,4 +1,5 @@
-"""Kernel test helpers: dummy orders and approval rules in the alpha tenant."""
+"""Dummy-module test data (run inside a tenant schema_context): draft orders and the approval rule fixture
+(an order over 100,000 needs the owner's manager)."""
 
 from __future__ import annotations
 
