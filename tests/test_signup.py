@@ -205,7 +205,7 @@ def test_signup_with_only_coming_soon_modes_starts_with_the_core(world: Any) -> 
     assert not TenantModule.objects.filter(tenant=tenant, enabled=True).exists()
     from crm.tenants.selectors import enabled_modules
 
-    assert enabled_modules(tenant) == {"core"}
+    assert enabled_modules(tenant) == registry.always_on()  # core (and webhooks), nothing billed
 
 
 def test_a_coming_soon_module_cannot_be_chosen_at_signup(world: Any) -> None:

@@ -108,6 +108,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "crm.platform.context_processors.workspace",
                 "crm.billing.context_processors.billing_banner",
+                "crm.kernel.context_processors.notices",
             ],
         },
     },

@@ -34,7 +34,12 @@ MANIFEST = ModuleManifest(
     ),
     periodic_tasks=(PeriodicTask(name="tests.dummy_module.tasks.tick", every_seconds=60),),
     roles=(ModuleRole("dummy_keeper", "Dummy keeper", scope="own"),),
-    permissions={"dummy.view_notes": ("owner", "admin", "manager", "sales", "dummy_keeper")},
+    permissions={
+        "dummy.view_notes": ("owner", "admin", "manager", "sales", "dummy_keeper"),
+        # The dummy order (kernel documents): reps edit and confirm, managers and admins also cancel.
+        "dummy.order_edit": ("owner", "admin", "manager", "sales"),
+        "dummy.order_cancel": ("owner", "admin", "manager"),
+    },
     customer_panels=(
         CustomerPanel(
             label="Dummy notes",
@@ -47,6 +52,13 @@ MANIFEST = ModuleManifest(
     customer_links=(
         CustomerLink(
             model="dummy.DummyNote", owner_field="owner", open_filter={"done": False}, label="Dummy notes"
+        ),
+        # Orders move with a merged customer; open ones (not cancelled) follow the customer at handover.
+        CustomerLink(
+            model="dummy.DummyOrder",
+            owner_field="owner",
+            open_filter={"state__in": ["draft", "submitted", "confirmed"]},
+            label="Dummy orders",
         ),
     ),
 )
