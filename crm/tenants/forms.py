@@ -66,3 +66,28 @@ class TeamForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label=_("Key name"), max_length=100)
+    user: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        label=_("Acts as"),
+        queryset=None,  # type: ignore[arg-type]  # set in __init__: this workspace's active users
+        required=False,
+        help_text=_("The key sees and may change what this colleague may; empty: you."),
+    )
+    read_only = forms.BooleanField(label=_("Read-only"), required=False)
+    modules = forms.MultipleChoiceField(
+        label=_("Only these modules"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every module of the workspace."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from crm.platform.registry import registry
+        from crm.tenants.accounts.models import User
+
+        super().__init__(*args, **kwargs)
+        user_field = self.fields["user"]
+        assert isinstance(user_field, forms.ModelChoiceField)
+        user_field.queryset = User.objects.filter(is_active=True).exclude(role="operator").order_by("name")
+        modules_field = self.fields["modules"]
+        assert isinstance(modules_field, forms.MultipleChoiceField)
+        modules_field.choices = [(m.slug, str(m.name)) for m in registry.all() if m.api_urls]

@@ -277,6 +277,9 @@ def api_keys_page(request: HttpRequest) -> HttpResponse:
                 _key, raw_key = account_services.api_key_create(
                     actor=request.user,  # type: ignore[arg-type]
                     name=form.cleaned_data["name"],
+                    user=form.cleaned_data["user"],
+                    read_only=form.cleaned_data["read_only"],
+                    modules=form.cleaned_data["modules"],
                 )
             except ServiceError as exc:
                 show_on_form(form, exc)

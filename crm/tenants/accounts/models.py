@@ -137,12 +137,16 @@ def new_token() -> str:
 
 
 class ApiKey(TimeStampedModel):
-    """A per-tenant API key; only its hash is stored. Requests act as the key's user."""
+    """A per-tenant API key; only its hash is stored. Requests act as the key's user, with that user's
+    role and data scope; a key may be read-only and/or limited to some modules (crm/api/auth.py)."""
 
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(max_length=12, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    read_only = models.BooleanField(_("read-only"), default=False)
+    # Module slugs the key may reach under /api/v1/<slug>/; empty: every module the workspace has.
+    modules = models.JSONField(_("modules"), default=list, blank=True)
     created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
