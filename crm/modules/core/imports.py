@@ -309,16 +309,21 @@ def detect_header_row(path: Path, kind: ImportKind) -> int:
     return one_hit or first_nonblank or 1
 
 
+_TOTAL_START = frozenset("合总小tTsS")
+
+
 def is_ignored_row(row: list[str]) -> bool:
     """A blank row, or a totals/summary line (合计, 总计, 小计 in one of the first two non-empty cells)."""
-    cells = [c for c in row if c]
-    if not cells:
-        return True
-    for c in cells[:2]:
-        text = re.sub(r"[\s:：]+", "", c).lower()
-        if text.startswith(_TOTALS):
+    seen = 0
+    for c in row:
+        if not c:
+            continue
+        if c[0] in _TOTAL_START and re.sub(r"[\s:：]+", "", c).lower().startswith(_TOTALS):
             return True
-    return False
+        seen += 1
+        if seen == 2:
+            return False
+    return seen == 0
 
 
 def _cell(value: Any) -> str:
