@@ -646,9 +646,10 @@ def _posted_value_map(request: HttpRequest) -> dict[str, dict[str, str]]:
     """vmv_<field>_<n> (the cell value) + vm_<field>_<n> (the choice: "" not mapped, "__empty__" = leave the
     field empty, else a known value) -> field -> {value -> target}; unmapped values are left out."""
     out: dict[str, dict[str, str]] = {}
-    for name, value in request.POST.items():
+    for name in request.POST:
         if not name.startswith("vmv_"):
             continue
+        value = request.POST.get(name, "")
         target = request.POST.get("vm_" + name[4:], "")
         if target:
             fld = name[4:].rsplit("_", 1)[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Sequence
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -93,7 +94,7 @@ def gbk_csv(rows: list[list[str]]) -> bytes:
     return out.getvalue().encode("gbk")
 
 
-def xlsx(rows: list[list[object]]) -> bytes:
+def xlsx(rows: Sequence[Sequence[object]]) -> bytes:
     wb = Workbook()
     ws = wb.active
     for r in rows:
@@ -242,7 +243,7 @@ def test_all_or_nothing_is_an_option(alpha):
 def test_xlsx_numbers_and_dates_and_header_words(alpha):
     with schema_context(alpha.schema):
         rep = alpha.users["sales"]
-        rows = [
+        rows: list[list[object]] = [
             ["2025年客户台账"],
             [None],
             ["单位名称", "移动电话", "E-mail", "省", "市", "联系地址", "客户级别", "线索来源", "录入时间"],
