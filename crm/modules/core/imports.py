@@ -999,8 +999,11 @@ def _write_customers(
                 )
                 continue
             rec.pop("created_at", None)  # an existing customer keeps its date
-            for fld, value in rec.items():
-                setattr(current, fld, value)
+            changed = [fld for fld, value in rec.items() if getattr(current, fld) != value]
+            if not changed:
+                continue  # the same values again: nothing written (re-running a file changes nothing)
+            for fld in changed:
+                setattr(current, fld, rec[fld])
                 update_fields.add(fld)
             current.name_normalized, current.name_initials = (
                 normalize_name(current.name),
@@ -1128,10 +1131,12 @@ def _write_products(job: ImportJob, records: list[tuple[int, dict[str, Any]]]) -
         k = rec.pop("_key")
         current = existing.get(k)
         if current is not None:
-            for fld, value in rec.items():
-                setattr(current, fld, value)
+            changed = [fld for fld, value in rec.items() if getattr(current, fld) != value]
+            for fld in changed:
+                setattr(current, fld, rec[fld])
                 fields.add(fld)
-            to_update.append(current)
+            if changed:  # the same values again: nothing written
+                to_update.append(current)
         else:
             to_create.append(
                 Product(**rec, name_initials=initials(rec["name"]), currency=settings.DEFAULT_CURRENCY)
@@ -1227,10 +1232,12 @@ def _write_contacts(job: ImportJob, records: list[tuple[int, dict[str, Any]]]) -
         data = {f: rec[f] for f in ("name", "title", "role", "phone", "email") if rec.get(f)}
         current = existing.get(rec["_key"])
         if current is not None:
-            for fld, value in data.items():
-                setattr(current, fld, value)
+            changed = [fld for fld, value in data.items() if getattr(current, fld) != value]
+            for fld in changed:
+                setattr(current, fld, data[fld])
             current.name_initials = person_initials(current.name)
-            to_update.append(current)
+            if changed:  # the same values again: nothing written
+                to_update.append(current)
             continue
         to_create.append(
             Contact(
