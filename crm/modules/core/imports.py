@@ -984,6 +984,7 @@ def _write_customers(
     to_create: list[Customer] = []
     created_lines: list[int] = []
     contacts: list[tuple[Customer, dict[str, Any]]] = []
+    known_contacts: list[tuple[Customer, dict[str, Any]]] = []  # contacts named for existing customers
     to_update: list[Customer] = []
     update_fields: set[str] = set()
     for line, rec in records:
@@ -999,6 +1000,9 @@ def _write_customers(
                 )
                 continue
             rec.pop("created_at", None)  # an existing customer keeps its date
+            # People named in the file that the customer does not have yet are added (by name, below).
+            people = ([contact] if contact.get("contact_name") else []) + list(more_contacts)
+            known_contacts.extend((current, person) for person in people)
             changed = [fld for fld, value in rec.items() if getattr(current, fld) != value]
             if not changed:
                 continue  # the same values again: nothing written (re-running a file changes nothing)
@@ -1036,6 +1040,19 @@ def _write_customers(
         done += len(to_create[i : i + BATCH * 5])
         _progress(job, done, total)
     primary_done: set[int] = set()
+    if known_contacts:
+        ids = sorted({c.pk for c, _d in known_contacts})
+        names: set[tuple[int, str]] = set()
+        for i in range(0, len(ids), 10000):
+            for cid, name in Contact.objects.filter(customer_id__in=ids[i : i + 10000]).values_list(
+                "customer_id", "name"
+            ):
+                names.add((cid, name))
+                primary_done.add(cid)
+        for c, d in known_contacts:
+            if (c.pk, d["contact_name"]) not in names:
+                names.add((c.pk, d["contact_name"]))
+                contacts.append((c, d))
     contact_rows = []
     for c, d in contacts:
         contact_rows.append(

@@ -458,3 +458,22 @@ def test_phone_and_date_helpers():
     assert imports.parse_date("2025-13-01") is None and imports.parse_date("明天") is None
     assert imports.is_ignored_row(["合 计", "", "100"]) and imports.is_ignored_row(["", "总计："])
     assert imports.is_ignored_row(["", ""]) and not imports.is_ignored_row(["1", "上海合计贸易"])
+
+
+def test_contacts_on_rows_of_an_existing_customer_are_added_once(alpha):
+    with schema_context(alpha.schema):
+        rep = alpha.users["sales"]
+        old = customer(rep, "明达科技有限公司", phone="13900000001")
+        Contact.objects.create(customer=old, name="王经理", is_primary=True)
+        data = gbk_csv(
+            [
+                ["客户名称", "手机", "联系人"],
+                ["明达科技", "13900000001", "王经理"],
+                ["明达科技", "13900000001", "李工"],
+            ]
+        )
+        job = start_and_run(rep, upload(rep, data, "c.csv"))
+        assert (job.created_count, job.merged_count) == (0, 1)
+        assert set(old.contacts.values_list("name", "is_primary")) == {("王经理", True), ("李工", False)}
+        start_and_run(rep, upload(rep, data, "c.csv"))
+        assert old.contacts.count() == 2  # not added twice
