@@ -47,6 +47,7 @@ TENANT_APPS = [
     "crm.tenants.accounts",
     "crm.kernel",
     "crm.modules.core",
+    "crm.modules.webhooks",
     "crm.modules.sales",
     "crm.modules.inventory",
     "crm.modules.messaging",
@@ -90,6 +91,8 @@ MIDDLEWARE = [
     "crm.platform.middleware.TenantStatusMiddleware",
     "crm.platform.middleware.ModuleGateMiddleware",
     "axes.middleware.AxesMiddleware",
+    # After the gates: a refused request (suspended, module off) is never remembered as an answer.
+    "crm.api.idempotency.IdempotencyMiddleware",
 ]
 
 TEMPLATES = [
@@ -202,8 +205,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Two choice sets share the field name "role": every role (users) and the roles one may grant.
     "ENUM_NAME_OVERRIDES": {
-        "RoleEnum": "crm.platform.permissions.Role",
-        "GrantableRoleEnum": "crm.platform.permissions.TENANT_ROLE_CHOICES",
+        "RoleEnum": "crm.platform.permissions.role_choices",
+        "GrantableRoleEnum": "crm.platform.permissions.tenant_role_choices",
         # Import job status appears in two components (job and upload preview): name it explicitly.
         "ImportJobStatusEnum": "crm.modules.core.models.ImportJob.Status",
     },
@@ -211,6 +214,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "crm.api.schema.add_error_responses",
+        "crm.api.idempotency.document_header",
     ],
 }
 
@@ -227,11 +231,19 @@ CELERY_BEAT_SCHEDULE = {
     "billing-monthly-invoices": {"task": "crm.billing.tasks.generate_monthly_invoices", "schedule": 3600.0},
     "billing-dunning": {"task": "crm.billing.tasks.run_dunning", "schedule": 3600.0},
     "billing-retry-webhooks": {"task": "crm.billing.tasks.retry_webhooks", "schedule": 300.0},
+    "api-idempotency-purge": {"task": "crm.platform.tasks.idempotency_purge", "schedule": 3600.0},
 }
 
 # Billing. No STRIPE_SECRET_KEY: offline mode (ledger invoices marked manual, paid by operators).
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+
+# Outbound webhooks (crm/modules/webhooks). In production endpoints must be https:// public addresses;
+# development and tests allow http:// and loopback receivers.
+WEBHOOKS_ALLOW_HTTP = env.bool("WEBHOOKS_ALLOW_HTTP", default=False)
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=15)
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")  # empty: Stripe's own; tests point it at a fake
 BILLING_DUE_DAYS = env.int("BILLING_DUE_DAYS", default=7)  # manual invoices: days after the period end
 BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)  # past_due -> read-only after this

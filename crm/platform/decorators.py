@@ -33,6 +33,8 @@ def require_perm(perm: str) -> Callable[[View], View]:
             except PermissionDenied as exc:
                 raise DjangoPermissionDenied(str(exc.message)) from exc
 
+        # Read by the system check (crm/platform/checks.py): every route's permission exists.
+        wrapped.required_perm = perm  # type: ignore[attr-defined]
         return wrapped
 
     return decorator

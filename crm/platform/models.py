@@ -64,3 +64,27 @@ class OperatorAudit(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.operator} {self.action}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to an API POST sent with an `Idempotency-Key`, kept 24 hours so that a retry with
+    the same key replays it instead of acting twice. Keyed by workspace schema, caller and key: one caller's
+    key never answers for another caller or another workspace (crm/api/idempotency.py)."""
+
+    schema_name = models.CharField(max_length=63)
+    principal = models.CharField(max_length=64)  # sha256 of the API key header, or "user:<id>"
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)  # method, path and body: a different request is refused
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)  # null while the first is running
+    content_type = models.CharField(max_length=100, blank=True)
+    body = models.BinaryField(default=bytes)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["schema_name", "principal", "key"], name="uniq_idempotency_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schema_name}:{self.key}"

@@ -100,3 +100,11 @@ def periodic_task(task_name: str) -> Any:
     except NotRegistered:
         import_module(task_name.rsplit(".", 1)[0])
         return current_app.tasks[task_name]
+
+
+@shared_task(name="crm.platform.tasks.idempotency_purge", ignore_result=True)
+def idempotency_purge() -> int:
+    """Forget API Idempotency-Key records past their time-to-live (public schema, all workspaces)."""
+    from crm.api.idempotency import purge
+
+    return purge()

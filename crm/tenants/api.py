@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.api.permissions import HasPerm
-from crm.platform.permissions import TENANT_ROLE_CHOICES
+from crm.platform.permissions import tenant_role_choices
 from crm.platform.registry import registry
 from crm.tenants import services as tenant_services
 from crm.tenants.accounts import selectors as account_selectors
@@ -28,7 +28,8 @@ from crm.tenants.accounts import services as account_services
 from crm.tenants.accounts.models import ApiKey, Invitation, Team, User
 from crm.tenants.selectors import module_states
 
-ROLE_CHOICES = TENANT_ROLE_CHOICES
+# Built-in roles plus the modules' roles (the registry is closed before URLconfs import this).
+ROLE_CHOICES = tenant_role_choices()
 
 
 def _actor(request: Request) -> User:
@@ -111,6 +112,9 @@ class ModuleSerializer(serializers.Serializer[dict[str, Any]]):
     summary = serializers.CharField(source="manifest.summary")
     kind = serializers.CharField(source="manifest.kind")
     sellable = serializers.BooleanField(source="manifest.sellable")
+    available = serializers.BooleanField(
+        source="manifest.available", help_text="False: coming soon; it cannot be enabled and is not billed."
+    )
     monthly_price = serializers.DecimalField(source="manifest.monthly_price", max_digits=10, decimal_places=2)
     currency = serializers.CharField(source="manifest.currency")
     depends = serializers.ListField(child=serializers.CharField(), source="manifest.depends")

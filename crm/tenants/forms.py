@@ -8,7 +8,7 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from crm.platform.permissions import TENANT_ROLES, Role
+from crm.platform.permissions import Role, tenant_role_choices
 from crm.tenants.accounts.models import Team, User
 
 __all__ = ["ApiKeyForm", "InviteForm", "TeamForm", "UserEditForm"]
@@ -16,7 +16,9 @@ __all__ = ["ApiKeyForm", "InviteForm", "TeamForm", "UserEditForm"]
 
 def role_choices(actor: User) -> list[tuple[str, str]]:
     """Roles the actor may hand out: only an owner can make someone an owner."""
-    return [(r.value, str(r.label)) for r in TENANT_ROLES if r != Role.OWNER or actor.role == Role.OWNER]
+    return [
+        (v, str(label)) for v, label in tenant_role_choices() if v != Role.OWNER or actor.role == Role.OWNER
+    ]
 
 
 class InviteForm(forms.Form):

@@ -10,9 +10,9 @@ blank and totals lines (合计/总计/小计) among the rows, phones stored as n
 Progress goes to the cache (schema-prefixed), because rows written inside the transaction are invisible to
 the progress page until commit.
 
-What can be imported is a registry of `ImportKind`s (import_kinds.py): the core registers customers,
-contacts and products below (`register_core_kinds`, called from CoreConfig.ready); other modules register
-theirs through `crm.modules.core.public`.
+What can be imported is a registry of `ImportKind`s (import_kinds.py), declared in the modules' manifests:
+the core's customers, contacts and products are defined below; other modules build theirs with the names in
+`crm.modules.core.public`.
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ from .import_kinds import (
     RowError,
     import_kinds,
     kind_check,
-    register_import_kind,
 )
 from .models import Contact, Customer, CustomerShare, ImportJob, ImportValueMap, Product
 from .services import initials, normalize_name, normalize_phone
@@ -1533,7 +1532,5 @@ CORE_KINDS = (
     ),
 )
 
-
-def register_core_kinds() -> None:
-    for kind in CORE_KINDS:
-        register_import_kind(kind)
+# Named for the core manifest's import_kinds (dotted paths).
+CUSTOMERS_KIND, CONTACTS_KIND, PRODUCTS_KIND = CORE_KINDS

@@ -4,10 +4,12 @@ from crm.modules.core import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("w/<slug:module>/<int:index>/", views.widget, name="widget"),
     path("customers/", views.customer_list, name="customer_list"),
     path("customers/new/", views.customer_create, name="customer_create"),
     path("customers/export/", views.customer_export, name="customer_export"),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
+    path("customers/<int:pk>/panels/<slug:module>/<int:index>/", views.customer_panel, name="customer_panel"),
     path("customers/<int:pk>/edit/", views.customer_edit, name="customer_edit"),
     path("customers/<int:pk>/activities/", views.activity_add, name="activity_add"),
     path("customers/<int:pk>/contacts/", views.contact_add, name="contact_add"),

@@ -18,11 +18,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from crm.kernel import hooks
 from crm.platform.decorators import require_perm
 from crm.platform.errors import ServiceError, flash_call, show_on_form
 from crm.platform.permissions import data_scope, has_perm
 from crm.tenants.accounts.models import User
-from crm.tenants.selectors import dashboard_widgets
+from crm.tenants.selectors import enabled_modules
 
 from . import exports, import_kinds, imports, selectors, services
 from .forms import (
@@ -50,7 +51,9 @@ def home(request: HttpRequest) -> HttpResponse:
     team view (activity per person, customers by owner and stage, overdue follow-ups)."""
     user = _user(request)
     # Widgets that enabled modules add to the dashboard (module contract: hidden when the module is off).
-    ctx: dict[str, Any] = {"now": timezone.now(), "widgets": dashboard_widgets(request.tenant, user)}  # type: ignore[attr-defined]
+    # Placeholders only: each widget fetches its own data from `widget` below.
+    widgets = hooks.widgets_for(user, enabled_modules(request.tenant))  # type: ignore[attr-defined]
+    ctx: dict[str, Any] = {"now": timezone.now(), "widgets": widgets}
     if selectors.can_view_customers(user):
         rep = selectors.dashboard_rep(user)
         ctx["rep"] = rep
@@ -164,8 +167,33 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "now": timezone.now(),
             "history": selectors.customer_history(user, customer),
             "documents": customer.documents.select_related("uploaded_by"),
+            # Placeholders only: each panel fetches its own data from `customer_panel` below.
+            "panels": hooks.panels_for(user, enabled_modules(request.tenant)),  # type: ignore[attr-defined]
         },
     )
+
+
+@require_perm("core.view_customers")
+def customer_panel(request: HttpRequest, pk: int, module: str, index: int) -> HttpResponse:
+    """One module's panel on the customer page (htmx): 404 unless the customer is visible to the user,
+    the module is on and the user may see the panel."""
+    user = _user(request)
+    customer = selectors.customer_get(user, pk)
+    slot = hooks.panel_get(module, index, user, enabled_modules(request.tenant))  # type: ignore[attr-defined]
+    if slot is None:
+        raise Http404
+    ctx = {"customer": customer, "panel": slot.item, **hooks.slot_context(slot, customer, user)}
+    return render(request, slot.item.template, ctx)
+
+
+@login_required
+def widget(request: HttpRequest, module: str, index: int) -> HttpResponse:
+    """One module's dashboard widget (htmx): 404 unless the module is on and the user may see it."""
+    user = _user(request)
+    slot = hooks.widget_get(module, index, user, enabled_modules(request.tenant))  # type: ignore[attr-defined]
+    if slot is None:
+        raise Http404
+    return render(request, slot.item.template, {"widget": slot.item, **hooks.slot_context(slot, user)})
 
 
 @require_perm("core.view_customers")

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.platform.errors import PermissionDenied, ServiceError
-from crm.platform.permissions import TENANT_ROLES, Role, check_perm
+from crm.platform.permissions import Role, check_perm, is_tenant_role
 from crm.tenants.accounts.models import ApiKey, AuditEntry, Invitation, Team, User, hash_token, new_token
 
 INVITE_DAYS = 7
@@ -41,7 +41,7 @@ def audit(
 
 
 def _check_role(role: str, actor: User) -> None:
-    if role not in {r.value for r in TENANT_ROLES}:
+    if not is_tenant_role(role):
         raise ServiceError(_("Unknown role."), field="role")
     if role == Role.OWNER and actor.role != Role.OWNER:
         raise PermissionDenied(_("Only the owner can grant the owner role."))
