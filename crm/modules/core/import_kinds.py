@@ -40,6 +40,21 @@ class RowError:
 
 
 Records = list[tuple[int, dict[str, Any]]]
+
+
+@dataclass
+class Choice:
+    """A column whose cells must be one of known values (a customer's source, a member's tier).
+    `accepted`: every spelling the kind understands, lower-cased; `options`: (value, label) the importer may
+    map an unknown spelling to (the value is a spelling the kind accepts)."""
+
+    accepted: frozenset[str]
+    options: list[tuple[str, str]]
+
+
+# clean_row puts [(field, message)] under "_warnings" in its result when it dropped a bad value (an invalid
+# phone or email) but kept the row: the importer sees them as warnings, not as skipped rows.
+WARNINGS = "_warnings"
 # (field, label, header synonyms as found in Chinese and English spreadsheets)
 Field = tuple[str, Any, tuple[str, ...]]
 
@@ -69,6 +84,16 @@ class ImportKind:
     resolve: Callable[[User, str, Records], list[RowError]] | None = None
     key_label: Text = ""  # label of the key choice (shown when there are several keys)
     note: Text = ""  # one sentence on the mapping page (e.g. how existing records are found)
+    # choices(context) -> field -> Choice: cells not accepted are listed on the preview for the user to map.
+    choices: Callable[[Any], dict[str, Choice]] | None = None
+    # merge(earlier, later) -> merged clean record, for rows of the file with the same key (default: the later
+    # row's non-empty values win).
+    merge: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
+    # existing(actor, key, records) -> how many records would update an existing one, and how many new ones
+    # look like an existing record (shown on the preview; read-only).
+    existing: Callable[[User, str, Records], tuple[int, int]] | None = None
+    # (field, example value) for the downloadable template (headers: the first Chinese header word).
+    example: tuple[tuple[str, str], ...] = ()
 
     def field_names(self) -> set[str]:
         return {f for f, _label, _words in self.fields}

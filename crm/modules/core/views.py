@@ -670,6 +670,21 @@ def import_start(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _posted_value_map(request: HttpRequest) -> dict[str, dict[str, str]]:
+    """vmv_<field>_<n> (the cell value) + vm_<field>_<n> (the choice: "" not mapped, "__empty__" = leave the
+    field empty, else a known value) -> field -> {value -> target}; unmapped values are left out."""
+    out: dict[str, dict[str, str]] = {}
+    for name in request.POST:
+        if not name.startswith("vmv_"):
+            continue
+        value = request.POST.get(name, "")
+        target = request.POST.get("vm_" + name[4:], "")
+        if target:
+            fld = name[4:].rsplit("_", 1)[0]
+            out.setdefault(fld, {})[value] = "" if target == "__empty__" else target
+    return out
+
+
 @_require_import
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Step 2: preview with column mapping and key; step 3: progress; then the outcome and row errors."""
@@ -678,8 +693,19 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     error = ""
     if request.method == "POST":
         mapping = {str(i): request.POST.get(f"col_{i}", "") for i in range(len(job.headers))}
+        key, value_map = request.POST.get("key", ""), _posted_value_map(request)
         try:
-            imports.import_start(actor=user, job=job, mapping=mapping, key=request.POST.get("key", ""))
+            if request.POST.get("action") == "check":
+                imports.import_analyse(actor=user, job=job, mapping=mapping, key=key, value_map=value_map)
+            else:
+                imports.import_start(
+                    actor=user,
+                    job=job,
+                    mapping=mapping,
+                    key=key,
+                    value_map=value_map,
+                    all_or_nothing=request.POST.get("all_or_nothing") == "1",
+                )
         except ServiceError as exc:
             error = str(exc.message)
         else:
@@ -694,6 +720,11 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "progress": imports.import_progress(job),
     }
     if job.status == ImportJob.Status.UPLOADED:
+        if not job.analysis and not error:
+            try:
+                imports.import_analyse(actor=user, job=job)
+            except ServiceError as exc:
+                error = str(exc.message)
         preview = imports.import_preview(job)
         ctx["columns"] = [
             {
@@ -707,6 +738,31 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.headers.get("HX-Request"):
         return render(request, "core/_import_progress.html", ctx)
     return render(request, "core/import_detail.html", ctx)
+
+
+@_require_import
+def import_skipped(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """The skipped rows in the uploaded format and layout, with an error column, to fix and re-import."""
+    job = get_object_or_404(ImportJob, pk=pk, created_by=_user(request))
+    path = imports.skipped_path(job) if job.stored_path else None
+    if path is None or not path.exists():
+        raise Http404
+    stem = job.filename.rsplit(".", 1)[0]
+    return FileResponse(path.open("rb"), as_attachment=True, filename=f"{stem}-{_('skipped')}{path.suffix}")
+
+
+@_require_import
+def import_template(request: HttpRequest, kind: str) -> HttpResponse:
+    """An .xlsx template for one kind offered to the user: Chinese headers and one example row."""
+    spec = next((k for k in import_kinds.kinds_offered(_user(request)) if k.name == kind), None)
+    if spec is None:
+        raise Http404
+    response = HttpResponse(
+        imports.import_template(spec),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = f'attachment; filename="import-template-{spec.name}.xlsx"'
+    return response
 
 
 @_require_import
