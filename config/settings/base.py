@@ -188,6 +188,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.Pagination",
+    # Every list: ?updated_since= / ?created_since= (ISO 8601) and ?ordering= (crm/api/filters.py).
+    "DEFAULT_FILTER_BACKENDS": ["crm.api.filters.ChangedSinceFilter", "crm.api.filters.SafeOrderingFilter"],
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": ["crm.api.throttling.TenantRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"tenant": env("API_TENANT_RATE", default="6000/hour")},
