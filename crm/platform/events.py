@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
     from crm.tenants.models import Tenant
 
 log = logging.getLogger(__name__)
+EVENT_TASK = "crm.platform.tasks.event_dispatch"
 Handler = Callable[["DomainEvent"], None]
 _subscribers: dict[str, list[Handler]] = defaultdict(list)
 
@@ -29,10 +29,11 @@ def subscribe(name: str, handler: Handler) -> None:
 
 
 def publish(name: str, *, tenant: Tenant | None, payload: dict[str, Any]) -> DomainEvent:
+    from crm.kernel.dispatch import enqueue
     from crm.platform.models import DomainEvent
 
     event = DomainEvent.objects.create(name=name, tenant=tenant, payload=payload)
-    transaction.on_commit(lambda: dispatch(event.pk))
+    enqueue(EVENT_TASK, args=[event.pk])  # durable: replayed by the dispatch sweeper if the broker is away
     return event
 
 

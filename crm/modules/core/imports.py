@@ -34,6 +34,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from crm.platform.errors import PermissionDenied, ServiceError
+from crm.platform.jobs import job_heartbeat
 from crm.platform.permissions import data_scope
 from crm.tenants.accounts.models import User
 from crm.tenants.accounts.services import audit
@@ -45,6 +46,7 @@ from .services import initials, normalize_name, normalize_phone
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ERRORS_KEPT = 1000
+HEARTBEAT_ROWS = 2000  # rows read between two heartbeats of a running import (crm.platform.jobs)
 BATCH = 2000
 
 # Target fields per kind: (field, label, header synonyms as found in Chinese and English spreadsheets).
@@ -264,9 +266,9 @@ def import_start(*, actor: User, job: ImportJob, mapping: dict[str, str], key: s
         raise ServiceError(_("Map a column to the key field."), field="key")
     job.mapping, job.key, job.status = mapping, key, ImportJob.Status.QUEUED
     job.save(update_fields=["mapping", "key", "status", "updated_at"])
-    from .tasks import import_run
+    from crm.kernel.dispatch import enqueue
 
-    transaction.on_commit(lambda: import_run.delay(job.pk))
+    enqueue("crm.modules.core.tasks.import_run", args=[job.pk])
     return job
 
 
@@ -411,9 +413,12 @@ def _refuse(job: ImportJob, actor: User, exc: ServiceError) -> ImportJob:
 def import_run(job_id: int) -> ImportJob:
     """Validate every row, then write all of them in one transaction, or nothing (per-row errors kept)."""
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
-    if job.status not in (ImportJob.Status.QUEUED,):
+    # Claim: queued -> running in one UPDATE, so a re-delivered or requeued message runs the job once.
+    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.QUEUED).update(
+        status=ImportJob.Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+    )
+    if not claimed:
         return job  # idempotent: a re-delivered task does nothing
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now())
     actor = job.created_by
     try:
         # Checked again here: the module may have been switched off (or the role changed) since the upload.
@@ -427,6 +432,8 @@ def import_run(job_id: int) -> ImportJob:
     seen: dict[Any, int] = {}
     context = spec.prepare() if spec.prepare else None
     for line, row in enumerate(rows, start=2):
+        if line % HEARTBEAT_ROWS == 0:
+            job_heartbeat(job)
         if not any(row):
             continue
         rec = {fld: (row[col] if col < len(row) else "") for col, fld in mapping.items()}
@@ -493,6 +500,7 @@ class _Rollback(Exception):
 def progress_set(job: ImportJob, done: int, total: int) -> None:
     """Report how far a running import's write got (read by the progress page)."""
     cache.set(progress_key(job.pk), {"done": done, "total": total}, 3600)
+    job_heartbeat(job)
 
 
 _progress = progress_set

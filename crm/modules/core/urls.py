@@ -27,6 +27,7 @@ urlpatterns = [
     path("import/", views.import_start, name="import_start"),
     path("import/<int:pk>/", views.import_detail, name="import_detail"),
     path("import/<int:pk>/errors.csv", views.import_errors, name="import_errors"),
+    path("import/<int:pk>/retry/", views.import_retry, name="import_retry"),
     path("pool/", views.pool, name="pool"),
     path("pool/settings/", views.pool_settings, name="pool_settings"),
     path("handover/", views.handover, name="handover"),
