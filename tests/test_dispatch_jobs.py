@@ -48,10 +48,13 @@ def test_sweep_resends_only_due_unsent_rows_oldest_first(alpha):
     with schema_context(alpha.schema):
         ids = [enqueue("crm.platform.tasks.event_dispatch", args=[10_000_000 + i]) for i in range(3)]
     # Not yet due (the on-commit send normally wins), then due: all sent, in id order, once.
+    PendingDispatch.objects.exclude(pk__in=ids).update(sent_at=timezone.now())  # the session's own rows
     assert dispatch_sweep()["due"] == 0
     later = timezone.now() + timedelta(minutes=1)
     assert dispatch_sweep(now=later, batch=2) == {"sent": 2, "failed": 0, "due": 2}
-    sent = list(PendingDispatch.objects.filter(sent_at__isnull=False).values_list("id", flat=True))
+    sent = list(
+        PendingDispatch.objects.filter(pk__in=ids, sent_at__isnull=False).values_list("pk", flat=True)
+    )
     assert sent == ids[:2]
     assert dispatch_sweep(now=later) == {"sent": 1, "failed": 0, "due": 1}
     assert dispatch_sweep(now=later)["due"] == 0

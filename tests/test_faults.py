@@ -281,12 +281,19 @@ class Worker:
                 self.proc.wait()
 
 
+def _reset_pools(app: Any) -> None:
+    # Drop the references only: kombu keeps one pool per broker URL, closing it would break the next user.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def live(
     django_db_setup: dict[str, Any], django_db_blocker: Any, own_redis: OwnRedis
 ) -> Iterator[dict[str, Any]]:
     """Committed data (no test transaction: the worker must see it), our Redis as broker, a real (not
-    eager) dispatch in this process; everything written is removed afterwards."""
+    eager) dispatch in this process; everything written is removed afterwards. (pytest-django creates the
+    test database only if some test of the run asks for `db`: run these with the module's other tests.)"""
     from celery import current_app
 
     from crm.modules.core.models import Customer, ImportJob
@@ -299,14 +306,16 @@ def live(
         old_media = settings.MEDIA_ROOT
         settings.MEDIA_ROOT = media
         conf.task_always_eager, conf.broker_url = False, own_redis.url(0)
-        current_app._pool = None  # a producer pool built for another broker must not be reused
+        _reset_pools(current_app)  # producer pools built for the shared broker must not be reused
+        with current_app.producer_or_acquire() as producer:
+            assert f":{own_redis.port}/" in producer.connection.as_uri()  # never the shared Redis
         worker = Worker(own_redis)
         try:
             yield {"world": world, "worker": worker, "redis": own_redis}
         finally:
             worker.stop()
             conf.task_always_eager, conf.broker_url = saved
-            current_app._pool = None
+            _reset_pools(current_app)
             settings.MEDIA_ROOT = old_media
             with schema_context(world["alpha"].schema):
                 Customer.objects.filter(name__startswith=PREFIX).delete()
