@@ -30,6 +30,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from crm.api import throttling
 from crm.kernel.dispatch import dispatch_sweep
 from crm.platform.cache import ResilientRedisCache
 from crm.platform.models import PendingDispatch
@@ -169,7 +170,10 @@ def test_workspace_serves_from_database_while_redis_hangs_dies_and_returns(
         # API throttling fails open: more requests than the 3/minute budget, all answered.
         assert [api.get(paths[1]).status_code for _ in range(4)] == [200] * 4
         assert _health(public) == {"database": "ok", "cache": "degraded"}
-        assert any("cache unavailable" in r.getMessage() for r in caplog.records)
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("cache unavailable" in m for m in messages)
+        assert any("API throttle: cache unavailable" in m for m in messages)
+        throttling._last_logged = 0.0  # the next fault logs again
         caplog.clear()
         own_redis.resume() if fault == "SIGSTOP" else own_redis.start()  # same port: no restart of ours
         assert _health(public) == {"database": "ok", "cache": "ok"}  # the probe reconnects and re-arms
@@ -385,6 +389,7 @@ def test_import_queued_while_broker_is_down_runs_once_when_it_is_back(live):
     assert row.sent_at is not None
     assert dispatch_sweep(now=timezone.now() + timedelta(hours=1))["sent"] == 0  # sent rows stay sent
     assert _count(alpha) == 50
+    print(f"\nbroker dead: queueing an import took {queue_seconds:.2f}s; sent once when back")
 
 
 def test_worker_killed_mid_import_completes_once(live, settings):
@@ -426,3 +431,34 @@ def test_worker_killed_mid_import_completes_once(live, settings):
     assert 'data-testid="import-resumed"' in response.content.decode()
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     print(f"\nworker killed mid-import of {rows} rows: done {resumed_seconds:.1f}s after the kill")
+
+
+def test_heartbeat_inside_the_jobs_transaction_is_seen_by_the_sweeper(live):
+    """The import writes in one transaction; its heartbeat must be visible outside it at once."""
+    from django.db import connections
+
+    from crm.modules.core import imports
+    from crm.modules.core.models import ImportJob
+    from crm.platform.jobs import job_heartbeat
+
+    alpha = live["world"]["alpha"]
+    owner = alpha.users["owner"]
+    with schema_context(alpha.schema):
+        job = imports.import_upload(actor=owner, kind="customers", filename=f"{PREFIX}.csv", data=_csv(3))
+        other = connections.create_connection("default")
+        try:
+            other.set_schema(alpha.schema)  # type: ignore[attr-defined]
+            with transaction.atomic():
+                job_heartbeat(job)
+                with other.cursor() as cur:
+                    cur.execute("SELECT heartbeat_at FROM core_importjob WHERE id = %s", [job.pk])
+                    seen = cur.fetchone()[0]
+                assert seen == job.heartbeat_at  # committed by the side connection, not by this one
+                ImportJob.objects.filter(pk=job.pk).update(status="running")
+                raise_rollback = True
+                transaction.set_rollback(raise_rollback)
+        finally:
+            other.close()
+        job.refresh_from_db()
+        assert job.status == "uploaded" and job.heartbeat_at == seen  # the job's own write rolled back
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
