@@ -105,3 +105,31 @@ def test_redelivered_import_runs_once(alpha, django_capture_on_commit_callbacks)
         ImportJob.objects.filter(pk=job.pk).update(status="running")  # as if another worker held it
         imports.import_run(job.pk)  # a second delivery: the claim fails, nothing is written
         assert Customer.objects.filter(name__in=["甲公司", "乙公司"]).count() == 2
+
+
+def test_domain_event_runs_in_process_and_its_row_is_settled(alpha, django_capture_on_commit_callbacks):
+    from crm.platform import events
+    from crm.platform.models import DomainEvent
+
+    calls: list[int] = []
+
+    def flaky(event: DomainEvent) -> None:
+        calls.append(event.pk)
+        if len(calls) == 1:
+            raise RuntimeError("subscriber down")
+
+    events.subscribe("faults.test", flaky)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            ok = events.publish("faults.test", tenant=alpha.tenant, payload={})
+        # First run in process failed: the row went to a worker (eager here), which ran it again.
+        assert calls == [ok.pk, ok.pk]
+        ok.refresh_from_db()
+        assert ok.processed_at is not None
+        with django_capture_on_commit_callbacks(execute=True):
+            second = events.publish("faults.test", tenant=alpha.tenant, payload={})
+        assert calls == [ok.pk, ok.pk, second.pk]  # in process only, once
+        rows = PendingDispatch.objects.filter(task_name=events.EVENT_TASK, args__in=[[ok.pk], [second.pk]])
+        assert rows.count() == 2 and not rows.filter(sent_at__isnull=True).exists()
+    finally:
+        events._subscribers["faults.test"].remove(flaky)

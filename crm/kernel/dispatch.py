@@ -34,10 +34,13 @@ def enqueue(
     args: list[Any] | tuple[Any, ...] = (),
     kwargs: dict[str, Any] | None = None,
     schema: str | None = None,
+    send_on_commit: bool = True,
 ) -> int:
     """Queue `task_name(*args, **kwargs)` to run in `schema` (default: the current one) after commit.
 
-    Returns the pending dispatch id. Outside a transaction the row is written and sent at once."""
+    Returns the pending dispatch id. Outside a transaction the row is written and sent at once.
+    `send_on_commit=False`: the caller does the work itself after commit and calls `settle()` when it
+    succeeded, or `send()` to hand it to a worker; if the process dies first, the sweeper sends it."""
     from crm.platform.models import PendingDispatch
 
     row = PendingDispatch.objects.create(
@@ -48,8 +51,17 @@ def enqueue(
         next_attempt_at=timezone.now() + FIRST_SWEEP_DELAY,
     )
     row_id = row.pk
-    transaction.on_commit(lambda: send(row_id))
+    if send_on_commit:
+        transaction.on_commit(lambda: send(row_id))
     return int(row_id)
+
+
+def settle(row_id: int) -> None:
+    """Mark a pending dispatch done without sending it (its work was done in process)."""
+    from crm.platform.models import PendingDispatch
+
+    with schema_context(get_public_schema_name()):
+        PendingDispatch.objects.filter(pk=row_id, sent_at__isnull=True).update(sent_at=timezone.now())
 
 
 def _task(name: str) -> Any:

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from django.db import transaction
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -33,8 +34,22 @@ def publish(name: str, *, tenant: Tenant | None, payload: dict[str, Any]) -> Dom
     from crm.platform.models import DomainEvent
 
     event = DomainEvent.objects.create(name=name, tenant=tenant, payload=payload)
-    enqueue(EVENT_TASK, args=[event.pk])  # durable: replayed by the dispatch sweeper if the broker is away
+    # Subscribers run in this process right after commit, as before; the pending dispatch row is the
+    # durable fallback: sent to a worker if a subscriber failed, by the sweeper if this process died first.
+    row_id = enqueue(EVENT_TASK, args=[event.pk], send_on_commit=False)
+    transaction.on_commit(lambda: _dispatch_or_defer(event.pk, row_id))
     return event
+
+
+def _dispatch_or_defer(event_id: int, row_id: int) -> None:
+    from crm.kernel.dispatch import send, settle
+    from crm.platform.models import DomainEvent
+
+    dispatch(event_id)
+    if DomainEvent.objects.filter(pk=event_id, processed_at__isnull=False).exists():
+        settle(row_id)
+    else:
+        send(row_id)  # a subscriber failed: a worker retries it (the sweeper if the broker is away too)
 
 
 def dispatch(event_id: int) -> None:
