@@ -238,6 +238,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
+    # A publish with the broker away: one quick retry, not kombu's 2 s back-off (the request waits for it).
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
 }
 # Broker down: a dispatch fails fast and stays in platform_pendingdispatch for the sweeper to resend.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
