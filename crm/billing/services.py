@@ -457,8 +457,9 @@ def on_module_event(event: Any) -> None:
     ledger_sync(tenant=tenant, module=event.payload["module"])
     if gateway.enabled() and account_get(tenant=tenant).has_subscription:
         from crm.billing.tasks import sync_subscription_items
+        from crm.kernel.dispatch import enqueue
 
-        transaction.on_commit(lambda: sync_subscription_items.delay(tenant.pk))
+        enqueue(sync_subscription_items.name, args=[tenant.pk])
 
 
 # --- Stripe -----------------------------------------------------------------------------------------

@@ -261,10 +261,11 @@ def tenant_signup(
             fields={"slug": [_("This workspace address is already taken.")]},
         ) from exc
     if path == "pool":
+        from crm.kernel.dispatch import enqueue
         from crm.tenants.tasks import refill_pool
 
         # The claimed spare is replaced in the background, after the signup is committed.
-        transaction.on_commit(lambda: refill_pool.delay())
+        enqueue(refill_pool.name)  # durable: survives a broker outage
     invalidate_modules(tenant)
     return SignupResult(tenant=tenant, owner_id=owner.pk, path=path)
 

@@ -42,6 +42,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from crm.platform.errors import PermissionDenied, ServiceError
+from crm.platform.jobs import job_heartbeat
 from crm.platform.permissions import data_scope
 from crm.tenants.accounts.models import User
 from crm.tenants.accounts.services import audit
@@ -61,6 +62,7 @@ from .services import initials, normalize_name, normalize_phone
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ERRORS_KEPT = 1000
+HEARTBEAT_ROWS = 2000  # rows read between two heartbeats of a running import (crm.platform.jobs)
 BATCH = 2000
 
 PHONE_WORDS = (
@@ -583,9 +585,9 @@ def import_start(
         job.all_or_nothing = bool(all_or_nothing)
         job.status = ImportJob.Status.QUEUED
         job.save(update_fields=["mapping", "key", "value_map", "all_or_nothing", "status", "updated_at"])
-    from .tasks import import_run
+    from crm.kernel.dispatch import enqueue
 
-    transaction.on_commit(lambda: import_run.delay(job.pk))
+    enqueue("crm.modules.core.tasks.import_run", args=[job.pk])
     return job
 
 
@@ -835,9 +837,12 @@ def import_run(job_id: int) -> ImportJob:
     """Validate every row, merge rows of the same key, then write the valid ones in one transaction and skip
     the others (kept as a file to fix and re-import), or, all or nothing, write nothing if any row is bad."""
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
-    if job.status not in (ImportJob.Status.QUEUED,):
+    # Claim: queued -> running in one UPDATE, so a re-delivered or requeued message runs the job once.
+    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.QUEUED).update(
+        status=ImportJob.Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+    )
+    if not claimed:
         return job  # idempotent: a re-delivered task does nothing
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now())
     actor = job.created_by
     try:
         # Checked again here: the module may have been switched off (or the role changed) since the upload.
@@ -951,6 +956,7 @@ class _Rollback(Exception):
 def progress_set(job: ImportJob, done: int, total: int) -> None:
     """Report how far a running import's write got (read by the progress page)."""
     cache.set(progress_key(job.pk), {"done": done, "total": total}, 3600)
+    job_heartbeat(job)
 
 
 _progress = progress_set

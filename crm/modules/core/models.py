@@ -13,7 +13,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from crm.platform.models import TimeStampedModel
+from crm.platform.models import HeartbeatJob, TimeStampedModel
 
 
 class CoreSettings(TimeStampedModel):
@@ -274,7 +274,7 @@ class WeeklyReport(TimeStampedModel):
         return f"{self.author_id} {self.week_start}"
 
 
-class ImportJob(TimeStampedModel):
+class ImportJob(HeartbeatJob, TimeStampedModel):
     """One spreadsheet import (customers or products): mapping, key, progress, outcome, row errors."""
 
     class Status(models.TextChoices):

@@ -31,6 +31,7 @@ urlpatterns = [
     path("import/<int:pk>/errors.csv", views.import_errors, name="import_errors"),
     path("import/<int:pk>/skipped/", views.import_skipped, name="import_skipped"),
     path("import/template/<str:kind>/", views.import_template, name="import_template"),
+    path("import/<int:pk>/retry/", views.import_retry, name="import_retry"),
     path("pool/", views.pool, name="pool"),
     path("pool/settings/", views.pool_settings, name="pool_settings"),
     path("handover/", views.handover, name="handover"),

@@ -740,6 +740,20 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "core/import_detail.html", ctx)
 
 
+@require_POST
+@_require_import
+def import_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """The retry button of an import the jobs sweeper gave up on (crm.platform.jobs.job_retry)."""
+    from crm.platform.jobs import job_retry
+
+    job = get_object_or_404(ImportJob, pk=pk, created_by=_user(request))
+    try:
+        job_retry(actor=_user(request), job=job)
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+    return redirect("core:import_detail", pk=job.pk)
+
+
 @_require_import
 def import_skipped(request: HttpRequest, pk: int) -> HttpResponseBase:
     """The skipped rows in the uploaded format and layout, with an error column, to fix and re-import."""
