@@ -90,9 +90,9 @@ def export_response(
     name = export_filename(filename, fmt)  # type: ignore[arg-type]
     disposition = f'attachment; filename="{name}"'
     if fmt == "csv":
-        response = StreamingHttpResponse(_csv(rows, columns), content_type=CSV)
-        response["Content-Disposition"] = disposition
-        return response
+        streaming = StreamingHttpResponse(_csv(rows, columns), content_type=CSV)
+        streaming["Content-Disposition"] = disposition
+        return streaming
 
     from openpyxl import Workbook
 
@@ -104,7 +104,7 @@ def export_response(
             raise ServiceError(_("Too many rows for one Excel sheet: export as CSV instead."), field="type")
         ws.append([_cell(v) for v in row])
     # The sheet is written row by row into a file spooled to disk past a few MB; the answer then holds the
-    # compressed workbook only (about 3 MB per 100k rows of a customer list).
+    # compressed workbook only (a fraction of the rows' size).
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as buffer:
         wb.save(buffer)
         buffer.seek(0)

@@ -210,8 +210,12 @@ def store_list(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Store added."))
             return redirect("retail:store_list")
     stores = selectors.store_list(actor=user)
+    assign_form = AssignForm()
+    # The clerk choices are rendered once per store: read them once (a ModelChoiceField queries per render).
+    clerks: Any = assign_form.fields["user"]
+    clerks.choices = list(clerks.choices)
     return render(
-        request, "retail/store_list.html", {"stores": stores, "form": form, "assign_form": AssignForm()}
+        request, "retail/store_list.html", {"stores": stores, "form": form, "assign_form": assign_form}
     )
 
 
