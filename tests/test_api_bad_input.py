@@ -117,3 +117,57 @@ def test_nested_field_errors_are_text_under_dotted_keys(alpha):
     fields = json.loads(response.content_bytes)["error"]["fields"]
     assert list(fields) == ["lines.0.quantity"]
     assert all(isinstance(m, str) and "ErrorDetail" not in m for m in fields["lines.0.quantity"])
+
+
+def _customer_id(tenant: TenantFixture) -> int:
+    from crm.modules.core.suite import customers
+
+    with schema_context(tenant.schema):
+        customers(n=1, owner=tenant.users["owner"])
+        from crm.modules.core.models import Customer
+
+        pk = Customer.objects.order_by("-pk").values_list("pk", flat=True)[0]
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    return int(pk)
+
+
+@pytest.mark.parametrize(
+    "method,path,body,field",
+    [
+        ("post", "/api/v1/core/customers/", {"name": "甲", "custom_fields": [1]}, "custom_fields"),
+        ("post", "/api/v1/core/customers/{pk}/share/", {"user": "abc"}, "user"),
+        ("post", "/api/v1/core/customers/{pk}/merge/", {"source": "x"}, "source"),
+        (
+            "post",
+            "/api/v1/core/custom-fields/",
+            {"key": "k", "label": "长" * 101, "field_type": "text"},
+            "label",
+        ),
+        ("post", "/api/v1/core/tasks/1/complete/", {"undo": "perhaps"}, "undo"),
+        ("post", "/api/v1/core/weekly-reports/", {"week_start": "not a date"}, "week_start"),
+        ("post", "/api/v1/core/activities/1/comments/", {"body": "a\u0000b"}, "body"),
+    ],
+)
+def test_each_defect_class_is_a_400_with_the_field(alpha, method, path, body, field):
+    path = path.format(pk=_customer_id(alpha))
+    response = call(alpha.client("owner"), method, path, body=body)
+    assert response.status_code == 400, response.content_bytes
+    assert field in json.loads(response.content_bytes)["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/core/customers/?q=%00",
+        "/api/v1/core/customers/?owner=abc",
+        "/api/v1/core/contacts/?customer=x",
+        "/api/v1/core/products/?q=a%00b",
+        "/api/v1/core/search/?q=%00",
+        "/api/v1/retail/results/?days=soon",
+        "/api/v1/retail/members/?q=%00",
+    ],
+)
+def test_bad_query_parameters_are_400s(alpha, path):
+    response = call(alpha.client("owner"), "get", path)
+    assert response.status_code == 400, (path, response.status_code)
+    assert set(json.loads(response.content_bytes)["error"]) == {"code", "message", "fields"}

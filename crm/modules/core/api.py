@@ -367,10 +367,10 @@ class ActivityCommentCreate(APIView):
 
     @extend_schema(request=CommentCreate, responses={201: CommentSerializer})
     def post(self, request: Request, pk: int) -> Response:
+        data = parse(CommentCreate, request.data)
         activity = get_object_or_404(
             Activity, pk=pk, customer__in=selectors.customers_visible(_actor(request)).values("pk")
         )
-        data = parse(CommentCreate, request.data)
         comment = services.activity_comment(actor=_actor(request), activity=activity, body=data["body"])
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
