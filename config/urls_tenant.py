@@ -13,7 +13,7 @@ urlpatterns = [
     path("billing/", include("crm.billing.urls")),
     path("api/v1/billing/", include("crm.billing.api")),
     path(
-        "api/v1/kernel/", include(("crm.kernel.api", "api-kernel"), namespace="api-kernel")
+        "api/v1/kernel/", include(("crm.kernel.approvals_api", "api-kernel"), namespace="api-kernel")
     ),  # always on  # before api/v1/: that one ends in a catch-all 404
     path("api/v1/", include("crm.api.urls")),
     re_path(r"^api/", api_not_found),  # other /api/ paths (e.g. unknown versions): JSON 404 too

@@ -127,7 +127,7 @@ def route_problems(
         if isinstance(p, URLResolver):
             problems += route_problems(p.url_patterns, perms, prefix + str(p.pattern))
             continue
-        perm = getattr(p.callback, "required_perm", "")
+        perm = getattr(p.callback, "required_permission", "")
         if perm and perm not in perms:
             problems.append(f"route {prefix}{p.pattern} names unknown permission {perm!r}")
     return problems

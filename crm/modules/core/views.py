@@ -619,7 +619,7 @@ def _customer_filters(request: HttpRequest) -> selectors.CustomerFilters:
 
 
 @require_perm("core.view_customers")
-def customer_export(request: HttpRequest) -> HttpResponse:
+def customer_export(request: HttpRequest) -> HttpResponseBase:
     """The customer list as the user sees it (same scope and filters), as CSV or .xlsx."""
     qs = selectors.customer_list(_user(request), _customer_filters(request))
     headers, rows = exports.customer_rows(qs)
@@ -627,7 +627,7 @@ def customer_export(request: HttpRequest) -> HttpResponse:
 
 
 @require_perm("core.view_products")
-def product_export(request: HttpRequest) -> HttpResponse:
+def product_export(request: HttpRequest) -> HttpResponseBase:
     headers, rows = exports.product_rows(selectors.product_list(request.GET.get("q", "").strip()))
     return exports.respond("products", request.GET.get("format", "csv"), headers, rows)
 
