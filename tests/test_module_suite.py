@@ -38,7 +38,7 @@ from django_tenants.utils import schema_context
 from rest_framework.mixins import ListModelMixin
 
 from crm.kernel.api import declared_permission
-from crm.platform.permissions import TENANT_ROLES, has_perm
+from crm.platform.permissions import has_perm, tenant_role_choices
 from crm.platform.registry import ModuleManifest, registry
 from crm.tenants.accounts.models import User
 from tests import urlwalk
@@ -71,10 +71,7 @@ ALLOWED_PACKAGES = ("crm.platform", "crm.tenants", "crm.kernel", "crm.api")
 
 def role_codes() -> list[str]:
     """Every tenant role: the platform's and those modules add in their manifests."""
-    codes = [str(r.value) for r in TENANT_ROLES]
-    for manifest in MODULES:
-        codes += [code for code, _label in manifest.roles if code not in codes]
-    return codes
+    return [str(code) for code, _label in tenant_role_choices()]
 
 
 def role_users(tenant: TenantFixture) -> dict[str, Any]:
