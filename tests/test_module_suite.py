@@ -56,6 +56,10 @@ UNDECLARED: dict[str, str] = {
     "core:import_start": "each import kind carries its permission, checked per kind here and in the worker",
     "core:import_detail": "the job of the user who uploaded it, whose kind permission is checked again",
     "core:import_errors": "the error report of the user's own import job",
+    "core:import_skipped": "the skipped rows of the user's own import job",
+    "core:import_retry": "retrying the user's own interrupted import job",
+    "core:import_template": "the template of a kind offered to the user (each kind checks its permission)",
+    "core:widget": "a dashboard widget: each checks its own permission and module (404 otherwise)",
     "dummy:index": "the contract-test page: every signed-in user",
     "api-dummy:ping": "the contract-test probe: every signed-in user",
 }

@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
     # After the gates: a refused request (suspended, module off) is never remembered as an answer.
     "crm.api.idempotency.IdempotencyMiddleware",
+    "crm.api.throttling.RateLimitHeadersMiddleware",
 ]
 
 TEMPLATES = [

@@ -29,7 +29,16 @@ class TenantRateThrottle(SimpleRateThrottle):
                 _last_logged = now
                 log.warning("API throttle: cache unavailable, requests are let through unthrottled")
             return True
-        return bool(super().allow_request(request, view))
+        allowed = bool(super().allow_request(request, view))
+        if self.rate is not None:
+            # For the X-RateLimit-* headers (RateLimitHeadersMiddleware): the budget after this request.
+            limit, duration = int(getattr(self, "num_requests", 0)), float(getattr(self, "duration", 0))
+            remaining = max(limit - len(self.history), 0)
+            oldest = self.history[-1] if self.history else self.now
+            reset = max(int(duration - (self.now - oldest)), 0)
+            django_request = getattr(request, "_request", request)
+            django_request.rate_limit = (limit, remaining, reset)
+        return allowed
 
     def get_rate(self) -> str | None:
         # DRF copies the rates onto the class at import; read them per request instead so a settings
@@ -40,3 +49,21 @@ class TenantRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request: Any, view: Any) -> str | None:
         # The cache key function adds the schema too; naming it here keeps the key readable in Redis.
         return self.cache_format % {"scope": self.scope, "ident": connection.schema_name}  # type: ignore[attr-defined]
+
+
+class RateLimitHeadersMiddleware:
+    """Adds `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until the oldest
+    request of the window ages out) to every throttled API answer, 429s included."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        response = self.get_response(request)
+        info = getattr(request, "rate_limit", None)
+        if info is not None:
+            limit, remaining, reset = info
+            response["X-RateLimit-Limit"] = str(limit)
+            response["X-RateLimit-Remaining"] = str(remaining)
+            response["X-RateLimit-Reset"] = str(reset)
+        return response

@@ -8,13 +8,13 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm.kernel.api import HasPerm
 from crm.platform.errors import NotFound
-from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import User
 
 from . import selectors, services
@@ -27,9 +27,7 @@ def _actor(request: Request) -> User:
     return request.user  # type: ignore[return-value]
 
 
-class CanManage(BasePermission):
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return has_perm(_actor(request), PERM)
+CanManage = HasPerm(PERM)
 
 
 class EndpointSerializer(serializers.ModelSerializer):
