@@ -27,8 +27,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pypinyin import Style, lazy_pinyin
 
+import crm.modules.webhooks.public as webhooks
 from crm.kernel import hooks
-from crm.modules.webhooks import public as webhooks
 from crm.platform.errors import PermissionDenied, ServiceError
 from crm.platform.permissions import Role, check_perm, has_perm
 from crm.tenants.accounts.models import AuditEntry, User
