@@ -281,9 +281,7 @@ class ContactList(generics.ListCreateAPIView):
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
 
     def get_queryset(self) -> QuerySet[Contact]:
-        qs = Contact.objects.filter(
-            customer__in=selectors.customers_visible(_actor(self.request)).values("pk")
-        )
+        qs = selectors.contacts_visible(_actor(self.request))
         return _of_customer(qs, self.request)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -302,9 +300,7 @@ class ContactDetail(APIView):
 
     def _contact(self, request: Request, pk: int) -> Contact:
         return get_object_or_404(
-            Contact.objects.select_related("customer"),
-            pk=pk,
-            customer__in=selectors.customers_visible(_actor(request)).values("pk"),
+            selectors.contacts_visible(_actor(request)).select_related("customer"), pk=pk
         )
 
     @extend_schema(responses=ContactSerializer)
@@ -328,9 +324,7 @@ class ActivityList(generics.ListCreateAPIView):
 
     def get_queryset(self) -> QuerySet[Activity]:
         qs = (
-            Activity.objects.filter(
-                customer__in=selectors.customers_visible(_actor(self.request)).values("pk")
-            )
+            selectors.activities_visible(_actor(self.request))
             .select_related("author")
             .prefetch_related("comments__author")
         )
@@ -356,9 +350,7 @@ class ActivityCommentCreate(APIView):
 
     @extend_schema(request=CommentCreate, responses={201: CommentSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        activity = get_object_or_404(
-            Activity, pk=pk, customer__in=selectors.customers_visible(_actor(request)).values("pk")
-        )
+        activity = get_object_or_404(selectors.activities_visible(_actor(request)), pk=pk)
         comment = services.activity_comment(
             actor=_actor(request),
             activity=activity,
@@ -377,7 +369,7 @@ class TaskList(generics.ListCreateAPIView):
     permission_classes = [IsAuthenticated, perm("core.view_customers")]
 
     def get_queryset(self) -> QuerySet[Task]:
-        qs = Task.objects.filter(owner=_actor(self.request))
+        qs = selectors.tasks_visible(_actor(self.request)).filter(owner=_actor(self.request))
         if not self.request.query_params.get("all"):
             qs = qs.filter(done_at__isnull=True)
         return qs.order_by("due_at", "id")
@@ -548,9 +540,7 @@ class DocumentList(generics.ListCreateAPIView):
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self) -> QuerySet[Document]:
-        qs = Document.objects.filter(
-            customer__in=selectors.customers_visible(_actor(self.request)).values("pk")
-        )
+        qs = selectors.documents_visible(_actor(self.request))
         return _of_customer(qs, self.request)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -34,13 +34,12 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from crm.platform.errors import PermissionDenied, ServiceError
-from crm.platform.permissions import data_scope
 from crm.tenants.accounts.models import User
 from crm.tenants.accounts.services import audit
 
 from . import selectors
 from .import_kinds import ImportKind, Records, RowError, import_kinds, kind_check, register_import_kind
-from .models import Contact, Customer, CustomerShare, ImportJob, Product
+from .models import Contact, Customer, ImportJob, Product
 from .services import initials, normalize_name, normalize_phone
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -508,18 +507,8 @@ def _write_customers(
     for i in range(0, len(keys), 10000):
         for c in Customer.objects.filter(**{f"{column}__in": keys[i : i + 10000]}).order_by("id"):
             existing.setdefault(getattr(c, column), c)
-    scope = data_scope(actor)
-    if scope == "all":
-        editable = {c.pk for c in existing.values()}
-    else:
-        # An upsert may only change customers the importer may edit: own, team's, or shared for writing.
-        owners = selectors.team_user_ids(actor) if scope == "team" else {actor.pk}
-        shared = set(
-            CustomerShare.objects.filter(
-                user=actor, can_edit=True, customer_id__in=[c.pk for c in existing.values()]
-            ).values_list("customer_id", flat=True)
-        )
-        editable = {c.pk for c in existing.values() if c.owner_id in owners or c.pk in shared}
+    # An upsert may only change customers the importer may edit: own, team's, or shared for writing.
+    editable = selectors.customers_editable(actor, [c.pk for c in existing.values()])
     now = timezone.now()
     errors: list[RowError] = []
     to_create: list[Customer] = []
@@ -702,17 +691,7 @@ def _resolve_contact_customers(
                 owner_of[pk] = owner_id
     # Adding a contact needs the right to edit the customer (as contact_create does): own, team's (managers),
     # shared for writing, or everyone's (admins).
-    scope = data_scope(actor)
-    if scope == "all":
-        editable = set(owner_of)
-    else:
-        owners = selectors.team_user_ids(actor) if scope == "team" else {actor.pk}
-        shared = set(
-            CustomerShare.objects.filter(
-                user=actor, can_edit=True, customer_id__in=list(owner_of)
-            ).values_list("customer_id", flat=True)
-        )
-        editable = {pk for pk, owner in owner_of.items() if owner in owners or pk in shared}
+    editable = selectors.customers_editable(actor, owner_of)
     errors: list[RowError] = []
     seen: dict[tuple[int, str], int] = {}
     for line, rec in records:
