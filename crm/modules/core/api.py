@@ -155,6 +155,7 @@ class ProductSerializer(serializers.ModelSerializer):
             "price",
             "currency",
             "cost",
+            "vat_rate",
             "category",
             "created_at",
         ]

@@ -17,7 +17,6 @@ import io
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,8 @@ from django.utils.translation import gettext_lazy
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from crm.kernel.money import parse_amount
+from crm.kernel.vat import validate_rate
 from crm.platform.errors import PermissionDenied, ServiceError
 from crm.tenants.accounts.models import User
 from crm.tenants.accounts.services import audit
@@ -78,6 +79,7 @@ FIELDS: dict[str, list[tuple[str, Any, tuple[str, ...]]]] = {
         ("unit", gettext_lazy("Unit"), ("unit", "单位")),
         ("price", gettext_lazy("Price (tax incl.)"), ("price", "价格", "单价", "含税价", "含税单价", "售价")),
         ("cost", gettext_lazy("Cost"), ("cost", "成本", "成本价")),
+        ("vat_rate", gettext_lazy("VAT rate"), ("vat_rate", "vat", "tax rate", "税率", "增值税税率")),
         ("category", gettext_lazy("Category"), ("category", "分类", "类别")),
     ],
     "contacts": [
@@ -334,15 +336,20 @@ def _clean_product(rec: dict[str, str]) -> dict[str, Any]:
         "specification": rec.get("specification", "")[:200],
     }
     for fld in ("price", "cost"):
-        raw = rec.get(fld, "").replace(",", "").replace("¥", "").replace("￥", "").strip()
+        raw = rec.get(fld, "").strip()
         if raw:
             try:
-                amount = Decimal(raw).quantize(Decimal("0.01"))
-            except InvalidOperation:
-                raise ValueError((fld, _("Enter an amount."))) from None
+                amount = parse_amount(raw, field=fld)
+            except ServiceError as exc:
+                raise ValueError((fld, exc.message)) from None
             if amount < 0:
                 raise ValueError((fld, _("The amount cannot be negative.")))
             out[fld] = amount
+    if rec.get("vat_rate", "").strip():
+        try:
+            out["vat_rate"] = validate_rate(rec["vat_rate"])
+        except ServiceError as exc:
+            raise ValueError(("vat_rate", exc.message)) from None
     for fld, size in (("unit", 20), ("category", 100)):
         if rec.get(fld):
             out[fld] = rec[fld][:size]

@@ -16,6 +16,7 @@ from django.utils import timezone
 from crm.kernel.scope import can_edit, editable_to, visible_to
 from crm.kernel.scope import team_members_q as team_members_q  # re-exported: callers keep core's names
 from crm.kernel.scope import team_user_ids as team_user_ids
+from crm.kernel.tenant_time import tenant_zone, week_bounds
 from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import AuditEntry, User
 
@@ -232,8 +233,8 @@ def search(user: User, q: str, limit: int = 10) -> dict[str, list[Any]]:
 
 
 def _week_start(now: datetime) -> datetime:
-    local = timezone.localtime(now)
-    return (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    """Monday 00:00 of the tenant's week holding `now`."""
+    return week_bounds(timezone.localtime(now, tenant_zone()).date())[0]
 
 
 def dashboard_rep(user: User) -> dict[str, Any]:
@@ -242,10 +243,11 @@ def dashboard_rep(user: User) -> dict[str, Any]:
     mine = customers_visible(user).filter(owner=user)
     by_stage = dict(mine.values_list("stage").annotate(n=Count("id")).values_list("stage", "n"))
     per_day = [0] * 7
+    zone = tenant_zone()
     for occurred in Activity.objects.filter(author=user, occurred_at__gte=week).values_list(
         "occurred_at", flat=True
     ):
-        per_day[timezone.localtime(occurred).weekday()] += 1
+        per_day[timezone.localtime(occurred, zone).weekday()] += 1
     due = tasks_open(user).filter(due_at__lt=now + timedelta(days=1))
     soon = mine.filter(pool_warned_at__isnull=False, in_pool=False)
     return {

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from psycopg import sql
 
+from crm.kernel.money import parse_amount
 from crm.modules.core.public import (
     ImportJob,
     ImportKind,
@@ -32,6 +33,7 @@ from crm.modules.core.public import (
     copy_insert,
     import_progress_set,
 )
+from crm.platform.errors import ServiceError
 from crm.tenants.accounts.models import User
 
 from . import services
@@ -68,7 +70,10 @@ def _prepare() -> dict[str, int]:
 
 
 def _amount(raw: str) -> Decimal:
-    return Decimal(raw.replace(",", "").replace("¥", "").replace("￥", "").strip())
+    try:
+        return parse_amount(raw)
+    except ServiceError:
+        raise ValueError(raw) from None
 
 
 def _clean(rec: dict[str, str], key: str, tiers: dict[str, int]) -> dict[str, Any]:
