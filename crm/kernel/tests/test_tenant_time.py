@@ -36,7 +36,7 @@ SEEN: list[tuple[str, str, date]] = []
 def record_zone() -> None:
     from django.db import connection
 
-    SEEN.append((connection.schema_name, timezone.get_current_timezone_name(), tenant_today()))
+    SEEN.append((connection.schema_name, timezone.get_current_timezone_name(), tenant_today()))  # type: ignore[attr-defined]
 
 
 def set_zone(tenant: Any, name: str) -> None:

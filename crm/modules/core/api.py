@@ -144,6 +144,13 @@ class TaskSerializer(serializers.ModelSerializer):
 
 
 class ProductSerializer(serializers.ModelSerializer):
+    vat_rate = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=2,
+        required=False,
+        help_text="Default VAT rate: 0.13, 0.09, 0.06, 0.03, 0.01 or 0.",
+    )
+
     class Meta:
         model = Product
         fields = [

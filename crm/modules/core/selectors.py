@@ -95,7 +95,7 @@ def customer_can_edit(user: User, customer: Customer) -> bool:
 
 def customers_editable(user: User, ids: Iterable[int]) -> set[int]:
     """Of the customers `ids`, those the user may change (the bulk `customer_can_edit`), in one query."""
-    pks, editable = list(ids), set()
+    pks, editable = list(ids), set[int]()
     for i in range(0, len(pks), 10000):  # bounded statements for 100k-row imports
         qs = editable_to(Customer.objects.filter(pk__in=pks[i : i + 10000]), user, shares="shares")
         editable.update(qs.values_list("pk", flat=True))
