@@ -16,6 +16,10 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import total_ordering
 from typing import Any
 
+from django.utils.translation import gettext as _
+
+from crm.platform.errors import ServiceError
+
 CENT = Decimal("0.01")
 
 
@@ -126,6 +130,7 @@ class Money:
 # ordinary, no-break and thin spaces.
 _MARKS = re.compile(r"^(?:[¥￥]|RMB|CNY)\s*|\s*(?:元|RMB|CNY)$", re.IGNORECASE)
 _SEPARATORS = re.compile(r"(?<=\d)[,，\s\u00a0\u2009\u202f](?=\d)")
+_PLAIN = re.compile(r"^-?\d{1,15}(?:\.\d{1,2})?$")
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
 
 
@@ -135,35 +140,32 @@ def parse_amount(value: Any, *, field: str = "amount") -> Decimal:
     Accepts numbers and text such as "1234", "1,234.5", "¥1 234.50", "￥12.00元". Refuses, with a translated
     ServiceError on `field`: empty input, NaN and infinities, more than two decimals, anything else. The
     sign is kept: callers decide whether zero or negative amounts make sense."""
-    from django.utils.translation import gettext as _
-
-    from crm.platform.errors import ServiceError
-
-    def refuse() -> ServiceError:
-        return ServiceError(_("Enter an amount, e.g. 1,234.50."), field=field)
-
-    if isinstance(value, bool) or value is None:
-        raise refuse()
-    if isinstance(value, float):
-        value = repr(value)  # the shortest text for the float (0.1 -> "0.1"), not its binary expansion
-    if isinstance(value, int):
-        amount = Decimal(value)
-    elif isinstance(value, Decimal):
-        amount = value
-    elif isinstance(value, str):
-        text = _MARKS.sub("", value.strip()).strip()
-        text = _SEPARATORS.sub("", text)
+    if isinstance(value, str):
+        text = value.strip()
+        if _PLAIN.match(text):  # the common case (imports of 100k rows): a plain number to the cent
+            return Decimal(text).quantize(CENT)
+        text = _SEPARATORS.sub("", _MARKS.sub("", text).strip())
         if not _NUMBER.match(text):
-            raise refuse()
+            raise _refuse(field)
         amount = Decimal(text)
+    elif isinstance(value, bool) or value is None:
+        raise _refuse(field)
+    elif isinstance(value, float):
+        return parse_amount(repr(value), field=field)  # the shortest text (0.1 -> "0.1"), not binary digits
+    elif isinstance(value, (int, Decimal)):
+        amount = Decimal(value)
     else:
-        raise refuse()
+        raise _refuse(field)
     if not amount.is_finite():
-        raise refuse()
+        raise _refuse(field)
     try:
         cents = amount.quantize(CENT, rounding=ROUND_HALF_UP)
     except InvalidOperation:  # more digits than Decimal's precision: no real amount
-        raise refuse() from None
+        raise _refuse(field) from None
     if amount != cents:
         raise ServiceError(_("Enter at most two decimals (cents)."), field=field)
     return cents
+
+
+def _refuse(field: str) -> ServiceError:
+    return ServiceError(_("Enter an amount, e.g. 1,234.50."), field=field)
