@@ -76,6 +76,7 @@ SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 
 MIDDLEWARE = [
     "django_tenants.middleware.main.TenantMainMiddleware",
+    "crm.kernel.tenant_time.TenantTimeZoneMiddleware",  # the workspace's time zone for the whole request
     "crm.platform.middleware.RequestLogContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -138,6 +138,13 @@ class TaskSerializer(serializers.ModelSerializer):
 
 
 class ProductSerializer(serializers.ModelSerializer):
+    vat_rate = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=2,
+        required=False,
+        help_text="Default VAT rate: 0.13, 0.09, 0.06, 0.03, 0.01 or 0.",
+    )
+
     class Meta:
         model = Product
         fields = [
@@ -149,6 +156,7 @@ class ProductSerializer(serializers.ModelSerializer):
             "price",
             "currency",
             "cost",
+            "vat_rate",
             "category",
             "created_at",
         ]
@@ -292,9 +300,7 @@ class ContactList(generics.ListCreateAPIView):
     permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     def get_queryset(self) -> QuerySet[Contact]:
-        qs = Contact.objects.filter(
-            customer__in=selectors.customers_visible(_actor(self.request)).values("pk")
-        )
+        qs = selectors.contacts_visible(_actor(self.request))
         return _of_customer(qs, self.request)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -313,9 +319,7 @@ class ContactDetail(APIView):
 
     def _contact(self, request: Request, pk: int) -> Contact:
         return get_object_or_404(
-            Contact.objects.select_related("customer"),
-            pk=pk,
-            customer__in=selectors.customers_visible(_actor(request)).values("pk"),
+            selectors.contacts_visible(_actor(request)).select_related("customer"), pk=pk
         )
 
     @extend_schema(responses=ContactSerializer)
@@ -339,9 +343,7 @@ class ActivityList(generics.ListCreateAPIView):
 
     def get_queryset(self) -> QuerySet[Activity]:
         qs = (
-            Activity.objects.filter(
-                customer__in=selectors.customers_visible(_actor(self.request)).values("pk")
-            )
+            selectors.activities_visible(_actor(self.request))
             .select_related("author")
             .prefetch_related("comments__author")
         )
@@ -368,9 +370,7 @@ class ActivityCommentCreate(APIView):
     @extend_schema(request=CommentCreate, responses={201: CommentSerializer})
     def post(self, request: Request, pk: int) -> Response:
         data = parse(CommentCreate, request.data)
-        activity = get_object_or_404(
-            Activity, pk=pk, customer__in=selectors.customers_visible(_actor(request)).values("pk")
-        )
+        activity = get_object_or_404(selectors.activities_visible(_actor(request)), pk=pk)
         comment = services.activity_comment(actor=_actor(request), activity=activity, body=data["body"])
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
@@ -389,7 +389,7 @@ class TaskList(generics.ListCreateAPIView):
     permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     def get_queryset(self) -> QuerySet[Task]:
-        qs = Task.objects.filter(owner=_actor(self.request))
+        qs = selectors.tasks_visible(_actor(self.request)).filter(owner=_actor(self.request))
         if not parse_query(TaskQuery, self.request).get("all"):
             qs = qs.filter(done_at__isnull=True)
         return qs.order_by("due_at", "id")
@@ -563,9 +563,7 @@ class DocumentList(generics.ListCreateAPIView):
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self) -> QuerySet[Document]:
-        qs = Document.objects.filter(
-            customer__in=selectors.customers_visible(_actor(self.request)).values("pk")
-        )
+        qs = selectors.documents_visible(_actor(self.request))
         return _of_customer(qs, self.request)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -25,7 +25,6 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -41,9 +40,10 @@ from django.utils.translation import gettext_lazy
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from crm.kernel.money import parse_amount
+from crm.kernel.vat import validate_rate
 from crm.platform.errors import PermissionDenied, ServiceError
 from crm.platform.jobs import job_heartbeat
-from crm.platform.permissions import data_scope
 from crm.tenants.accounts.models import User
 from crm.tenants.accounts.services import audit
 
@@ -57,7 +57,7 @@ from .import_kinds import (
     import_kinds,
     kind_check,
 )
-from .models import Contact, Customer, CustomerShare, ImportJob, ImportValueMap, Product
+from .models import Contact, Customer, ImportJob, ImportValueMap, Product
 from .services import initials, normalize_name, normalize_phone
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -168,6 +168,7 @@ FIELDS: dict[str, list[tuple[str, Any, tuple[str, ...]]]] = {
             ("price", "单价", "价格", "含税价", "含税单价", "售价", "销售价", "零售价", "销售单价"),
         ),
         ("cost", gettext_lazy("Cost"), ("cost", "成本", "成本价", "进价", "采购价")),
+        ("vat_rate", gettext_lazy("VAT rate"), ("vat_rate", "vat", "tax rate", "税率", "增值税税率")),
         ("category", gettext_lazy("Category"), ("category", "分类", "类别", "商品分类", "产品分类", "品类")),
     ],
     "contacts": [
@@ -689,15 +690,20 @@ def _clean_product(rec: dict[str, str]) -> dict[str, Any]:
         "specification": rec.get("specification", "")[:200],
     }
     for fld in ("price", "cost"):
-        raw = rec.get(fld, "").replace(",", "").replace("¥", "").replace("￥", "").strip()
+        raw = rec.get(fld, "").strip()
         if raw:
             try:
-                amount = Decimal(raw).quantize(Decimal("0.01"))
-            except InvalidOperation:
-                raise ValueError((fld, _("Enter an amount."))) from None
+                amount = parse_amount(raw, field=fld)
+            except ServiceError as exc:
+                raise ValueError((fld, exc.message)) from None
             if amount < 0:
                 raise ValueError((fld, _("The amount cannot be negative.")))
             out[fld] = amount
+    if rec.get("vat_rate", "").strip():
+        try:
+            out["vat_rate"] = validate_rate(rec["vat_rate"])
+        except ServiceError as exc:
+            raise ValueError(("vat_rate", exc.message)) from None
     for fld, size in (("unit", 20), ("category", 100)):
         if rec.get(fld):
             out[fld] = rec[fld][:size]
@@ -972,18 +978,8 @@ def _write_customers(
     for i in range(0, len(keys), 10000):
         for c in Customer.objects.filter(**{f"{column}__in": keys[i : i + 10000]}).order_by("id"):
             existing.setdefault(getattr(c, column), c)
-    scope = data_scope(actor)
-    if scope == "all":
-        editable = {c.pk for c in existing.values()}
-    else:
-        # An upsert may only change customers the importer may edit: own, team's, or shared for writing.
-        owners = selectors.team_user_ids(actor) if scope == "team" else {actor.pk}
-        shared = set(
-            CustomerShare.objects.filter(
-                user=actor, can_edit=True, customer_id__in=[c.pk for c in existing.values()]
-            ).values_list("customer_id", flat=True)
-        )
-        editable = {c.pk for c in existing.values() if c.owner_id in owners or c.pk in shared}
+    # An upsert may only change customers the importer may edit: own, team's, or shared for writing.
+    editable = selectors.customers_editable(actor, [c.pk for c in existing.values()])
     now = timezone.now()
     errors: list[RowError] = []
     to_create: list[Customer] = []
@@ -1193,17 +1189,7 @@ def _resolve_contact_customers(
                 owner_of[pk] = owner_id
     # Adding a contact needs the right to edit the customer (as contact_create does): own, team's (managers),
     # shared for writing, or everyone's (admins).
-    scope = data_scope(actor)
-    if scope == "all":
-        editable = set(owner_of)
-    else:
-        owners = selectors.team_user_ids(actor) if scope == "team" else {actor.pk}
-        shared = set(
-            CustomerShare.objects.filter(
-                user=actor, can_edit=True, customer_id__in=list(owner_of)
-            ).values_list("customer_id", flat=True)
-        )
-        editable = {pk for pk, owner in owner_of.items() if owner in owners or pk in shared}
+    editable = selectors.customers_editable(actor, owner_of)
     errors: list[RowError] = []
     seen: dict[tuple[int, str], int] = {}
     for line, rec in records:

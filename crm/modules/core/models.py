@@ -13,6 +13,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from crm.kernel.vat import DEFAULT_VAT_RATE, VAT_RATE_CHOICES
 from crm.platform.models import HeartbeatJob, TimeStampedModel
 
 
@@ -233,6 +234,10 @@ class Product(TimeStampedModel):
     price = models.DecimalField(_("price (tax incl.)"), max_digits=14, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(_("currency"), max_length=3, default="CNY")
     cost = models.DecimalField(_("cost"), max_digits=14, decimal_places=2, null=True, blank=True)
+    # The default VAT rate of its document lines (a line may override it).
+    vat_rate = models.DecimalField(
+        _("VAT rate"), max_digits=4, decimal_places=2, default=DEFAULT_VAT_RATE, choices=VAT_RATE_CHOICES
+    )
     category = models.CharField(_("category"), max_length=100, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
 

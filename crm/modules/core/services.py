@@ -29,6 +29,8 @@ from pypinyin import Style, lazy_pinyin
 
 import crm.modules.webhooks.public as webhooks
 from crm.kernel import hooks
+from crm.kernel.money import parse_amount
+from crm.kernel.vat import validate_rate
 from crm.platform.errors import PermissionDenied, ServiceError
 from crm.platform.permissions import Role, check_perm, has_perm
 from crm.tenants.accounts.models import AuditEntry, User
@@ -859,10 +861,7 @@ def task_complete(*, actor: User, task: Task, done: bool = True) -> Task:
 def _money(value: Any, field_name: str, *, required: bool = True) -> Decimal | None:
     if value in (None, "") and not required:
         return None
-    try:
-        amount = Decimal(str(value)).quantize(Decimal("0.01"))
-    except (InvalidOperation, ValueError):
-        raise ServiceError(_("Enter an amount."), field=field_name) from None
+    amount = parse_amount(value, field=field_name)
     if amount < 0:
         raise ServiceError(_("The amount cannot be negative."), field=field_name)
     return amount
@@ -879,6 +878,7 @@ def product_save(
     currency: str = "",
     cost: Any = None,
     category: str = "",
+    vat_rate: Any = None,
     product: Product | None = None,
 ) -> Product:
     """Create or update a catalogue entry; the same code + name + specification is refused."""
@@ -901,6 +901,8 @@ def product_save(
     product.unit, product.category = (unit or "").strip()[:20], (category or "").strip()[:100]
     product.price = _money(price, "price") or Decimal("0")
     product.cost = _money(cost, "cost", required=False)
+    if vat_rate not in (None, ""):
+        product.vat_rate = validate_rate(vat_rate)
     product.currency = (currency or settings.DEFAULT_CURRENCY).upper()[:3]
     try:
         with transaction.atomic():

@@ -36,7 +36,7 @@ from .forms import (
     ProductForm,
     TaskForm,
 )
-from .models import Activity, Contact, Customer, ImportJob, Task
+from .models import Customer, ImportJob, Task
 
 PAGE_SIZE = 25
 
@@ -141,9 +141,9 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "customer": customer,
             "can_edit": can_edit,
-            "contacts": customer.contacts.all(),
+            "contacts": selectors.contacts_visible(user).filter(customer=customer),
             "activities": selectors.customer_timeline(user, customer)[:50],
-            "tasks": customer.tasks.filter(done_at__isnull=True).select_related("owner"),
+            "tasks": selectors.customer_tasks_open(user, customer),
             "shares": customer.shares.select_related("user"),
             "activity_form": ActivityForm(),
             "contact_form": ContactForm(),
@@ -166,7 +166,9 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ],
             "now": timezone.now(),
             "history": selectors.customer_history(user, customer),
-            "documents": customer.documents.select_related("uploaded_by"),
+            "documents": selectors.documents_visible(user)
+            .filter(customer=customer)
+            .select_related("uploaded_by"),
             # Placeholders only: each panel fetches its own data from `customer_panel` below.
             "panels": hooks.panels_for(user, enabled_modules(request.tenant)),  # type: ignore[attr-defined]
         },
@@ -254,7 +256,7 @@ def activity_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_perm("core.view_customers")
 def activity_comment(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    activity = get_object_or_404(Activity, pk=pk, customer__in=selectors.customers_visible(user).values("pk"))
+    activity = get_object_or_404(selectors.activities_visible(user), pk=pk)
     flash_call(
         request,
         lambda: services.activity_comment(actor=user, activity=activity, body=request.POST.get("body", "")),
@@ -281,11 +283,7 @@ def contact_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_perm("core.view_customers")
 def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    contact = get_object_or_404(
-        Contact.objects.select_related("customer"),
-        pk=pk,
-        customer__in=selectors.customers_visible(user).values("pk"),
-    )
+    contact = get_object_or_404(selectors.contacts_visible(user).select_related("customer"), pk=pk)
     form = ContactForm(request.POST)
     if form.is_valid():
         flash_call(request, lambda: services.contact_update(actor=user, contact=contact, **form.cleaned_data))
@@ -390,7 +388,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
 @require_perm("core.view_customers")
 def task_done(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    task = get_object_or_404(Task.objects.select_related("customer"), pk=pk)
+    task = get_object_or_404(Task.objects.select_related("customer"), pk=pk)  # the service refuses: 403
     try:
         services.task_complete(actor=user, task=task, done=not request.POST.get("undo"))
     except ServiceError as exc:
@@ -806,11 +804,7 @@ def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
 def activity_document_upload(request: HttpRequest, pk: int) -> HttpResponse:
     """Attach a file (a visit photo, a signed form) to one activity of a customer the user may see."""
     user = _user(request)
-    activity = get_object_or_404(
-        Activity.objects.select_related("customer"),
-        pk=pk,
-        customer__in=selectors.customers_visible(user).values("pk"),
-    )
+    activity = get_object_or_404(selectors.activities_visible(user).select_related("customer"), pk=pk)
     try:
         services.document_upload(
             actor=user, customer=activity.customer, upload=request.FILES.get("file"), activity=activity

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from psycopg import sql
 
+from crm.kernel.money import parse_amount
 from crm.modules.core.public import (
     ImportChoice,
     ImportJob,
@@ -36,6 +37,7 @@ from crm.modules.core.public import (
     import_progress_set,
     parse_date,
 )
+from crm.platform.errors import ServiceError
 from crm.tenants.accounts.models import User
 
 from . import services
@@ -110,7 +112,10 @@ def _existing(actor: User, key: str, records: list[tuple[int, dict[str, Any]]]) 
 
 
 def _amount(raw: str) -> Decimal:
-    return Decimal(raw.replace(",", "").replace("¥", "").replace("￥", "").strip())
+    try:
+        return parse_amount(raw)
+    except ServiceError:
+        raise ValueError(raw) from None
 
 
 def _clean(rec: dict[str, str], key: str, tiers: dict[str, int]) -> dict[str, Any]:
