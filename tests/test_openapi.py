@@ -202,5 +202,5 @@ def test_answers_match_the_documented_schemas(alpha, openapi):
         assert response.status_code == 200 and response["Content-Type"].startswith(content_type)
 
     # Billing: the change preview builds its answer by hand.
-    call(owner, "get", "/billing/preview/", 200, query="?module=trade&action=enable")
+    call(owner, "get", "/billing/preview/", 200, query="?module=dummy&action=enable")
     call(owner, "get", "/billing/invoices/", 200)
