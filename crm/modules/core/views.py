@@ -18,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from crm.platform.context_processors import landing_url
 from crm.platform.decorators import require_perm
 from crm.platform.errors import ServiceError, flash_call, show_on_form
 from crm.platform.permissions import data_scope, has_perm
@@ -49,6 +50,9 @@ def home(request: HttpRequest) -> HttpResponse:
     """The rep's dashboard (follow-ups due, customers by stage, my week); managers and admins also get the
     team view (activity per person, customers by owner and stage, overdue follow-ups)."""
     user = _user(request)
+    landing = landing_url(request.tenant, user)  # type: ignore[attr-defined]
+    if landing:  # each role lands where it works: a store clerk on the member lookup
+        return redirect(landing)
     # Widgets that enabled modules add to the dashboard (module contract: hidden when the module is off).
     ctx: dict[str, Any] = {"now": timezone.now(), "widgets": dashboard_widgets(request.tenant, user)}  # type: ignore[attr-defined]
     if selectors.can_view_customers(user):
