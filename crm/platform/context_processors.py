@@ -51,7 +51,9 @@ def landing_url(tenant: Any, user: Any) -> str | None:
     (a store clerk: the retail member lookup). None: the dashboard is the landing page."""
     if has_perm(user, "core.view_customers"):
         return None
-    for group in menu_groups(tenant, user):
+    groups = menu_groups(tenant, user)
+    # A module's own pages first (the clerk's member lookup), core pages (products) after them.
+    for group in [g for g in groups if g["slug"] != "core"] + [g for g in groups if g["slug"] == "core"]:
         for item in group["entries"]:
             if item["url"] != "/":
                 return str(item["url"])
