@@ -111,7 +111,10 @@ def test_public_site_has_the_language_in_the_footer_only(world, public_client) -
     html = public_client.get("/").content.decode()
     assert 'data-testid="footer-language"' in html
     assert not EXTERNAL.search(html)
-    assert "database schema" not in html and "schema" not in html.lower().split("<footer", 1)[0].split("<main>", 1)[1]
+    assert (
+        "database schema" not in html
+        and "schema" not in html.lower().split("<footer", 1)[0].split("<main>", 1)[1]
+    )
 
 
 # ---- quick "log a visit" sheet ----
@@ -119,8 +122,12 @@ def test_public_site_has_the_language_in_the_footer_only(world, public_client) -
 
 def _customers(alpha: TenantFixture) -> tuple[int, int]:
     with schema_context(alpha.schema):
-        mine = core_services.customer_create(actor=alpha.users["sales"], name="上海明达科技有限公司", phone="13800000001")
-        other = core_services.customer_create(actor=alpha.users["sales2"], name="上海远大贸易有限公司", phone="13800000002")
+        mine = core_services.customer_create(
+            actor=alpha.users["sales"], name="上海明达科技有限公司", phone="13800000001"
+        )
+        other = core_services.customer_create(
+            actor=alpha.users["sales2"], name="上海远大贸易有限公司", phone="13800000002"
+        )
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     return mine.pk, other.pk
 
@@ -130,18 +137,28 @@ def test_quick_log_picks_a_visible_customer_and_logs_in_one_tap(alpha: TenantFix
     rep = alpha.client("sales", language="en")
     # The sheet opens on the rep's recent customers; the picker searches only visible ones
     picker = _get(rep, "/quick/log/")
-    assert 'data-testid="quick-search"' in picker and f"customer={mine}" in picker and f"customer={other}" not in picker
+    assert (
+        'data-testid="quick-search"' in picker
+        and f"customer={mine}" in picker
+        and f"customer={other}" not in picker
+    )
     results = _get(rep, "/quick/log/?q=上海")
     assert f"customer={mine}" in results and f"customer={other}" not in results
     assert "13800000001" in results
     form = _get(rep, f"/quick/log/?customer={mine}")
     assert 'href="tel:13800000001"' in form and 'data-testid="quick-result"' in form
     # Tapping a result chip saves the visit
-    done = rep.post("/quick/log/", {"customer": mine, "kind": "visit", "result": "Sent a quote", "result_text": ""})
+    done = rep.post(
+        "/quick/log/", {"customer": mine, "kind": "visit", "result": "Sent a quote", "result_text": ""}
+    )
     assert done.status_code == 200 and 'data-testid="quick-done"' in done.content.decode()
     with schema_context(alpha.schema):
         activity = Activity.objects.get(customer_id=mine)
-        assert (activity.kind, activity.result, activity.author_id) == ("visit", "Sent a quote", alpha.users["sales"].pk)
+        assert (activity.kind, activity.result, activity.author_id) == (
+            "visit",
+            "Sent a quote",
+            alpha.users["sales"].pk,
+        )
 
 
 def test_quick_log_refuses_empty_results_and_invisible_customers(alpha: TenantFixture) -> None:
@@ -163,7 +180,9 @@ def test_error_pages_render_in_the_shell_and_translated(alpha: TenantFixture) ->
     zh = alpha.client("sales", language="zh-hans")
     response = zh.get("/no-such-page/")
     html = response.content.decode()
-    assert response.status_code == 404 and 'data-testid="error-page"' in html and 'data-testid="tabbar"' in html
+    assert (
+        response.status_code == 404 and 'data-testid="error-page"' in html and 'data-testid="tabbar"' in html
+    )
     assert "页面" in html
     forbidden = zh.get("/settings/")
     assert forbidden.status_code == 403 and 'data-status="403"' in forbidden.content.decode()
@@ -205,9 +224,8 @@ def test_password_rule_errors_are_chinese_on_the_chinese_signup() -> None:
     from django.contrib.auth.password_validation import MinimumLengthValidator
     from django.core.exceptions import ValidationError
 
-    with translation.override("zh-hans"):
-        with pytest.raises(ValidationError) as exc:
-            MinimumLengthValidator(10).validate("abc")
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as exc:
+        MinimumLengthValidator(10).validate("abc")
     assert "10" in exc.value.messages[0] and "password" not in exc.value.messages[0].lower()
 
 
@@ -217,5 +235,5 @@ def test_password_rule_errors_are_chinese_on_the_chinese_signup() -> None:
 def test_member_list_columns_say_what_they_show(alpha: TenantFixture) -> None:
     html = _get(alpha.client("manager", language="en"), "/retail/members/")
     header = html.split('data-testid="member-table"', 1)[1].split("</tr>", 1)[0]
-    assert "<th class=\"hide-sm\">Store</th>" in header and "Member since" in header
+    assert '<th class="hide-sm">Store</th>' in header and "Member since" in header
     assert "Registered at" not in header

@@ -84,6 +84,7 @@
     var money = el.hasAttribute("data-chart-money");
     var chart = window.echarts.init(el);
     chart.setOption({
+      animation: false,
       color: ["#0172ad", "#2e9e6b", "#d9822b", "#8e59c4", "#c0362c", "#5b6b7f"],
       grid: { left: 8, right: 12, top: type === "stack" ? 36 : 16, bottom: 8, containLabel: true },
       tooltip: { trigger: "axis", valueFormatter: function (v) { return money ? (zh ? "¥" : "¥") + Number(v).toLocaleString(lang, { minimumFractionDigits: 2 }) : v; } },

@@ -46,8 +46,14 @@ def quick_log(request: HttpRequest) -> HttpResponse:
             return render(
                 request,
                 "core/quick/_form.html",
-                {"customer": customer, "kinds": Activity.Kind.choices, "kind": kind, "result": result,
-                 "quick_results": QUICK_RESULTS, "error": exc.message},
+                {
+                    "customer": customer,
+                    "kinds": Activity.Kind.choices,
+                    "kind": kind,
+                    "result": result,
+                    "quick_results": QUICK_RESULTS,
+                    "error": exc.message,
+                },
                 status=400,
             )
         return render(request, "core/quick/_done.html", {"customer": customer, "activity": activity})
@@ -57,8 +63,13 @@ def quick_log(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "core/quick/_form.html",
-            {"customer": customer, "kinds": Activity.Kind.choices, "kind": Activity.Kind.VISIT, "result": "",
-             "quick_results": QUICK_RESULTS},
+            {
+                "customer": customer,
+                "kinds": Activity.Kind.choices,
+                "kind": Activity.Kind.VISIT,
+                "result": "",
+                "quick_results": QUICK_RESULTS,
+            },
         )
     q = request.GET.get("q", "").strip()
     customers = list(selectors.customer_list(user, selectors.CustomerFilters(q=q))[:PICKER_SIZE])

@@ -117,4 +117,6 @@ def module_name(slug: str) -> str:
 
 @register.filter
 def actor_kind(kind: str) -> str:
-    return {"user": _("workspace user"), "operator": _("operator"), "system": _("system")}.get(str(kind), str(kind))
+    return {"user": _("workspace user"), "operator": _("operator"), "system": _("system")}.get(
+        str(kind), str(kind)
+    )
