@@ -180,6 +180,67 @@ def test_desktop_shell_has_grouped_side_navigation_and_header_search(
     assert not foreign, f"requests to other hosts: {foreign}"
 
 
+WORKSPACE_PAGES = [
+    "/",
+    "/customers/",
+    "/customers/new/",
+    "/customers/{id}/",
+    "/tasks/",
+    "/products/",
+    "/pool/",
+    "/handover/",
+    "/import/",
+    "/search/?q=上海",
+    "/reports/weekly/",
+    "/settings/",
+    "/settings/modules/",
+    "/settings/users/",
+    "/settings/teams/",
+    "/billing/",
+    "/auth/profile/",
+    "/retail/",
+    "/retail/members/",
+    "/retail/stores/",
+    "/retail/setup/",
+    "/retail/reminders/",
+    "/retail/results/",
+    "/retail/care/",
+    "/no-such-page/",
+]
+PUBLIC_PAGES = ["/", "/pricing/", "/signup/", "/console/login/"]
+
+
+@pytest.mark.parametrize("viewport", ["phone"], indirect=True)
+def test_every_main_page_fits_the_phone_screen(
+    e2e_server: LiveServer, page: Any, viewport: tuple[str, dict[str, int]]
+) -> None:
+    foreign = _only_own_host(page)
+    slug = "shellwalk"
+    _rep, ids = _workspace(e2e_server, slug)
+    _login(page, e2e_server, slug, f"owner@{slug}.e2e.example.com")
+    too_wide = []
+    for path in WORKSPACE_PAGES:
+        url = e2e_server.tenant_url(slug, path.format(id=ids[2]))  # the customer with the very long name
+        page.goto(url)
+        assert page.locator("[data-testid=tabbar]").is_visible(), path
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > viewport[1]["width"]:
+            too_wide.append((path, width))
+        screenshot(page, "walk" + path.replace("/", "-").split("?")[0].rstrip("-"), viewport)
+    # Forms start at the top of the screen
+    page.goto(e2e_server.tenant_url(slug, "/customers/new/"))
+    box = page.locator("main form input:visible").first.bounding_box()
+    assert box is not None and box["y"] < 300, box
+    for path in PUBLIC_PAGES:
+        page.goto(e2e_server.public_url + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > viewport[1]["width"]:
+            too_wide.append((path, width))
+        screenshot(page, "walk-public" + path.replace("/", "-").rstrip("-"), viewport)
+    assert not too_wide, too_wide
+    assert not foreign, f"requests to other hosts: {foreign}"
+
+
 def test_publish_screenshots() -> None:
     """Copy the shell screenshots the tests above took into docs/screenshots/ (README), when present."""
     target = ROOT / "docs" / "screenshots"
