@@ -54,7 +54,7 @@ def _signup_rolled_back(slug: str) -> None:
             owner_name="Bench",
             email=f"owner@{slug}.example.com",
             password="Bench-Password-2026",
-            modules=[registry.sellable()[0].slug],
+            modules=[next(m.slug for m in registry.sellable() if m.available)],
         )
         if result.path != "pool":
             raise RuntimeError("signup did not claim a spare schema")

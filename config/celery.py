@@ -3,7 +3,7 @@
 import os
 from typing import Any
 
-from celery.signals import import_modules
+from celery.signals import import_modules, worker_ready
 from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
@@ -30,3 +30,16 @@ def add_module_schedule(sender: Any, **kwargs: Any) -> None:
     from crm.platform.tasks import module_beat_schedule
 
     sender.conf.beat_schedule = {**(sender.conf.beat_schedule or {}), **module_beat_schedule()}
+
+
+@worker_ready.connect
+def sweep_at_start(sender: Any = None, **kwargs: Any) -> None:
+    """A worker coming up (after a broker outage or a crash) resends what is pending at once."""
+    try:
+        from crm.kernel.dispatch import dispatch_sweep
+
+        dispatch_sweep()
+    except Exception:  # never keep the worker from starting
+        import logging
+
+        logging.getLogger(__name__).exception("dispatch sweep at worker start failed")

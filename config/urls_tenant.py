@@ -11,10 +11,14 @@ urlpatterns = [
     path("auth/", include("crm.tenants.accounts.urls")),
     path("settings/", include("crm.tenants.urls")),
     path("billing/", include("crm.billing.urls")),
-    path("api/v1/billing/", include("crm.billing.api")),  # before api/v1/: that one ends in a catch-all 404
+    path("api/v1/billing/", include("crm.billing.api")),
+    path(
+        "api/v1/kernel/", include(("crm.kernel.approvals_api", "api-kernel"), namespace="api-kernel")
+    ),  # always on  # before api/v1/: that one ends in a catch-all 404
     path("api/v1/", include("crm.api.urls")),
     re_path(r"^api/", api_not_found),  # other /api/ paths (e.g. unknown versions): JSON 404 too
     path("i18n/setlang/", set_language, name="set_language"),
+    path("", include(("crm.kernel.urls", "kernel"), namespace="kernel")),  # approvals and notices, always on
 ]
 
 for _manifest in registry.all():

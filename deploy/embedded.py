@@ -18,7 +18,6 @@ import pwd
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import time
@@ -51,50 +50,103 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+# As root, PostgreSQL (which refuses to run as root) runs as PG_SYSTEM_USER from a copy of the server files
+# and with its data in a folder that user owns, under SERVER_ROOT: the checkout may sit in a folder nobody
+# else can enter (a clone in /root), and we never change permissions above the project to let it in.
+SERVER_ROOT = Path(os.environ.get("CRM_EMBEDDED_ROOT", "/var/lib/crm-embedded"))
+
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
 def _run_kwargs() -> dict[str, object]:
-    if os.geteuid() != 0:
+    """How to run the PostgreSQL binaries: as ourselves, or (as root) as the server user with its own group
+    and none of root's supplementary groups, so that no group bit of a root folder lets it in."""
+    if not _as_root():
         return {}
+    entry = _server_user()
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def _server_user() -> pwd.struct_passwd:
     try:
-        pwd.getpwnam(PG_SYSTEM_USER)
+        return pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", PG_SYSTEM_USER], check=True)
-    return {"user": PG_SYSTEM_USER}
+        return pwd.getpwnam(PG_SYSTEM_USER)
 
 
-def _open_up(path: Path) -> None:
-    """Let the unprivileged PostgreSQL user traverse to and read the binaries and the data dir parent."""
-    for part in [path, *path.parents]:
-        mode = part.stat().st_mode
-        part.chmod(mode | stat.S_IXOTH | stat.S_IROTH)
+def _chown_tree(path: Path, entry: pwd.struct_passwd) -> None:
+    os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+    for dirpath, dirs, files in os.walk(path):
+        for name in [*dirs, *files]:
+            os.chown(Path(dirpath) / name, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
+def _pg_install() -> Path:
+    """The PostgreSQL installation to run: the wheel's own, or as root a copy the server user owns (made once
+    per wheel version, atomically, so two concurrent starts do not see half a copy)."""
+    source = _pg_bin().parent
+    if not _as_root():
+        return source
+    from importlib.metadata import version as dist_version
+
+    # The binaries find their shared libraries at $ORIGIN/../../../pgserver.libs: keep the wheel's layout.
+    site = source.parent.parent
+    target = SERVER_ROOT / f"pg-{dist_version('pgserver')}"
+    installed = target / "pgserver" / "pginstall"
+    if (installed / "bin" / "postgres").exists():
+        return installed
+    entry = _server_user()
+    SERVER_ROOT.mkdir(parents=True, exist_ok=True)
+    SERVER_ROOT.chmod(0o755)
+    tmp = SERVER_ROOT / f".{target.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(
+        source, tmp / "pgserver" / "pginstall", symlinks=True, ignore=shutil.ignore_patterns("include")
+    )
+    if (site / "pgserver.libs").is_dir():
+        shutil.copytree(site / "pgserver.libs", tmp / "pgserver.libs", symlinks=True)
+    _chown_tree(tmp, entry)
+    try:
+        tmp.rename(target)
+    except OSError:  # another start won the race
+        shutil.rmtree(tmp, ignore_errors=True)
+    return installed
+
+
+def _pgdata() -> Path:
+    """The data directory: `.data/pg`, or as root one the server user owns, named after the data folder
+    (so that two checkouts, or CRM_DATA_DIRs, keep separate servers)."""
+    if not _as_root():
+        return DATA / "pg"
+    legacy = DATA / "pg"
+    if (legacy / "PG_VERSION").exists():  # made by an earlier version of this script; it already works
+        return legacy
+    import hashlib
+
+    key = hashlib.sha256(str(DATA.resolve()).encode()).hexdigest()[:12]
+    return SERVER_ROOT / f"data-{key}" / "pg"
 
 
 def start_postgres() -> str:
-    pgdata = DATA / "pg"
+    pgdata = _pgdata()
     url = f"postgres://{PG_USER}@127.0.0.1:{PG_PORT}/crm"
     if _port_open(PG_PORT):
         return url
-    bindir = _pg_bin()
+    bindir = _pg_install() / "bin"
     kwargs = _run_kwargs()
-    if os.geteuid() == 0:
-        _open_up(bindir)
-        for sub in ("lib", "share"):
-            for dirpath, _dirs, files in os.walk(bindir.parent / sub):
-                Path(dirpath).chmod(0o755)
-                for name in files:
-                    p = Path(dirpath) / name
-                    p.chmod(p.stat().st_mode | stat.S_IROTH)
-        for p in bindir.iterdir():
-            p.chmod(p.stat().st_mode | stat.S_IXOTH | stat.S_IROTH)
     DATA.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        _open_up(DATA)
     if not (pgdata / "PG_VERSION").exists():
         if pgdata.exists():
             shutil.rmtree(pgdata)
-        pgdata.mkdir(parents=True)
-        if os.geteuid() == 0:
-            entry = pwd.getpwnam(PG_SYSTEM_USER)
-            os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+        pgdata.mkdir(parents=True, mode=0o700)
+        if _as_root():
+            entry = _server_user()
+            for part in (pgdata.parent, pgdata):
+                os.chown(part, entry.pw_uid, entry.pw_gid)
+            pgdata.parent.chmod(0o700)
         subprocess.run(
             [
                 str(bindir / "initdb"),
@@ -197,10 +249,10 @@ def ensure() -> tuple[dict[str, str], list[str]]:
 
 
 def stop(which: tuple[str, ...] | list[str] = ("postgres", "redis")) -> None:
-    pgdata = DATA / "pg"
+    pgdata = _pgdata()
     if "postgres" in which and (pgdata / "postmaster.pid").exists():
         subprocess.run(
-            [str(_pg_bin() / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+            [str(_pg_install() / "bin" / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
             check=False,
             stdout=subprocess.DEVNULL,
             **_run_kwargs(),

@@ -58,6 +58,8 @@ def _make_tenant(slug: str, modules: list[str]) -> TenantFixture:
         password=PASSWORD,
         phone="13800138000",
         modules=modules,
+        # alpha and beta keep a module that is not built yet, as the demo workspaces do.
+        allow_unavailable=True,
     )
     tenant = result.tenant
     users: dict[str, Any] = {}
@@ -137,3 +139,32 @@ def _public_schema_and_clean_cache() -> Iterator[None]:
     yield
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     cache.clear()
+
+
+def set_available(slug: str, available: bool) -> Any:
+    """Replace the registry's manifest of `slug` by a copy with `available` set (what a later issue does by
+    flipping the flag in the module's manifest.py). Returns the original manifest, to put back with
+    `restore_manifest`. The registry is closed after start-up, so the swap goes under `register`."""
+    import dataclasses
+
+    from crm.platform.registry import registry
+
+    original = registry.get(slug)
+    registry._modules[slug] = dataclasses.replace(original, available=available)
+    return original
+
+
+def restore_manifest(manifest: Any) -> None:
+    from crm.platform.registry import registry
+
+    registry._modules[manifest.slug] = manifest
+
+
+@pytest.fixture
+def dummy_unavailable() -> Iterator[None]:
+    """The dummy module is coming soon for the duration of the test."""
+    original = set_available("dummy", False)
+    try:
+        yield
+    finally:
+        restore_manifest(original)

@@ -79,7 +79,13 @@ def plant(tenant: Any) -> dict[str, Any]:
 def planted(alpha: Any, beta: Any) -> Iterator[dict[str, Any]]:
     # Every module on for beta, so module routes are behind authentication rather than behind the gate.
     for manifest in registry.sellable():
-        module_set_enabled(tenant=beta.tenant, module=manifest.slug, enabled=True, actor_email="iso@test")
+        module_set_enabled(
+            tenant=beta.tenant,
+            module=manifest.slug,
+            enabled=True,
+            actor_email="iso@test",
+            allow_unavailable=True,
+        )
     yield {"alpha": plant(alpha), "beta": plant(beta)}
 
 

@@ -67,7 +67,7 @@ def signup(slug: str, **extra: Any) -> Any:
         "owner_name": "王芳",
         "email": f"owner@{slug}.example.com",
         "password": PASSWORD,
-        "modules": ["trade"],
+        "modules": ["retail"],
         **extra,
     }
     return tenant_signup(**data)
@@ -146,12 +146,13 @@ def test_signup_claims_a_spare_and_the_task_refills_the_pool(
     spare = provisioning.pool_add()
     assert provisioning.pool_count() == 1
     schemas = schema_count()
-    # Claiming takes no DDL: one locking select picks the spare.
+    # Claiming takes no DDL: one locking select picks the spare, one select checks that its migration
+    # history is not behind the template's.
     with CaptureQueriesContext(connection) as claim:
         tenant, path = provisioning.schema_acquire()
     assert (tenant.pk, path) == (spare.pk, "pool")
     statements = [q["sql"] for q in claim.captured_queries if not q["sql"].startswith("SET search_path")]
-    assert len(statements) == 1 and statements[0].startswith("SELECT")
+    assert len(statements) == 2 and all(sql.startswith("SELECT") for sql in statements)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         result = signup("poolpath")

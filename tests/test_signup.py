@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 from django_tenants.utils import schema_context
 
 from crm.platform.errors import ServiceError
@@ -31,7 +32,8 @@ def form_data(**overrides: Any) -> dict[str, Any]:
         "phone": "138 0013 8000",
         "language": "zh-hans",
         "sales_modes": ["trade", "retail"],
-        "modules": ["trade", "retail"],
+        # "trade" is a sales mode whose module is coming soon; "dummy" (tests only) is available.
+        "modules": ["dummy", "retail"],
         "modules_touched": "1",
     }
     data.update(overrides)
@@ -64,10 +66,18 @@ def test_pricing_lists_every_sellable_module_with_price_and_dependencies(world: 
     assert {m.sales_mode for m in sellable} >= {code for code, _label in SALES_MODES}
     for manifest in sellable:
         assert f'data-testid="offer-{manifest.slug}"' in html
-        assert str(manifest.name) in html
-        assert f"{money_label(manifest.monthly_price, manifest.currency)}/month" in html
+        assert str(manifest.name) in html and str(manifest.summary) in html
         for dep in manifest.depends:
             assert str(registry.get(dep).name) in html
+        if manifest.available:
+            assert f'data-testid="price-{manifest.slug}">' in html
+            assert f"{money_label(manifest.monthly_price, manifest.currency)}/month" in html
+            assert f"?mode={manifest.sales_mode}" in html
+        else:
+            # Coming soon: shown with its summary, no price, no way to start with it.
+            assert f'data-testid="coming-soon-{manifest.slug}">Coming soon<' in html
+            assert f'data-testid="price-{manifest.slug}"' not in html
+            assert f"?mode={manifest.sales_mode}" not in html
     assert 'data-testid="offer-core"' in html  # the always-included core
     assert 'href="/signup/"' in html
 
@@ -86,9 +96,22 @@ def test_home_explains_the_product_and_links_to_pricing_and_signup(world: Any) -
 def test_signup_page_offers_modes_modules_and_the_address(world: Any) -> None:
     html = english_client().get("/signup/").content.decode()
     for manifest in registry.sellable():
-        assert f'name="modules" value="{manifest.slug}"' in html
+        if manifest.available:
+            assert f'name="modules" value="{manifest.slug}"' in html
+        else:
+            # Listed as coming soon with its summary, without a box that could be ticked.
+            assert f'name="modules" value="{manifest.slug}"' not in html
+            row = html[html.index(f'data-testid="module-coming-soon-{manifest.slug}"') :]
+            row = row[: row.index("</li>")]
+            assert str(manifest.summary) in row and "Coming soon" in row and "disabled" in row
+    by_mode = {m.sales_mode: m for m in registry.sellable()}
     for code, _label in SALES_MODES:
-        assert f'name="sales_modes" value="{code}" data-module="{code}"' in html
+        if by_mode[code].available:
+            assert f'name="sales_modes" value="{code}" data-module="{code}"' in html
+        else:
+            # The mode can be ticked (it says how the company sells) but pre-selects no module.
+            assert f'name="sales_modes" value="{code}" data-module=""' in html
+            assert f'data-testid="mode-coming-soon-{code}"' in html
     assert ".localhost:8000" in html
     assert 'hx-get="/signup/check-slug/"' in html
 
@@ -97,7 +120,7 @@ def test_mode_link_from_pricing_preselects_mode_and_module(world: Any) -> None:
     html = english_client().get("/signup/", {"mode": ["retail", "bogus"]}).content.decode()
     assert 'name="sales_modes" value="retail" data-module="retail" checked' in html
     assert 'name="modules" value="retail" data-cents="19900" checked' in html
-    assert 'name="modules" value="trade" data-cents="24900">' in html  # not ticked
+    assert 'name="modules" value="dummy" data-cents="100">' in html  # not ticked
 
 
 def test_signup_creates_tenant_and_lands_owner_logged_in(world: Any) -> None:
@@ -114,10 +137,10 @@ def test_signup_creates_tenant_and_lands_owner_logged_in(world: Any) -> None:
     assert tenant.default_language == "zh-hans"
     assert Domain.objects.get(tenant=tenant).domain == "acme.localhost"
     enabled = set(TenantModule.objects.filter(tenant=tenant, enabled=True).values_list("module", flat=True))
-    assert enabled == {"trade", "retail"}
+    assert enabled == {"dummy", "retail"}
     changes = ModuleChange.objects.filter(tenant=tenant)
     assert {(c.module, c.action, c.reason) for c in changes} == {
-        ("trade", "enable", "signup"),
+        ("dummy", "enable", "signup"),
         ("retail", "enable", "signup"),
     }
     names = list(DomainEvent.objects.filter(tenant=tenant).values_list("name", flat=True))
@@ -161,22 +184,57 @@ def test_modules_follow_the_sales_modes_without_script(world: Any) -> None:
         email="a@nojs.example.com",
         modules=None,
         modules_touched=None,
-        sales_modes=["production", "distribution"],
+        sales_modes=["retail", "distribution"],
     )
     response = Client(HTTP_HOST="localhost").post("/signup/", data)
     assert response.status_code == 302
     tenant = Tenant.objects.get(slug="nojs")
     enabled = set(TenantModule.objects.filter(tenant=tenant, enabled=True).values_list("module", flat=True))
-    assert enabled == {"production", "distribution"}
+    assert enabled == {"retail"}  # distribution's module is coming soon: not pre-selected
+
+
+def test_signup_with_only_coming_soon_modes_starts_with_the_core(world: Any) -> None:
+    # How the company sells is recorded; none of its modules is built yet, so the workspace gets the core.
+    data = form_data(
+        slug="early", email="a@early.example.com", modules=None, modules_touched=None, sales_modes=["project"]
+    )
+    response = Client(HTTP_HOST="localhost").post("/signup/", data)
+    assert response.status_code == 302
+    tenant = Tenant.objects.get(slug="early")
+    assert tenant.sales_modes == ["project"]
+    assert not TenantModule.objects.filter(tenant=tenant, enabled=True).exists()
+    from crm.tenants.selectors import enabled_modules
+
+    assert enabled_modules(tenant) == registry.always_on()  # core (and webhooks), nothing billed
+
+
+def test_a_coming_soon_module_cannot_be_chosen_at_signup(world: Any) -> None:
+    # Posted by hand (the page offers no box): the form refuses it and nothing is created.
+    before = counts()
+    data = form_data(slug="sneaky", email="a@sneaky.example.com", modules=["project", "retail"])
+    response = english_client().post("/signup/", data)
+    assert response.status_code == 200 and 'data-testid="error-modules"' in response.content.decode()
+    # The service refuses it too, with a translated, field-level message.
+    with translation.override("en"), pytest.raises(ServiceError) as info:
+        tenant_signup(
+            company="X",
+            slug="sneaky",
+            owner_name="X",
+            email="a@sneaky.example.com",
+            password=PASSWORD,
+            modules=["project"],
+        )
+    assert info.value.fields == {"modules": ["Coming soon, cannot be chosen yet: Project sales"]}
+    assert counts() == before
 
 
 def test_explicit_module_choice_wins_over_the_sales_modes(world: Any) -> None:
-    data = form_data(slug="picky", email="a@picky.example.com", modules=["service"], sales_modes=["trade"])
+    data = form_data(slug="picky", email="a@picky.example.com", modules=["dummy"], sales_modes=["trade"])
     assert Client(HTTP_HOST="localhost").post("/signup/", data).status_code == 302
     tenant = Tenant.objects.get(slug="picky")
     assert list(
         TenantModule.objects.filter(tenant=tenant, enabled=True).values_list("module", flat=True)
-    ) == ["service"]
+    ) == ["dummy"]
     assert tenant.sales_modes == ["trade"]
 
 

@@ -16,11 +16,12 @@ from django_tenants.utils import schema_context
 
 from crm.platform.models import DomainEvent
 from crm.platform.permissions import Role
+from crm.platform.registry import registry
 from crm.tenants.accounts.models import ApiKey, AuditEntry, Invitation, Team, User
 from crm.tenants.models import ModuleChange, TenantModule
 from crm.tenants.selectors import enabled_modules
 from crm.tenants.services import module_set_enabled
-from tests.fixtures import PASSWORD
+from tests.fixtures import PASSWORD, restore_manifest, set_available
 
 
 def en(client: Client) -> Client:
@@ -59,18 +60,32 @@ def test_modules_page_lists_enabled_first_with_state_price_and_dependencies(alph
         seen_off = seen_off or state == "off"
         assert not (seen_off and state != "off"), "an enabled module is listed after a disabled one"
 
-    # prices, needs / needed by, and what enabling adds
+    # A module that is coming soon: its summary and needs, no price and no way to turn it on
     trade = card(html, "trade")
-    assert "249 CNY per month" in trade
+    assert 'data-testid="coming-soon">Coming soon<' in trade
+    assert str(registry.get("trade").summary) in trade
     assert "Needs: Inventory, Sales documents" in trade
-    assert "Turning this on also adds: Inventory" in trade  # sales documents is already on
-    assert 'value="enable"' in trade
+    assert "Coming soon: it cannot be turned on yet." in trade
+    assert "CNY per month" not in trade and 'value="enable"' not in trade
     sales = card(html, "sales")
     assert "Needed by: Project sales" in sales
     assert "Included because another module needs it." in sales
     assert "<form" not in sales  # building blocks come and go with the modules that need them
-    assert 'value="disable"' in card(html, "project")
-    assert "Data is kept." in card(html, "project")
+    # project is on although it is coming soon (as in the demo workspaces): not billed, can be turned off
+    project = card(html, "project")
+    assert 'value="disable"' in project and "Data is kept." in project
+    assert 'data-testid="not-billed">Coming soon: not billed until it is available<' in project
+
+    # Once trade is available (the flag flipped): prices, needs and what enabling adds
+    original = set_available("trade", True)
+    try:
+        trade = card(en(alpha.client("owner")).get("/settings/modules/").content.decode(), "trade")
+    finally:
+        restore_manifest(original)
+    assert "249 CNY per month" in trade
+    assert "Needs: Inventory, Sales documents" in trade
+    assert "Turning this on also adds: Inventory" in trade  # sales documents is already on
+    assert 'value="enable"' in trade and "Coming soon" not in trade
 
 
 def test_toggle_from_page_gates_pages_api_and_menu_and_keeps_data(alpha):

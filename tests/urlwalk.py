@@ -27,6 +27,7 @@ GENERIC_VALUES = (
     "x/y",
     "birthday",  # a care event (retail's care template routes accept only real events and channels)
     "sms",
+    "test",  # a webhook endpoint action (send a test event)
 )
 CATCH_ALL_VALUE = "zz-probe-unknown/"
 

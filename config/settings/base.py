@@ -47,6 +47,7 @@ TENANT_APPS = [
     "crm.tenants.accounts",
     "crm.kernel",
     "crm.modules.core",
+    "crm.modules.webhooks",
     "crm.modules.sales",
     "crm.modules.inventory",
     "crm.modules.messaging",
@@ -75,6 +76,7 @@ SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 
 MIDDLEWARE = [
     "django_tenants.middleware.main.TenantMainMiddleware",
+    "crm.kernel.tenant_time.TenantTimeZoneMiddleware",  # the workspace's time zone for the whole request
     "crm.platform.middleware.RequestLogContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -90,6 +92,9 @@ MIDDLEWARE = [
     "crm.platform.middleware.TenantStatusMiddleware",
     "crm.platform.middleware.ModuleGateMiddleware",
     "axes.middleware.AxesMiddleware",
+    # After the gates: a refused request (suspended, module off) is never remembered as an answer.
+    "crm.api.idempotency.IdempotencyMiddleware",
+    "crm.api.throttling.RateLimitHeadersMiddleware",
 ]
 
 TEMPLATES = [
@@ -105,6 +110,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "crm.platform.context_processors.workspace",
                 "crm.billing.context_processors.billing_banner",
+                "crm.kernel.context_processors.notices",
             ],
         },
     },
@@ -121,14 +127,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:63799/0")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Short timeouts, errors as misses, a breaker (crm/platform/cache.py): Redis down never fails a page.
+        "BACKEND": "crm.platform.cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         # Every cache key carries the schema name (django-tenants' key function): no cross-tenant hits.
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="crm"),
+        "OPTIONS": {
+            "socket_connect_timeout": env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
+            "socket_timeout": env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
+        },
     }
 }
+# Sessions in the database (Django's default, stated here on purpose): a Redis outage logs nobody out.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Login lockout counters in the database too (axes' default handler): lockout holds while Redis is away.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -184,6 +199,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.Pagination",
+    # Every list: ?updated_since= / ?created_since= (ISO 8601) and ?ordering= (crm/api/filters.py).
+    "DEFAULT_FILTER_BACKENDS": ["crm.api.filters.ChangedSinceFilter", "crm.api.filters.SafeOrderingFilter"],
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": ["crm.api.throttling.TenantRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"tenant": env("API_TENANT_RATE", default="6000/hour")},
@@ -202,8 +219,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Two choice sets share the field name "role": every role (users) and the roles one may grant.
     "ENUM_NAME_OVERRIDES": {
-        "RoleEnum": "crm.platform.permissions.Role",
-        "GrantableRoleEnum": "crm.platform.permissions.TENANT_ROLE_CHOICES",
+        "RoleEnum": "crm.platform.permissions.role_choices",
+        "GrantableRoleEnum": "crm.platform.permissions.tenant_role_choices",
         # Import job status appears in two components (job and upload preview): name it explicitly.
         "ImportJobStatusEnum": "crm.modules.core.models.ImportJob.Status",
     },
@@ -211,12 +228,38 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "crm.api.schema.add_error_responses",
+        "crm.api.idempotency.document_header",
     ],
 }
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
+# A worker killed mid-task (OOM, SIGKILL, node lost): the message goes back to the queue instead of being
+# acknowledged and lost. Tasks are idempotent, so a second delivery is safe.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One message at a time per pool process: a long import does not hold other messages hostage.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis redelivers an unacknowledged message after this long; longer than the longest job (a 100k-row
+# import takes about a minute) so a running job is not handed to a second worker.
+# Socket timeouts: a hung broker (not just a dead one) fails a dispatch after seconds, not never.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    # A publish with the broker away: one quick retry, not kombu's 2 s back-off (the request waits for it).
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+}
+# Broker down: a dispatch fails fast and stays in platform_pendingdispatch for the sweeper to resend.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+CELERY_TASK_PUBLISH_RETRY = False
+# Seconds without a heartbeat after which a running job counts as interrupted, and how often it is requeued.
+CRM_JOB_STALE_SECONDS = env.int("CRM_JOB_STALE_SECONDS", default=120)
+CRM_JOB_MAX_ATTEMPTS = 3
+# Long jobs with heartbeat fields (crm.platform.jobs) and the task that runs each.
+CRM_HEARTBEAT_JOBS = {"core.ImportJob": "crm.modules.core.tasks.import_run"}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
 # Keep our LOGGING (tenant on every line) in the worker instead of Celery's own root handler.
@@ -227,11 +270,22 @@ CELERY_BEAT_SCHEDULE = {
     "billing-monthly-invoices": {"task": "crm.billing.tasks.generate_monthly_invoices", "schedule": 3600.0},
     "billing-dunning": {"task": "crm.billing.tasks.run_dunning", "schedule": 3600.0},
     "billing-retry-webhooks": {"task": "crm.billing.tasks.retry_webhooks", "schedule": 300.0},
+    "api-idempotency-purge": {"task": "crm.platform.tasks.idempotency_purge", "schedule": 3600.0},
+    # Faults: resend dispatches the broker refused; requeue or fail long jobs whose heartbeat stopped.
+    "platform-dispatch-sweep": {"task": "crm.platform.tasks.dispatch_sweep", "schedule": 30.0},
+    "platform-jobs-sweep": {"task": "crm.platform.tasks.jobs_sweep", "schedule": 60.0},
 }
 
 # Billing. No STRIPE_SECRET_KEY: offline mode (ledger invoices marked manual, paid by operators).
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+
+# Outbound webhooks (crm/modules/webhooks). In production endpoints must be https:// public addresses;
+# development and tests allow http:// and loopback receivers.
+WEBHOOKS_ALLOW_HTTP = env.bool("WEBHOOKS_ALLOW_HTTP", default=False)
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=15)
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")  # empty: Stripe's own; tests point it at a fake
 BILLING_DUE_DAYS = env.int("BILLING_DUE_DAYS", default=7)  # manual invoices: days after the period end
 BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)  # past_due -> read-only after this

@@ -8,3 +8,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # (no collectstatic in development), re-reading them when they change.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Webhook receivers on this machine (local tools, the tests' receiver).
+WEBHOOKS_ALLOW_HTTP = True
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = True

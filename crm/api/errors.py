@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -16,10 +17,23 @@ from crm.platform.errors import ServiceError
 from crm.platform.middleware import error_payload
 
 
-def _flatten(detail: Any) -> dict[str, list[str]]:
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Field messages keyed by dotted path (``lines.0.quantity``): nested serializers' errors come out as
+    text, never as the repr of DRF's ErrorDetail structures."""
+    out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
-        return {str(k): [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
-    return {}
+        for key, value in detail.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(detail, list):
+        if all(not isinstance(x, (dict, list)) for x in detail):
+            if prefix and detail:
+                out[prefix] = [str(x) for x in detail]
+        else:
+            for i, value in enumerate(detail):
+                out.update(_flatten(value, f"{prefix}.{i}" if prefix else str(i)))
+    elif prefix:
+        out[prefix] = [str(detail)]
+    return out
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -28,7 +42,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {"error": {"code": exc.code, "message": str(exc.message), "fields": exc.fields}},
             status=exc.status,
         )
-    if isinstance(exc, Http404):
+    if isinstance(exc, DataError):
+        # Input the database refused (a value out of range, a NUL byte in text a serializer let through):
+        # the client's input, so a 400 rather than a 500; DRF rolls the request's transaction back.
+        exc = exceptions.ValidationError(_("The database refused a value of this request."))
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -1,9 +1,11 @@
 """The platform's own ledger: which module was billable when, and what that costs per period.
 
-A module is billable while it is enabled and not comped. A day (in the tenant's time zone) is billed if
-the module was billable at any moment of it; a line costs days x (monthly price / days in the month),
-rounded half-up to the cent once per line. Spans are rebuilt from the ModuleChange history (the audit
-rows the tenants app writes), so re-running a sync or receiving events twice or late converges.
+A module is billable while it is enabled and not comped, and charged only while its manifest says it is
+available: a module that is coming soon keeps its spans (the history) but no invoice, Stripe item or
+expectation prices them; flipping the flag makes them count again. A day (in the tenant's time zone) is
+billed if the module was billable at any moment of it; a line costs days x (monthly price / days in the
+month), rounded half-up to the cent once per line. Spans are rebuilt from the ModuleChange history (the
+audit rows the tenants app writes), so re-running a sync or receiving events twice or late converges.
 """
 
 from __future__ import annotations
@@ -39,6 +41,15 @@ class Line:
     monthly_amount: Decimal
     currency: str
     amount: Decimal
+
+
+def charged(module: str) -> bool:
+    """Whether a module costs money now: a registered sellable module that is available (not coming soon).
+    The one test every bill, estimate and Stripe item list applies."""
+    if module not in registry:
+        return False
+    manifest = registry.get(module)
+    return manifest.sellable and manifest.available
 
 
 def month_bounds(day: date) -> tuple[date, date]:
@@ -144,7 +155,7 @@ def period_lines(tenant: Tenant, first: date, *, billable_from: datetime | None 
     dim = calendar.monthrange(first.year, first.month)[1]
     lines = []
     for module in sorted(by_module):
-        if module not in registry:
+        if not charged(module):
             continue
         days = billed_days(by_module[module], first=first, last=last, tz=tz, not_before=billable_from)
         if not days:
@@ -421,7 +432,7 @@ def invoice_expectation(
     advance_end = next_month_start_at(cut, tz)
     out: list[ExpectedLine] = []
     for module in sorted(set(modules)):
-        if module not in registry or not registry.get(module).sellable:
+        if not charged(module):
             continue
         spans = _tenant_spans(tenant, module)
         known = spans_as_of(spans, cut)
@@ -486,7 +497,7 @@ def stub_lines(
     month_lo = month_start_at(start, tz)
     out: list[ExpectedLine] = []
     for module in sorted(set(modules)):
-        if module not in registry or not registry.get(module).sellable:
+        if not charged(module):
             continue
         lo = max(month_lo, trial_floor) if trial_floor is not None else month_lo
         if lo < anchor:

@@ -9,48 +9,27 @@ workspace's default language, whoever downloads the file (an operator sees what 
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import datetime
 from decimal import Decimal
-from io import BytesIO
 from typing import Any
 
 from django.utils import translation
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_RIGHT
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from crm.billing.ledger import tenant_tz
 from crm.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from crm.billing.services import DISCOUNT_LINE
+from crm.kernel.pdf import build_pdf, facts_table, money, para, styles
 from crm.platform.registry import registry
 
-FONT = "STSong-Light"
-# The full-width yen sign: STSong-Light's character collection (Adobe-GB1) maps it; U+00A5 may not show.
-CURRENCY_SIGNS = {"CNY": "￥"}
+__all__ = ["invoice_pdf", "money"]
+
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
-
-
-def _font() -> str:
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    return FONT
-
-
-def money(amount: Decimal, currency: str) -> str:
-    """ "￥1,234.50" for CNY; "1,234.50 USD" for a currency without a sign here."""
-    text = f"{amount:,.2f}"
-    sign = CURRENCY_SIGNS.get(currency.upper())
-    if sign:
-        return f"-{sign}{text[1:]}" if text.startswith("-") else f"{sign}{text}"
-    return f"{text} {currency.upper()}"
 
 
 def _day(value: datetime | None, invoice: Invoice) -> str:
@@ -78,13 +57,8 @@ def invoice_pdf(invoice: Invoice, *, compress: bool = True) -> bytes:
 
 
 def _render(invoice: Invoice, *, compress: bool) -> bytes:
-    font = _font()
-    base = ParagraphStyle("base", fontName=font, fontSize=9.5, leading=14)
-    title = ParagraphStyle("title", parent=base, fontSize=18, leading=24, spaceAfter=4)
-    small = ParagraphStyle(
-        "small", parent=base, fontSize=8.5, leading=12, textColor=colors.HexColor("#555555")
-    )
-    right = ParagraphStyle("right", parent=base, alignment=TA_RIGHT)
+    st = styles()
+    base, title, small, right = st.base, st.title, st.small, st.right
     tenant = invoice.tenant
     currency = invoice.currency
     lines = list(invoice.lines.all())
@@ -93,8 +67,7 @@ def _render(invoice: Invoice, *, compress: bool) -> bytes:
     subtotal = sum((ln.amount for ln in modules), Decimal("0"))
 
     def p(text: Any, style: ParagraphStyle = base) -> Paragraph:
-        # Paragraph reads a little markup: escape what comes from the database.
-        return Paragraph(html.escape(str(text), quote=False), style)
+        return para(text, style)
 
     if invoice.status == InvoiceStatus.PAID and invoice.paid_at:
         status = _("Paid on %(date)s") % {"date": _day(invoice.paid_at, invoice)}
@@ -112,12 +85,7 @@ def _render(invoice: Invoice, *, compress: bool) -> bytes:
         (_("Due date"), _day(invoice.due_at, invoice)),
         (_("Status"), status),
     ]
-    head = Table(
-        [[p(label, small), p(value)] for label, value in facts],
-        colWidths=[32 * mm, 120 * mm],
-        hAlign="LEFT",
-    )
-    head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    head = facts_table(facts, st)
 
     rows: list[list[Any]] = [
         [p(_("Module")), p(_("Days"), right), p(_("Monthly price"), right), p(_("Amount"), right)]
@@ -163,24 +131,7 @@ def _render(invoice: Invoice, *, compress: bool) -> bytes:
             "date": _day(invoice.due_at, invoice),
         }
 
-    buffer = BytesIO()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=20 * mm,
-        rightMargin=20 * mm,
-        topMargin=20 * mm,
-        bottomMargin=20 * mm,
-        title=_("Invoice %(number)s") % {"number": invoice.number},
-        author=_("SMB CRM"),
-        subject=tenant.name or "",
-        creator=_("SMB CRM"),
-        # Same rows, same bytes: no creation time or random document id in the file.
-        invariant=1,
-        pageCompression=1 if compress else 0,
-        lang=translation.get_language() or "zh-hans",
-    )
-    document.build(
+    return build_pdf(
         [
             p(_("SMB CRM"), small),
             p(_("Invoice"), title),
@@ -191,6 +142,8 @@ def _render(invoice: Invoice, *, compress: bool) -> bytes:
             p(closing),
             Spacer(1, 2 * mm),
             p(_("Amounts include tax."), small),
-        ]
+        ],
+        title=_("Invoice %(number)s") % {"number": invoice.number},
+        subject=tenant.name or "",
+        compress=compress,
     )
-    return buffer.getvalue()

@@ -10,11 +10,12 @@ from django.conf import settings
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
-from crm.billing.ledger import discount_in_force, price_for
+from crm.billing.ledger import CENT, charged, discount_in_force, price_for
 from crm.billing.models import (
     LEDGER_TOLERANCE,
     BillingAccount,
     Invoice,
+    InvoiceLine,
     InvoiceStatus,
     MonthCheck,
     Price,
@@ -60,7 +61,8 @@ def manual_invoice_for_operator(*, user: Any, invoice_id: int) -> Invoice:
 
 
 def current_modules(*, tenant: Tenant, today: Any) -> list[dict[str, Any]]:
-    """The tenant's sellable modules that are on, with this month's price and whether they are comped."""
+    """The tenant's sellable modules that are on, with this month's price and whether they are comped or
+    coming soon (on, but not charged until the module is available)."""
     rows = TenantModule.objects.filter(Q(enabled=True) | Q(comp=True), tenant=tenant)
     first = today.replace(day=1)
     prices = list(Price.objects.filter(valid_from__lte=first))
@@ -69,12 +71,14 @@ def current_modules(*, tenant: Tenant, today: Any) -> list[dict[str, Any]]:
         if row.module not in registry or not registry.get(row.module).sellable:
             continue
         amount, currency = price_for(row.module, first, prices)
+        coming_soon = not charged(row.module)
         out.append(
             {
                 "module": row.module,
                 "name": registry.get(row.module).name,
                 "comp": row.comp,
-                "monthly_amount": Decimal("0") if row.comp else amount,
+                "coming_soon": coming_soon,
+                "monthly_amount": Decimal("0") if row.comp or coming_soon else amount,
                 "currency": currency,
             }
         )
@@ -100,7 +104,7 @@ def console_overview(*, user: Any) -> dict[str, Any]:
     first = timezone.localdate().replace(day=1)
     mrr: dict[str, Decimal] = {}
     for module in paying.values_list("module", flat=True):
-        if module in registry and registry.get(module).sellable:
+        if charged(module):
             amount, currency = price_for(module, first, prices)
             mrr[currency] = mrr.get(currency, Decimal("0")) + amount
     overdue = Invoice.objects.filter(status=InvoiceStatus.OPEN, due_at__isnull=False).select_related("tenant")
@@ -142,10 +146,11 @@ def month_checks_for_operator(*, user: Any, tenant_id: int) -> QuerySet[MonthChe
 
 def price_list() -> list[Price]:
     """Every price row, newest first per module (operators only reach the page that shows it), each with the
-    module's display name as `module_name`."""
+    module's display name as `module_name` and `coming_soon` (not charged while the module is not built)."""
     prices = list(Price.objects.order_by("module", "-valid_from"))
     for price in prices:
         price.module_name = registry.name_of(price.module)  # type: ignore[attr-defined]
+        price.coming_soon = price.module in registry and not charged(price.module)  # type: ignore[attr-defined]
     return prices
 
 
@@ -199,3 +204,67 @@ def tenants_in_retention(*, user: Any, now: Any) -> list[dict[str, Any]]:
         {"tenant": t, "since": t.since, "ends": t.since + keep, "past": t.since + keep <= now}  # type: ignore[attr-defined]
         for t in rows
     ]
+
+
+# --- credits for modules billed before they were built --------------------------------------------------
+
+# Issued invoices whose lines count: a draft may still change, a void one was never owed.
+# The module slot of an invoice's discount line (services.DISCOUNT_LINE; services imports this module).
+DISCOUNT_LINE = "-discount"
+ISSUED = (InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
+
+
+def _line_credits(lines: Any) -> dict[int, dict[str, Any]]:
+    """Per tenant: what issued invoices charged for modules that are not available (coming soon), net of
+    each invoice's discount (the discount line's share of the invoice's module lines), in each currency.
+    Invoices are not rewritten: this is what an operator refunds or credits."""
+    by_invoice: dict[int, list[Any]] = {}
+    for line in lines:
+        by_invoice.setdefault(line.invoice_id, []).append(line)
+    out: dict[int, dict[str, Any]] = {}
+    for invoice_lines in by_invoice.values():
+        invoice = invoice_lines[0].invoice
+        modules = [ln for ln in invoice_lines if ln.module in registry]
+        unbuilt = [ln for ln in modules if registry.get(ln.module).sellable and not charged(ln.module)]
+        if not unbuilt:
+            continue
+        subtotal = sum((ln.amount for ln in modules), Decimal("0"))
+        discount = sum((ln.amount for ln in invoice_lines if ln.module == DISCOUNT_LINE), Decimal("0"))
+        row = out.setdefault(
+            invoice.tenant_id, {"tenant": invoice.tenant, "lines": [], "days": 0, "amounts": {}}
+        )
+        for ln in unbuilt:
+            share = (ln.amount * discount / subtotal).quantize(CENT) if subtotal and discount else Decimal(0)
+            credit = ln.amount + share  # the discount line is negative
+            row["lines"].append({"line": ln, "invoice": invoice, "credit": credit})
+            row["days"] += ln.days
+            row["amounts"][ln.currency] = row["amounts"].get(ln.currency, Decimal("0")) + credit
+    for row in out.values():
+        row["amounts"] = sorted(row["amounts"].items())
+    return out
+
+
+def _unbuilt_lines(**filters: Any) -> QuerySet[InvoiceLine]:
+    unbuilt = [m.slug for m in registry.sellable() if not charged(m.slug)]
+    invoices = Invoice.objects.filter(status__in=ISSUED, lines__module__in=unbuilt, **filters)
+    return (
+        InvoiceLine.objects.filter(invoice__in=invoices.values("pk"))
+        .select_related("invoice__tenant")
+        .order_by("invoice__period_start", "invoice_id", "id")
+    )
+
+
+def unbuilt_credit_for_operator(*, user: Any, tenant: Tenant) -> dict[str, Any] | None:
+    """Operator: the credit owed to one tenant for days billed for modules that are not built (coming
+    soon), from its issued invoices: each line, its credit after discount, total days and amount per
+    currency. None when nothing was billed for such a module."""
+    check_operator(user)
+    return _line_credits(_unbuilt_lines(tenant=tenant)).get(tenant.pk)
+
+
+def unbuilt_credits_for_operator(*, user: Any) -> list[dict[str, Any]]:
+    """Operator: every tenant owed such a credit, largest first (platform-wide list for refunds)."""
+    check_operator(user)
+    rows = list(_line_credits(_unbuilt_lines()).values())
+    rows.sort(key=lambda r: (-sum(a for _c, a in r["amounts"]), r["tenant"].pk))
+    return rows

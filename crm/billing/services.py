@@ -28,6 +28,7 @@ from crm.billing.ledger import (
     anchor_config,
     billable_mask,
     billed_days,
+    charged,
     discount_amount,
     discount_in_force,
     discount_percent_for,
@@ -115,10 +116,21 @@ def price_set(
 
 
 def billable_modules(tenant: Tenant) -> list[str]:
+    """The tenant's modules that cost money now (the Stripe items, next month's total): enabled, not
+    comped, and available (a module that is coming soon is not charged, see `not_charged_modules`)."""
     rows = TenantModule.objects.filter(tenant=tenant, enabled=True, comp=False).values_list(
         "module", flat=True
     )
-    return sorted(m for m in rows if m in registry and registry.get(m).sellable)
+    return sorted(m for m in rows if charged(m))
+
+
+def not_charged_modules(tenant: Tenant) -> list[str]:
+    """The tenant's enabled, not comped modules that are not charged because they are coming soon (what
+    the billing page explains)."""
+    rows = TenantModule.objects.filter(tenant=tenant, enabled=True, comp=False).values_list(
+        "module", flat=True
+    )
+    return sorted(m for m in rows if m in registry and registry.get(m).sellable and not charged(m))
 
 
 # --- the ledger as invoices (offline mode and tenants without a Stripe subscription) ------------------
@@ -342,6 +354,12 @@ def module_change_preview(
         raise ServiceError(
             _("This module cannot be switched on or off."), code="not_toggleable", field="module"
         )
+    if enable and not registry.get(module).available:
+        raise ServiceError(
+            _("%(name)s is coming soon: it cannot be turned on yet.") % {"name": registry.get(module).name},
+            code="unavailable",
+            field="module",
+        )
     now = now or timezone.now()
     tz = tenant_tz(tenant)
     first, last = month_bounds(now.astimezone(tz).date())
@@ -359,6 +377,8 @@ def module_change_preview(
     not_before = tenant.trial_ends_at
 
     def cost(items: list[Span]) -> Decimal:
+        if not charged(module):
+            return Decimal("0.00")  # coming soon: not billed, so turning it off saves nothing
         days = billed_days(items, first=first, last=last, tz=tz, not_before=not_before)
         return line_amount(monthly_amount=monthly, days=days, days_in_month=dim)
 
@@ -406,6 +426,7 @@ def estimate_current(*, tenant: Tenant, now: datetime | None = None) -> dict[str
         "discount": owed.discount,
         "total": owed.total,
         "currency": owed.currency,
+        "not_charged": [registry.name_of(m) for m in not_charged_modules(tenant)],
     }
 
 
@@ -436,8 +457,9 @@ def on_module_event(event: Any) -> None:
     ledger_sync(tenant=tenant, module=event.payload["module"])
     if gateway.enabled() and account_get(tenant=tenant).has_subscription:
         from crm.billing.tasks import sync_subscription_items
+        from crm.kernel.dispatch import enqueue
 
-        transaction.on_commit(lambda: sync_subscription_items.delay(tenant.pk))
+        enqueue(sync_subscription_items.name, args=[tenant.pk])
 
 
 # --- Stripe -----------------------------------------------------------------------------------------
@@ -638,6 +660,29 @@ def subscription_items_sync(*, tenant: Tenant, now: datetime | None = None) -> N
         at = proration_date(tenant=tenant, module=module, adding=False, now=now, period=period)
         gateway.subscription_item_remove(have[module].stripe_item_id, proration_date=int(at.timestamp()))
         have[module].delete()
+
+
+def subscriptions_sync_unavailable() -> int:
+    """Remove the Stripe items of modules that are not available (coming soon) from every subscription
+    that still has one (a subscription made before the module was marked unbuilt), and add those that
+    became available. Daily from beat; a diff per tenant, so a repeat changes nothing. Returns tenants
+    synced."""
+    if not gateway.enabled():
+        return 0
+    accounts = BillingAccount.objects.exclude(stripe_subscription_id="").select_related("tenant")
+    count = 0
+    for account in accounts:
+        if not account.has_subscription:
+            continue
+        have = set(account.items.values_list("module", flat=True))
+        if have != set(billable_modules(account.tenant)):
+            try:
+                subscription_items_sync(tenant=account.tenant)
+            except gateway.GatewayError:
+                log.warning("stripe items sync failed for tenant %s; retried tomorrow", account.tenant_id)
+                continue
+            count += 1
+    return count
 
 
 _SUB_STATUS = {

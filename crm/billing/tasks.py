@@ -40,8 +40,11 @@ def sync_subscription_items(tenant_id: int) -> None:
 
 @shared_task(name="crm.billing.tasks.generate_monthly_invoices", ignore_result=True)
 def generate_monthly_invoices() -> int:
-    from crm.billing.services import invoices_generate_monthly
+    from crm.billing.services import invoices_generate_monthly, subscriptions_sync_unavailable
 
+    # Daily: also take modules that are coming soon off Stripe subscriptions (and put back those that
+    # became available), so a flag flip reaches Stripe without anyone touching a module.
+    subscriptions_sync_unavailable()
     return invoices_generate_monthly()
 
 

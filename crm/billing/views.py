@@ -184,6 +184,7 @@ def console_billing(request: HttpRequest) -> HttpResponse:
     context = selectors.console_overview(user=request.user)
     context["retention"] = selectors.tenants_in_retention(user=request.user, now=timezone.now())
     context["retention_days"] = settings.BILLING_RETENTION_DAYS
+    context["unbuilt_credits"] = selectors.unbuilt_credits_for_operator(user=request.user)
     return render(request, "billing/console.html", context)
 
 
@@ -249,6 +250,7 @@ def _tenant_billing_page(
         "discount": discount,
         "discount_history": selectors.discount_history_for_operator(user=request.user, tenant=tenant),
         "discount_form": form,
+        "unbuilt_credit": selectors.unbuilt_credit_for_operator(user=request.user, tenant=tenant),
     }
     return render(request, "billing/console_invoices.html", context, status=status)
 

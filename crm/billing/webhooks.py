@@ -40,8 +40,9 @@ def webhook_receive(*, payload: bytes, signature: str) -> tuple[WebhookEvent, bo
     )
     if created:
         from crm.billing.tasks import process_webhook
+        from crm.kernel.dispatch import enqueue
 
-        transaction.on_commit(lambda: process_webhook.delay(row.pk))
+        enqueue(process_webhook.name, args=[row.pk])
     return row, created
 
 

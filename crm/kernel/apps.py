@@ -7,3 +7,8 @@ class KernelConfig(AppConfig):
     label = "kernel"
     verbose_name = _("Kernel")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .tenant_time import connect_task_signals
+
+        connect_task_signals()  # every tenant task runs in the tenant's time zone

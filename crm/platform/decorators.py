@@ -33,6 +33,9 @@ def require_perm(perm: str) -> Callable[[View], View]:
             except PermissionDenied as exc:
                 raise DjangoPermissionDenied(str(exc.message)) from exc
 
+        # Routes say which permission they need: the generic module suite walks every route as every role
+        # (crm.kernel.api.declared_permission reads this).
+        wrapped.required_permission = perm  # type: ignore[attr-defined]
         return wrapped
 
     return decorator

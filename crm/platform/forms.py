@@ -31,7 +31,8 @@ def monthly_price_label(amount: Decimal, currency: str) -> str:
 
 
 def module_offer(manifest: ModuleManifest) -> dict[str, Any]:
-    """What the pricing page and the signup form show about one sellable module."""
+    """What the pricing page and the signup form show about one sellable module (`available` False: shown
+    as coming soon, with its summary, and cannot be chosen)."""
     return {
         "slug": manifest.slug,
         "name": manifest.name,
@@ -41,6 +42,7 @@ def module_offer(manifest: ModuleManifest) -> dict[str, Any]:
         "price": monthly_price_label(manifest.monthly_price, manifest.currency),
         "amount": manifest.monthly_price,
         "depends": [registry.get(d).name for d in manifest.depends if d in registry],
+        "available": manifest.available,
     }
 
 
@@ -97,17 +99,31 @@ class SignupForm(forms.Form):
         ]
         self.fields["language"].initial = "en" if (get_language() or "").startswith("en") else "zh-hans"
         self.offers = [module_offer(m) for m in registry.sellable()]
-        self.fields["modules"].choices = [(o["slug"], o["name"]) for o in self.offers]  # type: ignore[attr-defined]
+        # Only available modules can be chosen; the others are listed as coming soon, without a box.
+        self.fields["modules"].choices = [(o["slug"], o["name"]) for o in self.offers if o["available"]]  # type: ignore[attr-defined]
 
     @property
     def mode_rows(self) -> list[dict[str, Any]]:
-        """The sales-mode boxes, each with the module it pre-selects (for the page script)."""
+        """The sales-mode boxes, each with the module it pre-selects (for the page script). A mode whose
+        module is coming soon can still be ticked (it says how the company sells) but pre-selects nothing:
+        such a workspace starts with the CRM core."""
         chosen = set(self["sales_modes"].value() or [])
-        module_of = {o["sales_mode"]: o["slug"] for o in self.offers}
-        return [
-            {"code": code, "label": label, "module": module_of.get(code, ""), "checked": code in chosen}
-            for code, label in SALES_MODES
-        ]
+        offer_of = {o["sales_mode"]: o for o in self.offers}
+        rows = []
+        for code, label in SALES_MODES:
+            offer = offer_of.get(code)
+            available = offer is None or bool(offer["available"])
+            rows.append(
+                {
+                    "code": code,
+                    "label": label,
+                    "module": offer["slug"] if offer and available else "",
+                    "coming_soon": not available,
+                    "summary": offer["summary"] if offer else "",
+                    "checked": code in chosen,
+                }
+            )
+        return rows
 
     @property
     def module_rows(self) -> list[dict[str, Any]]:

@@ -64,3 +64,70 @@ class OperatorAudit(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.operator} {self.action}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to an API POST sent with an `Idempotency-Key`, kept 24 hours so that a retry with
+    the same key replays it instead of acting twice. Keyed by workspace schema, caller and key: one caller's
+    key never answers for another caller or another workspace (crm/api/idempotency.py)."""
+
+    schema_name = models.CharField(max_length=63)
+    principal = models.CharField(max_length=64)  # sha256 of the API key header, or "user:<id>"
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)  # method, path and body: a different request is refused
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)  # null while the first is running
+    content_type = models.CharField(max_length=100, blank=True)
+    body = models.BinaryField(default=bytes)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["schema_name", "principal", "key"], name="uniq_idempotency_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schema_name}:{self.key}"
+
+
+class PendingDispatch(TimeStampedModel):
+    """A task dispatch written in the same transaction as the change that queues it (crm.kernel.dispatch).
+
+    Sent to the broker on commit; when the broker is away the row stays pending and the sweeper
+    (crm.platform.tasks.dispatch_sweep) resends it with backoff. `sent_at` set: delivered to the broker.
+    """
+
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    schema = models.CharField(max_length=63)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["sent_at", "next_attempt_at"], name="platform_pd_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} @{self.schema} #{self.pk}"
+
+
+class HeartbeatJob(models.Model):
+    """Fields for a long job that can be interrupted (crm.platform.jobs): the running task beats
+    `heartbeat_at`; the jobs sweeper requeues a job whose beat stopped (`attempts` counts requeues) and
+    finally fails it. `recovery` tells the user what happened: resumed after an interruption, or gave up."""
+
+    class Recovery(models.TextChoices):
+        NONE = "", _("None")
+        RESUMED = "resumed", _("Interrupted, resumed")
+        GAVE_UP = "gave_up", _("Interrupted, failed")
+
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    recovery = models.CharField(max_length=10, choices=Recovery.choices, default="", blank=True)
+    recovery_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        abstract = True

@@ -2,6 +2,10 @@
 
 Roles are a field on the user; permissions are named capabilities granted to roles, here for the platform
 and in manifests for modules. Reads go through selectors that call `data_scope()`.
+
+The built-in roles are `Role` (stored values never change); a module adds its own in its manifest
+(`roles=(ModuleRole("storekeeper", _("Storekeeper"), scope="own"),)`) and they are appended to the choices:
+assignable in the users page and API, valid in permission maps, with their declared data scope.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.platform.errors import PermissionDenied
 
 if TYPE_CHECKING:
+    from crm.platform.registry import ModuleRegistry
     from crm.tenants.accounts.models import User
 
 
@@ -29,8 +34,8 @@ class Role(models.TextChoices):
     OPERATOR = "operator", _("Platform operator")  # public schema only
 
 
+# The built-in roles a tenant user may hold; tenant_role_choices() adds the modules' roles.
 TENANT_ROLES = [r for r in Role if r != Role.OPERATOR]
-TENANT_ROLE_CHOICES = [(r.value, r.label) for r in TENANT_ROLES]
 ADMINS = (Role.OWNER, Role.ADMIN)
 
 # Platform-level permissions; modules add theirs through ModuleManifest.permissions.
@@ -45,11 +50,36 @@ BASE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def permission_map() -> dict[str, tuple[str, ...]]:
+def module_role_choices(reg: ModuleRegistry | None = None) -> list[tuple[str, Any]]:
+    """Roles declared by module manifests, (code, label), in registry order."""
+    from crm.platform.registry import registry
+
+    return [(r.code, r.label) for r in (reg or registry).module_roles()]
+
+
+def tenant_role_choices() -> list[tuple[str, Any]]:
+    """Every role a tenant user may hold: the built-in ones, then the modules' roles."""
+    return [(r.value, r.label) for r in TENANT_ROLES] + module_role_choices()
+
+
+def role_choices() -> list[tuple[str, Any]]:
+    """Choices of the stored `role` field (users and invitations): every role, operator included."""
+    return list(Role.choices) + module_role_choices()
+
+
+def is_tenant_role(code: str) -> bool:
+    return any(code == value for value, _label in tenant_role_choices())
+
+
+def role_label(code: str) -> str:
+    return str(dict(role_choices()).get(code, code))
+
+
+def permission_map(reg: ModuleRegistry | None = None) -> dict[str, tuple[str, ...]]:
     from crm.platform.registry import registry
 
     merged = dict(BASE_PERMISSIONS)
-    for manifest in registry.all():
+    for manifest in (reg or registry).all():
         for perm, roles in manifest.permissions.items():
             merged[perm] = tuple(roles)
     return merged
@@ -91,4 +121,13 @@ def data_scope(user: User) -> Scope:
         return "team"
     if user.role in (Role.SALES, Role.FINANCE, Role.WAREHOUSE):
         return "own"
+    return _module_role_scope(user.role)
+
+
+def _module_role_scope(code: str) -> Scope:
+    from crm.platform.registry import registry
+
+    for role in registry.module_roles():
+        if role.code == code:
+            return role.scope
     return "none"

@@ -31,9 +31,51 @@ class MenuEntry:
 
 @dataclass(frozen=True)
 class DashboardWidget:
+    """A card on the dashboard. The home page renders a placeholder that fetches `/w/<module>/<index>/`
+    (one generic view), so each widget queries its own data and the home page's query count stays fixed.
+    `context` is the dotted path of a callable(user) -> dict passed to `template`."""
+
     label: Text
     template: str
-    permission: str = ""
+    permission: str = ""  # empty: every tenant user
+    context: str = ""
+
+
+@dataclass(frozen=True)
+class CustomerPanel:
+    """A panel on the customer detail page, fetched lazily from `/customers/<pk>/panels/<module>/<index>/`.
+    `context` is the dotted path of a callable(customer, user) -> dict passed to `template`."""
+
+    label: Text
+    template: str
+    context: str = ""
+    permission: str = ""  # empty: everyone who may see the customer
+
+
+@dataclass(frozen=True)
+class CustomerLink:
+    """A model of the module with a foreign key to core.Customer: merge moves its rows to the surviving
+    customer and handover moves the owner of its open rows with the customers.
+
+    `open_filter` selects the rows still open (a dict of lookups, or the dotted path of a callable
+    (queryset) -> queryset; empty: every row is open); `owner_field` empty: the rows have no owner and
+    handover leaves them alone."""
+
+    model: str  # "app_label.Model"
+    field: str = "customer"
+    owner_field: str = ""
+    open_filter: dict[str, object] | str = ""
+    label: Text = ""
+
+
+@dataclass(frozen=True)
+class ModuleRole:
+    """A role a module adds (assignable in the users page and API); `scope` is the data scope of its
+    holders over owned records: "own", "team", "all" or "none"."""
+
+    code: str
+    label: Text
+    scope: Literal["all", "team", "own", "none"] = "own"
 
 
 @dataclass(frozen=True)
@@ -57,19 +99,29 @@ class ModuleManifest:
     depends: tuple[str, ...] = ()
     monthly_price: Decimal = Decimal("0")
     currency: str = "CNY"
-    roles: tuple[tuple[str, Text], ...] = ()  # extra roles (code, label)
+    # Extra roles: ModuleRole(code, label, scope) or (code, label) with the "own" scope.
+    roles: tuple[ModuleRole | tuple[str, Text], ...] = ()
     permissions: dict[str, tuple[str, ...]] = field(default_factory=dict)  # permission -> roles
     menu: tuple[MenuEntry, ...] = ()
     widgets: tuple[DashboardWidget, ...] = ()
     periodic_tasks: tuple[PeriodicTask, ...] = ()
     urls: str = ""  # dotted module path of HTML urlpatterns, mounted at /<slug>/
     api_urls: str = ""  # dotted module path of API urlpatterns, mounted at /api/v1/<slug>/
-    settings_schema: dict[str, object] = field(default_factory=dict)
+    # Dotted paths of ImportKind objects offered in the core's shared /import/ (read by the core's kind
+    # registry at start-up, in registry order).
+    import_kinds: tuple[str, ...] = ()
+    customer_links: tuple[CustomerLink, ...] = ()
+    customer_panels: tuple[CustomerPanel, ...] = ()
     demo_seeder: str = ""  # dotted path of a callable(tenant) that adds demo data
     features: tuple[Text, ...] = ()  # user-facing bullet points for the pricing page
     # False while a sellable module has no screens: shown as "coming soon", cannot be enabled, never billed.
     # Making it available is flipping this flag (issue 9 section 1).
     available: bool = True
+    # Outbound webhook events this module emits: (name, label), e.g. ("customer.created", _("...")).
+    webhook_events: tuple[tuple[str, Text], ...] = ()
+
+    def module_roles(self) -> tuple[ModuleRole, ...]:
+        return tuple(r if isinstance(r, ModuleRole) else ModuleRole(r[0], r[1]) for r in self.roles)
 
     @property
     def sellable(self) -> bool:
@@ -141,6 +193,10 @@ class ModuleRegistry:
         """Enabled modules that need `slug` (directly or not): disabling `slug` must wait for them."""
         enabled = set(enabled)
         return sorted(s for s in enabled if s != slug and slug in self.expand([s]) - {s})
+
+    def module_roles(self) -> list[ModuleRole]:
+        """Roles added by manifests, in registry order."""
+        return [role for m in self._modules.values() for role in m.module_roles()]
 
     def module_for_namespace(self, namespace: str) -> str | None:
         if namespace in self._modules:

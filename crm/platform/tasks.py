@@ -100,3 +100,35 @@ def periodic_task(task_name: str) -> Any:
     except NotRegistered:
         import_module(task_name.rsplit(".", 1)[0])
         return current_app.tasks[task_name]
+
+
+@shared_task(name="crm.platform.tasks.idempotency_purge", ignore_result=True)
+def idempotency_purge() -> int:
+    """Forget API Idempotency-Key records past their time-to-live (public schema, all workspaces)."""
+    from crm.api.idempotency import purge
+
+    return purge()
+
+
+@shared_task(name="crm.platform.tasks.dispatch_sweep", ignore_result=True)
+def dispatch_sweep() -> dict[str, int]:
+    """Beat (every 30 s) and worker start: resend task dispatches the broker refused."""
+    from crm.kernel.dispatch import dispatch_sweep as sweep
+
+    return sweep()
+
+
+@shared_task(name="crm.platform.tasks.jobs_sweep", ignore_result=True)
+def jobs_sweep() -> dict[str, int]:
+    """Beat (every minute): requeue long jobs whose heartbeat stopped, fail them after the last attempt."""
+    from crm.platform.jobs import jobs_sweep as sweep
+
+    return sweep()
+
+
+@shared_task(name="crm.platform.tasks.event_dispatch", ignore_result=True)
+def event_dispatch(event_id: int) -> None:
+    """Run the subscribers of one domain event (idempotent: a processed event is skipped)."""
+    from crm.platform.events import dispatch
+
+    dispatch(event_id)

@@ -139,4 +139,20 @@ def signup_slug_check(request: HttpRequest) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
-    return JsonResponse({"ok": True})
+    """Probe: 200 while the database answers, with each component's status. Redis away only degrades the
+    service (pages serve from the database, tasks wait in platform_pendingdispatch), so it is no failure."""
+    from django.core.cache import caches
+    from django.db import connection as db
+
+    try:
+        with db.cursor() as cur:
+            cur.execute("SELECT 1")
+        database = "ok"
+    except Exception:
+        database = "down"
+    backend = caches["default"]
+    ping = getattr(backend, "ping", None)
+    cache_ok = ping() if ping is not None else True
+    components = {"database": database, "cache": "ok" if cache_ok else "degraded"}
+    ok = database == "ok"
+    return JsonResponse({"ok": ok, "components": components}, status=200 if ok else 503)

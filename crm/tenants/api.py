@@ -20,7 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.api.permissions import HasPerm
-from crm.platform.permissions import TENANT_ROLE_CHOICES
+from crm.platform.errors import ServiceError
+from crm.platform.permissions import tenant_role_choices
 from crm.platform.registry import registry
 from crm.tenants import services as tenant_services
 from crm.tenants.accounts import selectors as account_selectors
@@ -28,7 +29,8 @@ from crm.tenants.accounts import services as account_services
 from crm.tenants.accounts.models import ApiKey, Invitation, Team, User
 from crm.tenants.selectors import module_states
 
-ROLE_CHOICES = TENANT_ROLE_CHOICES
+# Built-in roles plus the modules' roles (the registry is closed before URLconfs import this).
+ROLE_CHOICES = tenant_role_choices()
 
 
 def _actor(request: Request) -> User:
@@ -111,6 +113,9 @@ class ModuleSerializer(serializers.Serializer[dict[str, Any]]):
     summary = serializers.CharField(source="manifest.summary")
     kind = serializers.CharField(source="manifest.kind")
     sellable = serializers.BooleanField(source="manifest.sellable")
+    available = serializers.BooleanField(
+        source="manifest.available", help_text="False: coming soon; it cannot be enabled and is not billed."
+    )
     monthly_price = serializers.DecimalField(source="manifest.monthly_price", max_digits=10, decimal_places=2)
     currency = serializers.CharField(source="manifest.currency")
     depends = serializers.ListField(child=serializers.CharField(), source="manifest.depends")
@@ -123,12 +128,33 @@ class ModuleSerializer(serializers.Serializer[dict[str, Any]]):
 class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "user", "created_at", "last_used_at", "revoked_at"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "user",
+            "read_only",
+            "modules",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
         read_only_fields = fields
 
 
 class ApiKeyCreateSerializer(serializers.Serializer[ApiKey]):
     name = serializers.CharField(max_length=100)
+    user = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**62, help_text="Act as this colleague (default: you)."
+    )
+    read_only = serializers.BooleanField(required=False, default=False)  # type: ignore[assignment]  # a declared field (the metaclass pops it)
+    modules = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        required=False,
+        default=list,
+        max_length=50,
+        help_text="Module slugs the key may reach under /api/v1/<slug>/; empty: all.",
+    )
 
 
 class ApiKeyCreatedSerializer(ApiKeySerializer):
@@ -304,7 +330,8 @@ class ModuleViewSet(viewsets.GenericViewSet[Any]):
 
 
 class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[ApiKey]):
-    """The workspace's API keys (owner only). A key acts as the user who created it."""
+    """The workspace's API keys (owner only). A key acts as its user (the creator, or the colleague chosen),
+    with that user's role and data scope; it may be read-only or limited to some modules."""
 
     serializer_class = ApiKeySerializer
     permission_classes = [HasPerm("workspace.manage_api_keys")]
@@ -317,7 +344,13 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def create(self, request: Request) -> Response:
         data = ApiKeyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        key, raw = account_services.api_key_create(actor=_actor(request), name=data.validated_data["name"])
+        values = dict(data.validated_data)
+        user = None
+        if "user" in values:
+            user = account_selectors.user_list().filter(pk=values.pop("user")).first()
+            if user is None:
+                raise ServiceError(_("Choose an active colleague of this workspace."), field="user")
+        key, raw = account_services.api_key_create(actor=_actor(request), user=user, **values)
         key.key = raw  # type: ignore[attr-defined]
         return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
 

@@ -8,7 +8,7 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from crm.platform.permissions import TENANT_ROLES, Role
+from crm.platform.permissions import Role, tenant_role_choices
 from crm.tenants.accounts.models import Team, User
 
 __all__ = ["ApiKeyForm", "InviteForm", "TeamForm", "UserEditForm"]
@@ -16,7 +16,9 @@ __all__ = ["ApiKeyForm", "InviteForm", "TeamForm", "UserEditForm"]
 
 def role_choices(actor: User) -> list[tuple[str, str]]:
     """Roles the actor may hand out: only an owner can make someone an owner."""
-    return [(r.value, str(r.label)) for r in TENANT_ROLES if r != Role.OWNER or actor.role == Role.OWNER]
+    return [
+        (v, str(label)) for v, label in tenant_role_choices() if v != Role.OWNER or actor.role == Role.OWNER
+    ]
 
 
 class InviteForm(forms.Form):
@@ -64,3 +66,28 @@ class TeamForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label=_("Key name"), max_length=100)
+    user: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        label=_("Acts as"),
+        queryset=None,  # type: ignore[arg-type]  # set in __init__: this workspace's active users
+        required=False,
+        help_text=_("The key sees and may change what this colleague may; empty: you."),
+    )
+    read_only = forms.BooleanField(label=_("Read-only"), required=False)
+    modules = forms.MultipleChoiceField(
+        label=_("Only these modules"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every module of the workspace."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from crm.platform.registry import registry
+        from crm.tenants.accounts.models import User
+
+        super().__init__(*args, **kwargs)
+        user_field = self.fields["user"]
+        assert isinstance(user_field, forms.ModelChoiceField)
+        user_field.queryset = User.objects.filter(is_active=True).exclude(role="operator").order_by("name")
+        modules_field = self.fields["modules"]
+        assert isinstance(modules_field, forms.MultipleChoiceField)
+        modules_field.choices = [(m.slug, str(m.name)) for m in registry.all() if m.api_urls]

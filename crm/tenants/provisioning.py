@@ -35,11 +35,14 @@ def template_ensure(*, verbosity: int = 0) -> Tenant:
     tenant = Tenant.objects.filter(schema_name=name).first()
     if tenant is None:
         tenant = Tenant.objects.create(schema_name=name, status=TenantStatus.TEMPLATE, name="template")
-    if not schema_exists(name):
-        with connection.cursor() as cursor:
-            cursor.execute(f"CREATE SCHEMA {_q(name)}")
-    call_command("migrate_schemas", schema_name=name, tenant=True, interactive=False, verbosity=verbosity)
-    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    from crm.tenants.migrator import clone_lock_exclusive
+
+    with clone_lock_exclusive():
+        if not schema_exists(name):
+            with connection.cursor() as cursor:
+                cursor.execute(f"CREATE SCHEMA {_q(name)}")
+        call_command("migrate_schemas", schema_name=name, tenant=True, interactive=False, verbosity=verbosity)
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
     plan_forget()
     return tenant
 
@@ -65,10 +68,13 @@ def new_schema_name(prefix: str = "t") -> str:
 def schema_clone(new_name: str) -> str:
     """Copy the template schema (tables, constraints, indexes, identity sequences and the template's rows:
     migration records, content types, permissions) into `new_name`. Returns the method used."""
+    from crm.tenants.migrator import clone_lock_shared
+
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     if schema_exists(new_name, case_sensitive=False):
         raise ValueError(f"schema {new_name!r} already exists")
-    with connection.cursor() as cursor:
+    # Never copy a template that `migrate_tenants` is migrating (it holds the lock exclusively meanwhile).
+    with clone_lock_shared(), connection.cursor() as cursor:
         plan = _plan(cursor, template_schema())
         if plan is not None:
             # One round trip: the whole plan is sent as a single multi-statement batch.
@@ -129,13 +135,17 @@ def schema_acquire() -> tuple[Tenant, str]:
 
     Returns the (unsaved when cloned) Tenant row and the path used: "pool" or "clone".
     """
-    spare = (
-        Tenant.objects.select_for_update(skip_locked=True)
-        .filter(status=TenantStatus.POOL)
-        .order_by("id")
-        .first()
+    from crm.tenants.migrator import history_behind
+
+    spares = (
+        Tenant.objects.select_for_update(skip_locked=True).filter(status=TenantStatus.POOL).order_by("id")[:3]
     )
-    if spare is not None:
+    for spare in spares:
+        # A spare behind the template (cloned from an older one, or missed by a migration run) is left for
+        # `migrate_tenants` to bring up to date; a new workspace never gets an old schema.
+        if history_behind(spare.schema_name, template_schema()):
+            log.warning("spare schema %s is behind the template; not claimed", spare.schema_name)
+            continue
         return spare, "pool"
     name = new_schema_name()
     started = time.perf_counter()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django_tenants.utils import schema_context
 
-from crm.platform.registry import DashboardWidget, registry
+from crm.platform.registry import registry
 from crm.tenants.models import BillingTerms, ModuleChange, Tenant, TenantModule
 
 MODULES_CACHE_SECONDS = 300
@@ -68,20 +67,6 @@ def module_states(tenant: Tenant) -> list[dict[str, object]]:
 def module_change_log(tenant: Tenant, *, limit: int = 20) -> list[ModuleChange]:
     """The tenant's most recent module changes (who, when, what), newest first."""
     return list(ModuleChange.objects.filter(tenant=tenant).order_by("-created_at", "-id")[:limit])
-
-
-def dashboard_widgets(tenant: Tenant, user: Any) -> list[DashboardWidget]:
-    """Dashboard widgets of the tenant's enabled modules that this user may see, in registry order."""
-    from crm.platform.permissions import has_perm
-
-    enabled = enabled_modules(tenant)
-    return [
-        widget
-        for manifest in registry.all()
-        if manifest.slug in enabled
-        for widget in manifest.widgets
-        if not widget.permission or has_perm(user, widget.permission)
-    ]
 
 
 # Until an operator sets terms in the console: the documented defaults.

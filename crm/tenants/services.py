@@ -62,7 +62,12 @@ RESERVED_SLUGS = frozenset(
         "system",
     }
 )
-PHONE_RE = re.compile(r"^(\+?86)?1[3-9]\d{9}$|^\+[1-9]\d{6,14}$")
+# Mainland numbers: a mobile (1[3-9] + 9 digits) with or without +86; with +86 also a landline written
+# without its trunk 0 (Beijing 10 + 8 digits, 2x + 8 digits, 3-digit area codes + 7-8 digits). Any other
+# country code: E.164 length. "+86 138-0000-000" (a mobile one digit short) is refused.
+_CN_MOBILE = r"1[3-9]\d{9}"
+_CN_LANDLINE = r"(?:10\d{8}|2\d{9}|[3-9]\d{9,10})"
+PHONE_RE = re.compile(rf"^(?:(?:\+?86)?{_CN_MOBILE}|\+?86{_CN_LANDLINE}|\+(?!86)[1-9]\d{{6,14}})$")
 MAX_TRIAL_DAYS = 90
 MAX_GRACE_DAYS = 60
 
@@ -110,8 +115,13 @@ def signup_validate(
     modules: list[str],
     sales_modes: list[str] | None = None,
     language: str = "zh-hans",
+    allow_unavailable: bool = False,
 ) -> dict[str, list[str]]:
-    """All problems with a signup, by field, translated. Empty when the signup may proceed."""
+    """All problems with a signup, by field, translated. Empty when the signup may proceed.
+
+    A module that is not available yet ("coming soon") cannot be chosen; a sales mode whose module is not
+    available can (it says how the company sells, and the workspace then starts with the core alone).
+    `allow_unavailable` is for demo seeding and tests only, never for a visitor's signup."""
     errors: dict[str, list[str]] = {}
 
     def add(field: str, msg: str) -> None:
@@ -144,6 +154,10 @@ def signup_validate(
     unknown = [m for m in modules if m not in registry or not registry.get(m).sellable]
     if unknown:
         add("modules", _("Unknown module: %(names)s") % {"names": ", ".join(unknown)})
+    elif not allow_unavailable:
+        soon = [str(registry.get(m).name) for m in modules if not registry.get(m).available]
+        if soon:
+            add("modules", _("Coming soon, cannot be chosen yet: %(names)s") % {"names": ", ".join(soon)})
     known_modes = {code for code, _label in SALES_MODES}
     bad_modes = [m for m in sales_modes or [] if m not in known_modes]
     if bad_modes:
@@ -154,9 +168,10 @@ def signup_validate(
 
 
 def modules_for_modes(sales_modes: list[str]) -> list[str]:
-    """The sellable modules that serve the given sales modes (what signup pre-selects)."""
+    """The available sellable modules that serve the given sales modes (what signup pre-selects); a mode
+    whose module is coming soon pre-selects nothing."""
     wanted = set(sales_modes)
-    return sorted(m.slug for m in registry.sellable() if m.sales_mode in wanted)
+    return sorted(m.slug for m in registry.sellable() if m.sales_mode in wanted and m.available)
 
 
 def tenant_signup(
@@ -170,11 +185,14 @@ def tenant_signup(
     modules: list[str],
     sales_modes: list[str] | None = None,
     language: str = "zh-hans",
+    allow_unavailable: bool = False,
 ) -> SignupResult:
     """Create a tenant in one transaction: claim or clone a schema, add the domain, the owner, the modules.
 
     Never migrates: the schema comes from the spare pool or is cloned from the migrated template.
-    Raises ServiceError with per-field messages on bad input; nothing is created then.
+    Raises ServiceError with per-field messages on bad input (a module that is coming soon among them);
+    nothing is created then. `allow_unavailable`: demo seeding and tests may start a workspace with a
+    module that is not available yet (it is on, shown as coming soon, and not billed).
     """
     errors = signup_validate(
         company=company,
@@ -186,6 +204,7 @@ def tenant_signup(
         modules=modules,
         sales_modes=sales_modes,
         language=language,
+        allow_unavailable=allow_unavailable,
     )
     if errors:
         raise ServiceError(_("Please correct the errors below."), fields=errors)
@@ -242,10 +261,11 @@ def tenant_signup(
             fields={"slug": [_("This workspace address is already taken.")]},
         ) from exc
     if path == "pool":
+        from crm.kernel.dispatch import enqueue
         from crm.tenants.tasks import refill_pool
 
         # The claimed spare is replaced in the background, after the signup is committed.
-        transaction.on_commit(lambda: refill_pool.delay())
+        enqueue(refill_pool.name)  # durable: survives a broker outage
     invalidate_modules(tenant)
     return SignupResult(tenant=tenant, owner_id=owner.pk, path=path)
 
@@ -290,12 +310,30 @@ def _refuse_if_needed(tenant: Tenant, module: str) -> None:
         )
 
 
+def _refuse_unavailable(module: str) -> None:
+    manifest = registry.get(module)
+    if not manifest.available:
+        raise ServiceError(
+            _("%(name)s is coming soon: it cannot be turned on yet.") % {"name": manifest.name},
+            code="unavailable",
+            field="module",
+        )
+
+
 def module_set_enabled(
-    *, tenant: Tenant, module: str, enabled: bool, actor_email: str, actor_kind: str = "user"
+    *,
+    tenant: Tenant,
+    module: str,
+    enabled: bool,
+    actor_email: str,
+    actor_kind: str = "user",
+    allow_unavailable: bool = False,
 ) -> bool:
     """Turn a sellable module on or off for a tenant. Data is never deleted. Returns whether it changed.
 
-    Disabling a module that an enabled module depends on is refused with the reason.
+    Disabling a module that an enabled module depends on is refused with the reason. Enabling a module
+    that is not available yet (coming soon) is refused; disabling one that is on is allowed.
+    `allow_unavailable` is for tests of modules being built, never for a request.
     """
     if module not in registry or not registry.get(module).sellable:
         if module in registry and not registry.get(module).always_on and not enabled:
@@ -306,6 +344,8 @@ def module_set_enabled(
         raise ServiceError(
             _("This workspace is suspended; modules cannot be changed."), code="tenant_read_only"
         )
+    if enabled and not allow_unavailable:
+        _refuse_unavailable(module)
     if not enabled:
         _refuse_if_needed(tenant, module)
     with transaction.atomic():
@@ -323,6 +363,9 @@ def module_set_comp(
     says."""
     if module not in registry or not registry.get(module).sellable:
         raise ServiceError(_("Unknown module."), code="unknown_module")
+    if comp:
+        # A comped module is on: granting one that is not built would switch on an empty module.
+        _refuse_unavailable(module)
     with transaction.atomic():
         row, _created = TenantModule.objects.select_for_update().get_or_create(tenant=tenant, module=module)
         if row.comp == comp:

@@ -59,6 +59,8 @@ def module_cards(tenant: Any) -> list[dict[str, Any]]:
         else:
             badge = "off"
         sellable = manifest.sellable  # type: ignore[attr-defined]
+        # Coming soon: shown with its summary, cannot be turned on, not billed while on (turning off works).
+        coming_soon = sellable and not manifest.available  # type: ignore[attr-defined]
         blockers = [s for s in registry.dependents(slug, effective) if registry.get(s).sellable]
         cards.append(
             {
@@ -69,7 +71,8 @@ def module_cards(tenant: Any) -> list[dict[str, Any]]:
                 "needed_by": _names(registry.dependents(slug, effective)),
                 # Modules that come along when this one is switched on (not yet on for the tenant).
                 "adds": _names(registry.expand([slug]) - set(effective) - {slug}),
-                "can_enable": sellable and badge in ("off", "included"),
+                "coming_soon": coming_soon,
+                "can_enable": sellable and not coming_soon and badge in ("off", "included"),
                 "can_disable": sellable and badge == "on",
                 "blocked_by": _names(blockers),
             }
@@ -274,6 +277,9 @@ def api_keys_page(request: HttpRequest) -> HttpResponse:
                 _key, raw_key = account_services.api_key_create(
                     actor=request.user,  # type: ignore[arg-type]
                     name=form.cleaned_data["name"],
+                    user=form.cleaned_data["user"],
+                    read_only=form.cleaned_data["read_only"],
+                    modules=form.cleaned_data["modules"],
                 )
             except ServiceError as exc:
                 show_on_form(form, exc)

@@ -19,13 +19,14 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm.kernel.api import HasPerm, Text, parse, parse_query
+from crm.kernel.exports import FORMATS
 from crm.platform.errors import ServiceError
-from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import User
 
 from . import exports, import_kinds, imports, selectors, services
@@ -43,14 +44,6 @@ from .models import (
 )
 
 
-def perm(name: str) -> type[BasePermission]:
-    class HasPerm(BasePermission):
-        def has_permission(self, request: Request, view: Any) -> bool:
-            return has_perm(_actor(request), name)
-
-    return HasPerm
-
-
 class CustomerBrief(serializers.ModelSerializer):
     owner_name = serializers.CharField(source="owner.name", default=None, read_only=True)
 
@@ -62,6 +55,7 @@ class CustomerBrief(serializers.ModelSerializer):
 class CustomerSerializer(serializers.ModelSerializer):
     owner_name = serializers.CharField(source="owner.name", default=None, read_only=True)
     tags = serializers.ListField(child=serializers.CharField(max_length=30), required=False)
+    custom_fields = serializers.DictField(required=False)
     allow_duplicate = serializers.BooleanField(write_only=True, required=False, default=False)
     contact_name = serializers.CharField(write_only=True, required=False, default="", allow_blank=True)
     contact_title = serializers.CharField(write_only=True, required=False, default="", allow_blank=True)
@@ -144,6 +138,13 @@ class TaskSerializer(serializers.ModelSerializer):
 
 
 class ProductSerializer(serializers.ModelSerializer):
+    vat_rate = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=2,
+        required=False,
+        help_text="Default VAT rate: 0.13, 0.09, 0.06, 0.03, 0.01 or 0.",
+    )
+
     class Meta:
         model = Product
         fields = [
@@ -155,6 +156,7 @@ class ProductSerializer(serializers.ModelSerializer):
             "price",
             "currency",
             "cost",
+            "vat_rate",
             "category",
             "created_at",
         ]
@@ -166,10 +168,37 @@ def _actor(request: Request) -> User:
     return request.user  # type: ignore[return-value]
 
 
+class CustomerQuery(serializers.Serializer):
+    customer = serializers.IntegerField(required=False, min_value=1)
+
+
+class SearchQuery(serializers.Serializer):
+    q = Text()
+
+
+class CustomerFilterQuery(serializers.Serializer):
+    q = Text()
+    stage = Text(max_length=30)
+    owner = serializers.IntegerField(required=False, min_value=1)
+    tag = Text(max_length=30)
+
+
+class CustomerExportQuery(CustomerFilterQuery):
+    type = serializers.ChoiceField(choices=FORMATS, required=False, default="csv")
+
+
+def _customer_filters(request: Request, serializer: type[CustomerFilterQuery] = CustomerFilterQuery) -> Any:
+    p = parse_query(serializer, request)
+    filters = selectors.CustomerFilters(
+        q=p.get("q", ""), stage=p.get("stage", ""), owner=p.get("owner"), tag=p.get("tag", "")
+    )
+    return filters, p
+
+
 def _of_customer(qs: QuerySet[Any], request: Request) -> QuerySet[Any]:
     """Narrow a list of customer-attached records to `?customer=<id>` when given."""
-    customer = request.query_params.get("customer", "")
-    return qs.filter(customer_id=int(customer)) if customer.isdigit() else qs
+    customer = parse_query(CustomerQuery, request).get("customer")
+    return qs.filter(customer_id=customer) if customer else qs
 
 
 def _visible_customer(request: Request, pk: Any) -> Customer:
@@ -179,9 +208,8 @@ def _visible_customer(request: Request, pk: Any) -> Customer:
         raise ServiceError(_("Choose a customer."), field="customer") from None
 
 
-# OpenAPI documentation. Views that read request.data by hand (APIView) cannot be introspected by
-# drf-spectacular, so their request and response shapes are declared with @extend_schema and the small
-# documentation-only serializers below; they describe what the view does and are not used to parse input.
+# OpenAPI documentation: APIViews declare their request and response shapes with @extend_schema; the
+# request serializers named there are the ones the view parses its input with (crm.kernel.api.parse).
 
 CUSTOMER_FILTERS = [
     OpenApiParameter("q", str, description="Name, phone or pinyin initials."),
@@ -222,20 +250,11 @@ class DuplicateCustomerError(serializers.Serializer):
 )
 class CustomerList(generics.ListCreateAPIView):
     serializer_class = CustomerSerializer
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     def get_queryset(self) -> QuerySet[Customer]:
-        p = self.request.query_params
-        owner = p.get("owner", "")
-        return selectors.customer_list(
-            _actor(self.request),
-            selectors.CustomerFilters(
-                q=p.get("q", ""),
-                stage=p.get("stage", ""),
-                owner=int(owner) if owner.isdigit() else None,
-                tag=p.get("tag", ""),
-            ),
-        )
+        filters, _p = _customer_filters(self.request)
+        return selectors.customer_list(_actor(self.request), filters)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         ser = self.get_serializer(data=request.data)
@@ -261,7 +280,7 @@ class CustomerList(generics.ListCreateAPIView):
 
 class CustomerDetail(generics.RetrieveUpdateAPIView):
     serializer_class = CustomerSerializer
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     def get_object(self) -> Customer:
         return _visible_customer(self.request, self.kwargs["pk"])
@@ -278,12 +297,10 @@ class CustomerDetail(generics.RetrieveUpdateAPIView):
 @extend_schema_view(get=extend_schema(parameters=[CUSTOMER_PARAMETER]))
 class ContactList(generics.ListCreateAPIView):
     serializer_class = ContactSerializer
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     def get_queryset(self) -> QuerySet[Contact]:
-        qs = Contact.objects.filter(
-            customer__in=selectors.customers_visible(_actor(self.request)).values("pk")
-        )
+        qs = selectors.contacts_visible(_actor(self.request))
         return _of_customer(qs, self.request)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -298,13 +315,11 @@ class ContactList(generics.ListCreateAPIView):
 class ContactDetail(APIView):
     """GET / PATCH one contact of a visible customer."""
 
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     def _contact(self, request: Request, pk: int) -> Contact:
         return get_object_or_404(
-            Contact.objects.select_related("customer"),
-            pk=pk,
-            customer__in=selectors.customers_visible(_actor(request)).values("pk"),
+            selectors.contacts_visible(_actor(request)).select_related("customer"), pk=pk
         )
 
     @extend_schema(responses=ContactSerializer)
@@ -324,13 +339,11 @@ class ContactDetail(APIView):
 @extend_schema_view(get=extend_schema(parameters=[CUSTOMER_PARAMETER]))
 class ActivityList(generics.ListCreateAPIView):
     serializer_class = ActivitySerializer
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     def get_queryset(self) -> QuerySet[Activity]:
         qs = (
-            Activity.objects.filter(
-                customer__in=selectors.customers_visible(_actor(self.request)).values("pk")
-            )
+            selectors.activities_visible(_actor(self.request))
             .select_related("author")
             .prefetch_related("comments__author")
         )
@@ -346,25 +359,24 @@ class ActivityList(generics.ListCreateAPIView):
 
 
 class CommentCreate(serializers.Serializer):
-    body = serializers.CharField()
+    body = serializers.CharField(max_length=5000)
 
 
 class ActivityCommentCreate(APIView):
     """POST {body}: comment on an activity of a visible customer."""
 
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     @extend_schema(request=CommentCreate, responses={201: CommentSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        activity = get_object_or_404(
-            Activity, pk=pk, customer__in=selectors.customers_visible(_actor(request)).values("pk")
-        )
-        comment = services.activity_comment(
-            actor=_actor(request),
-            activity=activity,
-            body=str(request.data.get("body", "")),
-        )
+        data = parse(CommentCreate, request.data)
+        activity = get_object_or_404(selectors.activities_visible(_actor(request)), pk=pk)
+        comment = services.activity_comment(actor=_actor(request), activity=activity, body=data["body"])
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+
+class TaskQuery(serializers.Serializer):
+    all = serializers.BooleanField(required=False, default=False)
 
 
 @extend_schema_view(
@@ -374,11 +386,11 @@ class TaskList(generics.ListCreateAPIView):
     """The caller's open tasks (?all=1 includes done ones)."""
 
     serializer_class = TaskSerializer
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     def get_queryset(self) -> QuerySet[Task]:
-        qs = Task.objects.filter(owner=_actor(self.request))
-        if not self.request.query_params.get("all"):
+        qs = selectors.tasks_visible(_actor(self.request)).filter(owner=_actor(self.request))
+        if not parse_query(TaskQuery, self.request).get("all"):
             qs = qs.filter(done_at__isnull=True)
         return qs.order_by("due_at", "id")
 
@@ -400,22 +412,23 @@ class TaskCompleteSerializer(serializers.Serializer):
 class TaskComplete(APIView):
     """POST: mark the task done; {undo: true} reopens it."""
 
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     @extend_schema(request=TaskCompleteSerializer, responses=TaskSerializer)
     def post(self, request: Request, pk: int) -> Response:
+        data = parse(TaskCompleteSerializer, request.data)
         task = get_object_or_404(Task, pk=pk)
-        task = services.task_complete(actor=_actor(request), task=task, done=not request.data.get("undo"))
+        task = services.task_complete(actor=_actor(request), task=task, done=not data.get("undo", False))
         return Response(TaskSerializer(task).data)
 
 
 @extend_schema_view(get=extend_schema(parameters=[QUERY_PARAMETER]))
 class ProductList(generics.ListCreateAPIView):
     serializer_class = ProductSerializer
-    permission_classes = [IsAuthenticated, perm("core.view_products")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_products")]
 
     def get_queryset(self) -> QuerySet[Product]:
-        return selectors.product_list(self.request.query_params.get("q", ""))
+        return selectors.product_list(parse_query(SearchQuery, self.request).get("q", ""))
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         ser = self.get_serializer(data=request.data)
@@ -448,10 +461,14 @@ class HandoverResult(serializers.Serializer):
     shares = serializers.IntegerField()
 
 
+class ConfirmQuery(serializers.Serializer):
+    confirm = serializers.BooleanField(required=False, default=False)
+
+
 class Handover(APIView):
     """POST {from_user, to_users, mapping?}: a preview; with ?confirm=1 (or "confirm": true) the handover."""
 
-    permission_classes = [IsAuthenticated, perm("core.handover")]
+    permission_classes = [IsAuthenticated, HasPerm("core.handover")]
 
     @extend_schema(
         request=HandoverInputSerializer,
@@ -459,16 +476,14 @@ class Handover(APIView):
         parameters=[OpenApiParameter("confirm", bool, description="Do the handover (else only a preview).")],
     )
     def post(self, request: Request) -> Response:
-        ser = HandoverSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        data = ser.validated_data
+        data = parse(HandoverInputSerializer, request.data)
         try:
             mapping = {int(k): v for k, v in data.get("mapping", {}).items()}
         except ValueError:
             raise ServiceError(
                 _("The mapping names customers or colleagues outside this handover."), field="mapping"
             ) from None
-        confirm = bool(request.query_params.get("confirm") or request.data.get("confirm"))
+        confirm = bool(parse_query(ConfirmQuery, request).get("confirm") or data.get("confirm"))
         fn = services.customer_handover if confirm else services.customer_handover_preview
         plan = fn(
             actor=_actor(request),
@@ -492,16 +507,16 @@ class Handover(APIView):
 @extend_schema_view(get=extend_schema(parameters=[QUERY_PARAMETER]))
 class PoolList(generics.ListAPIView):
     serializer_class = CustomerSerializer
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     def get_queryset(self) -> QuerySet[Customer]:
-        return selectors.pool_list(_actor(self.request), self.request.query_params.get("q", ""))
+        return selectors.pool_list(_actor(self.request), parse_query(SearchQuery, self.request).get("q", ""))
 
 
 class PoolClaim(APIView):
     """POST: take a customer from the pool (within the daily claim limit)."""
 
-    permission_classes = [IsAuthenticated, perm("core.claim_pool")]
+    permission_classes = [IsAuthenticated, HasPerm("core.claim_pool")]
 
     @extend_schema(request=None, responses=CustomerSerializer)
     def post(self, request: Request, pk: int) -> Response:
@@ -544,20 +559,17 @@ class DocumentList(generics.ListCreateAPIView):
     """GET ?customer=<id>: files of visible customers. POST multipart {customer, file}: attach one."""
 
     serializer_class = DocumentSerializer
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self) -> QuerySet[Document]:
-        qs = Document.objects.filter(
-            customer__in=selectors.customers_visible(_actor(self.request)).values("pk")
-        )
+        qs = selectors.documents_visible(_actor(self.request))
         return _of_customer(qs, self.request)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        customer = _visible_customer(request, request.data.get("customer"))
-        doc = services.document_upload(
-            actor=_actor(request), customer=customer, upload=request.FILES.get("file")
-        )
+        data = parse(DocumentUpload, request.data)
+        customer = _visible_customer(request, data["customer"])
+        doc = services.document_upload(actor=_actor(request), customer=customer, upload=data["file"])
         return Response(DocumentSerializer(doc).data, status=status.HTTP_201_CREATED)
 
 
@@ -570,11 +582,11 @@ class SearchResult(serializers.Serializer):
 class Search(APIView):
     """GET ?q=: visible customers, their contacts and products (name, phone, pinyin initials)."""
 
-    permission_classes = [IsAuthenticated, perm("core.view_products")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_products")]
 
     @extend_schema(parameters=[QUERY_PARAMETER], responses=SearchResult)
     def get(self, request: Request) -> Response:
-        found = selectors.search(_actor(request), request.query_params.get("q", ""))
+        found = selectors.search(_actor(request), parse_query(SearchQuery, request).get("q", ""))
         return Response(
             {
                 "customers": CustomerBrief(found["customers"], many=True).data,
@@ -585,8 +597,12 @@ class Search(APIView):
 
 
 class CustomerShareSerializer(serializers.Serializer):
-    user = serializers.IntegerField()
+    user = serializers.IntegerField(min_value=1)
     can_edit = serializers.BooleanField(required=False, default=False)
+
+
+class UnshareSerializer(serializers.Serializer):
+    user = serializers.IntegerField(min_value=1)
 
 
 class ShareResult(serializers.Serializer):
@@ -597,14 +613,15 @@ class ShareResult(serializers.Serializer):
 class CustomerShareView(APIView):
     """POST {user, can_edit}: share; DELETE {user}: stop sharing."""
 
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     @extend_schema(request=CustomerShareSerializer, responses={201: ShareResult})
     def post(self, request: Request, pk: int) -> Response:
+        data = parse(CustomerShareSerializer, request.data)
         customer = _visible_customer(request, pk)
-        user = get_object_or_404(User, pk=request.data.get("user") or 0)
+        user = get_object_or_404(User, pk=data["user"])
         services.customer_share(
-            actor=_actor(request), customer=customer, user=user, can_edit=bool(request.data.get("can_edit"))
+            actor=_actor(request), customer=customer, user=user, can_edit=data["can_edit"]
         )
         return Response({"customer": customer.pk, "user": user.pk}, status=status.HTTP_201_CREATED)
 
@@ -614,8 +631,11 @@ class CustomerShareView(APIView):
         responses={204: None},
     )
     def delete(self, request: Request, pk: int) -> Response:
+        # The colleague as a query parameter (OpenAPI) or in a body, both parsed by the same serializer.
+        body = request.data if hasattr(request.data, "keys") and request.data else None
+        data = parse(UnshareSerializer, body) if body is not None else parse_query(UnshareSerializer, request)
         customer = _visible_customer(request, pk)
-        user = get_object_or_404(User, pk=request.data.get("user") or request.query_params.get("user") or 0)
+        user = get_object_or_404(User, pk=data["user"])
         services.customer_unshare(actor=_actor(request), customer=customer, user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -631,12 +651,13 @@ class CustomerMergeSerializer(serializers.Serializer):
 class CustomerMerge(APIView):
     """POST {source}: merge customer `source` into this one (contacts, activities, tasks move)."""
 
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     @extend_schema(request=CustomerMergeSerializer, responses=CustomerSerializer)
     def post(self, request: Request, pk: int) -> Response:
+        data = parse(CustomerMergeSerializer, request.data)
         target = _visible_customer(request, pk)
-        source = _visible_customer(request, request.data.get("source"))
+        source = _visible_customer(request, data["source"])
         merged = services.customer_merge(actor=_actor(request), target=target, source=source)
         return Response(CustomerSerializer(merged).data)
 
@@ -651,7 +672,7 @@ class HistoryEntry(serializers.Serializer):
 class CustomerHistory(APIView):
     """The audit trail of a customer (admins)."""
 
-    permission_classes = [IsAuthenticated, perm("workspace.view_audit")]
+    permission_classes = [IsAuthenticated, HasPerm("workspace.view_audit")]
 
     @extend_schema(responses=HistoryEntry(many=True))
     def get(self, request: Request, pk: int) -> Response:
@@ -683,7 +704,9 @@ class WeeklyReportSerializer(serializers.ModelSerializer):
 
 
 class WeeklyReportCreate(serializers.Serializer):
-    week_start = serializers.DateField(required=False, help_text="Default: the current week.")
+    week_start = serializers.DateField(
+        required=False, allow_null=True, help_text="Default: the current week."
+    )
 
 
 @extend_schema_view(post=extend_schema(request=WeeklyReportCreate, responses={201: WeeklyReportSerializer}))
@@ -691,35 +714,34 @@ class WeeklyReportList(generics.ListCreateAPIView):
     """GET: mine and my team's submitted reports. POST {week_start?}: prepare (or return) my report."""
 
     serializer_class = WeeklyReportSerializer
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     def get_queryset(self) -> QuerySet[WeeklyReport]:
         return selectors.weekly_reports_visible(_actor(self.request))
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        week = (
-            serializers.DateField(required=False).to_internal_value(request.data["week_start"])
-            if (request.data.get("week_start"))
-            else None
-        )
-        report = services.weekly_report_generate(actor=_actor(request), week_start=week)
+        data = parse(WeeklyReportCreate, request.data)
+        report = services.weekly_report_generate(actor=_actor(request), week_start=data.get("week_start"))
         return Response(WeeklyReportSerializer(report).data, status=status.HTTP_201_CREATED)
 
 
 class WeeklyReportUpdate(serializers.Serializer):
-    summary = serializers.CharField(required=False, allow_blank=True)
-    plan = serializers.CharField(required=False, allow_blank=True)
-    suggestions = serializers.CharField(required=False, allow_blank=True)
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    plan = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    suggestions = serializers.CharField(required=False, allow_blank=True, max_length=10000)
     submit = serializers.BooleanField(required=False, help_text="Submit the draft after saving it.")
     manager_comment = serializers.CharField(
-        required=False, allow_blank=True, help_text="A manager's reply (the other fields are then ignored)."
+        required=False,
+        allow_blank=True,
+        max_length=10000,
+        help_text="A manager's reply (the other fields are then ignored).",
     )
 
 
 class WeeklyReportDetail(APIView):
     """PATCH {summary, plan, suggestions, submit?}: edit (and submit) my draft; {manager_comment}: reply."""
 
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     @extend_schema(responses=WeeklyReportSerializer)
     def get(self, request: Request, pk: int) -> Response:
@@ -729,20 +751,19 @@ class WeeklyReportDetail(APIView):
     @extend_schema(request=WeeklyReportUpdate, responses=WeeklyReportSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         actor = _actor(request)
+        data = parse(WeeklyReportUpdate, request.data)
         report = get_object_or_404(selectors.weekly_reports_visible(actor), pk=pk)
-        if "manager_comment" in request.data:
-            services.weekly_report_comment(
-                actor=actor, report=report, comment=str(request.data["manager_comment"])
-            )
+        if "manager_comment" in data:
+            services.weekly_report_comment(actor=actor, report=report, comment=data["manager_comment"])
         else:
             services.weekly_report_update(
                 actor=actor,
                 report=report,
-                summary=str(request.data.get("summary", report.summary)),
-                plan=str(request.data.get("plan", report.plan)),
-                suggestions=str(request.data.get("suggestions", report.suggestions)),
+                summary=data.get("summary", report.summary),
+                plan=data.get("plan", report.plan),
+                suggestions=data.get("suggestions", report.suggestions),
             )
-            if request.data.get("submit"):
+            if data.get("submit"):
                 services.weekly_report_submit(actor=actor, report=report)
         return Response(WeeklyReportSerializer(report).data)
 
@@ -751,14 +772,17 @@ class CustomFieldSerializer(serializers.Serializer):
     key = serializers.SlugField(max_length=50)
     label = serializers.CharField(max_length=100)  # type: ignore[assignment]
     field_type = serializers.ChoiceField(choices=CustomFieldDefinition.FieldType.choices)
-    choices = serializers.ListField(child=serializers.CharField(), required=False)
-    required = serializers.BooleanField(required=False)  # type: ignore[assignment]
+    choices = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, max_length=200
+    )
+    required = serializers.BooleanField(required=False, default=False)  # type: ignore[assignment]
 
 
 class CustomFieldList(APIView):
     """GET: the tenant's custom customer fields. POST: define one (admins)."""
 
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    # Defining a field is a settings change: checked before the body is read (a rep gets 403, not 400).
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers", write="core.manage_settings")]
 
     @extend_schema(responses=CustomFieldSerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -777,14 +801,14 @@ class CustomFieldList(APIView):
 
     @extend_schema(request=CustomFieldSerializer, responses={201: CustomFieldSerializer})
     def post(self, request: Request) -> Response:
-        choices = request.data.get("choices") or []
+        data = parse(CustomFieldSerializer, request.data)
         d = services.custom_field_define(
             actor=_actor(request),
-            key=str(request.data.get("key", "")),
-            label=str(request.data.get("label", "")),
-            field_type=str(request.data.get("field_type", "")),
-            choices=[str(c) for c in choices] if isinstance(choices, list) else [],
-            required=bool(request.data.get("required")),
+            key=data["key"],
+            label=data["label"],
+            field_type=data["field_type"],
+            choices=data.get("choices") or [],
+            required=data["required"],
         )
         return Response(
             {
@@ -852,26 +876,29 @@ class ImportPreview(ImportJobSerializer):
 
 class ImportStart(serializers.Serializer):
     mapping = serializers.DictField(
-        child=serializers.CharField(), required=False, help_text="Column index -> field (default: the guess)."
+        child=serializers.CharField(allow_blank=True, max_length=50),
+        required=False,
+        help_text="Column index -> field (default: the guess).",
     )
-    key = serializers.CharField(required=False, help_text="The field used to find existing rows.")
+    key = serializers.CharField(
+        required=False, allow_blank=True, max_length=50, help_text="The field used to find existing rows."
+    )
 
 
 class ImportCreate(APIView):
     """POST multipart {kind: customers, contacts, products or a kind a module adds (members), file}: store
     it, guess the mapping, return a preview. The kind must be offered: its module on, its permission held."""
 
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(request=ImportUpload, responses={201: ImportPreview})
     def post(self, request: Request) -> Response:
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise ServiceError(_("Choose a file."), field="file")
+        data = parse(ImportUpload, request.data)
+        upload = data["file"]
         job = imports.import_upload(
             actor=_actor(request),
-            kind=str(request.data.get("kind", "")),
+            kind=data["kind"],
             filename=upload.name or "",
             data=upload.read(),
         )
@@ -883,7 +910,7 @@ class ImportCreate(APIView):
 class ImportDetail(APIView):
     """GET: status, progress and row errors. POST {mapping: {column index: field}, key}: run the import."""
 
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     @extend_schema(responses=ImportJobSerializer)
     def get(self, request: Request, pk: int) -> Response:
@@ -895,15 +922,16 @@ class ImportDetail(APIView):
         request=ImportStart, responses={202: ImportJobSerializer}, operation_id="core_imports_start"
     )
     def post(self, request: Request, pk: int) -> Response:
+        data = parse(ImportStart, request.data)
         job = get_object_or_404(ImportJob, pk=pk, created_by=_actor(request))
-        mapping = request.data.get("mapping") or job.mapping
+        mapping = data.get("mapping") or job.mapping
         if not isinstance(mapping, dict):
             raise ServiceError(_("Map each column to a different field."), field="mapping")
         imports.import_start(
             actor=_actor(request),
             job=job,
             mapping={str(k): str(v) for k, v in mapping.items()},
-            key=str(request.data.get("key") or job.key),
+            key=data.get("key") or job.key,
         )
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
@@ -912,7 +940,7 @@ class CustomerExport(APIView):
     """GET ?type=csv|xlsx plus the list filters: the customers the caller sees. (Not `format`: DRF keeps
     that parameter for choosing a renderer.)"""
 
-    permission_classes = [IsAuthenticated, perm("core.view_customers")]
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     @extend_schema(
         parameters=[
@@ -925,16 +953,6 @@ class CustomerExport(APIView):
         },
     )
     def get(self, request: Request) -> HttpResponseBase:
-        p = request.query_params
-        owner = p.get("owner", "")
-        qs = selectors.customer_list(
-            _actor(request),
-            selectors.CustomerFilters(
-                q=p.get("q", ""),
-                stage=p.get("stage", ""),
-                owner=int(owner) if owner.isdigit() else None,
-                tag=p.get("tag", ""),
-            ),
-        )
-        headers, rows = exports.customer_rows(qs)
-        return exports.respond("customers", p.get("type", "csv"), headers, rows)
+        filters, p = _customer_filters(request, CustomerExportQuery)
+        headers, rows = exports.customer_rows(selectors.customer_list(_actor(request), filters))
+        return exports.respond("customers", p["type"], headers, rows)

@@ -1,21 +1,21 @@
-"""Export of visible lists as CSV (UTF-8 with BOM, so Excel opens Chinese correctly) or .xlsx."""
+"""The core's exports: the rows of visible customers and products; the file is the kernel's
+(crm.kernel.exports: CSV with BOM or .xlsx, tenant-keyed file name)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponseBase
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.kernel.exports import FORMATS, XLSX, export_response
+
 from .models import Customer, Product
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+__all__ = ["XLSX", "customer_rows", "product_rows", "respond"]
 
 
 def customer_rows(qs: QuerySet[Customer]) -> tuple[list[str], Iterable[Sequence[Any]]]:
@@ -77,48 +77,6 @@ def _local(value: Any) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _safe(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula (CSV/formula injection) is prefixed with a quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def respond(name: str, fmt: str, headers: list[str], rows: Iterable[Sequence[Any]]) -> HttpResponse:
-    stamp = timezone.localdate().isoformat()
-    if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet(name)
-        ws.append(headers)
-        for row in rows:
-            ws.append(
-                [
-                    _safe(str(v)) if v is not None and not isinstance(v, (int, float, Decimal)) else v
-                    for v in row
-                ]
-            )
-        buf = io.BytesIO()
-        wb.save(buf)
-        response = HttpResponse(buf.getvalue(), content_type=XLSX)
-        response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.xlsx"'
-        return response
-    writer = csv.writer(_Echo())
-
-    def stream() -> Iterable[str]:
-        yield "\ufeff" + writer.writerow(headers)
-        for row in rows:
-            yield writer.writerow(["" if v is None else _safe(v) for v in row])
-
-    streaming = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    streaming["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
-    return streaming  # type: ignore[return-value]
+def respond(name: str, fmt: str, headers: list[str], rows: Iterable[Sequence[Any]]) -> HttpResponseBase:
+    """A download through the kernel's one export helper (pages pass any ?format=: CSV unless xlsx)."""
+    return export_response(rows=rows, columns=headers, filename=name, fmt=fmt if fmt in FORMATS else "csv")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.kernel.forms import AmountField
+from crm.kernel.vat import DEFAULT_VAT_RATE, VAT_RATE_CHOICES
 from crm.tenants.accounts.models import User
 
 from .models import Activity, Customer, CustomFieldDefinition
@@ -130,8 +133,15 @@ class ProductForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     specification = forms.CharField(label=_("Specification"), max_length=200, required=False)
     unit = forms.CharField(label=_("Unit"), max_length=20, required=False)
-    price = forms.DecimalField(label=_("Price (tax incl.)"), max_digits=14, decimal_places=2, min_value=0)
-    cost = forms.DecimalField(label=_("Cost"), max_digits=14, decimal_places=2, min_value=0, required=False)
+    price = AmountField(label=_("Price (tax incl.)"), min_value=Decimal("0"))
+    cost = AmountField(label=_("Cost"), min_value=Decimal("0"), required=False)
+    vat_rate = forms.TypedChoiceField(
+        label=_("VAT rate"),
+        choices=VAT_RATE_CHOICES,
+        coerce=Decimal,
+        initial=DEFAULT_VAT_RATE,
+        required=False,
+    )
     category = forms.CharField(label=_("Category"), max_length=100, required=False)
 
 

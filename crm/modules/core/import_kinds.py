@@ -1,9 +1,9 @@
 """The plug-in point of the spreadsheet import: what can be imported, by whom, and how.
 
-The core registers its own kinds (customers, contacts, products) in its AppConfig.ready; other modules
-register theirs the same way, through `crm.modules.core.public.register_import_kind`, during start-up.
-The registry closes when it is first read (the first request or task that looks a kind up), like the
-module registry: a kind registered later would appear in one process and not in another.
+A module declares its kinds in its manifest, `import_kinds=("crm.modules.<slug>.imports.KIND",)` (dotted
+paths of ImportKind objects; the core's own are customers, contacts, products). The registry loads them,
+in module registry order, when it is first read (the first request or task that looks a kind up) and is
+closed from then on, like the module registry: every process sees the same kinds.
 
 A kind is offered to a user only while its module is enabled for the tenant and the user holds its
 permission; the upload, the confirmation and the background run each check again.
@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from crm.platform.errors import ServiceError
 from crm.platform.permissions import check_perm, has_perm
-from crm.platform.registry import RegistryClosed, Text, registry
+from crm.platform.registry import ModuleRegistry, RegistryClosed, Text, registry
 
 if TYPE_CHECKING:
     from crm.tenants.accounts.models import User
@@ -39,6 +40,21 @@ class RowError:
 
 
 Records = list[tuple[int, dict[str, Any]]]
+
+
+@dataclass
+class Choice:
+    """A column whose cells must be one of known values (a customer's source, a member's tier).
+    `accepted`: every spelling the kind understands, lower-cased; `options`: (value, label) the importer may
+    map an unknown spelling to (the value is a spelling the kind accepts)."""
+
+    accepted: frozenset[str]
+    options: list[tuple[str, str]]
+
+
+# clean_row puts [(field, message)] under "_warnings" in its result when it dropped a bad value (an invalid
+# phone or email) but kept the row: the importer sees them as warnings, not as skipped rows.
+WARNINGS = "_warnings"
 # (field, label, header synonyms as found in Chinese and English spreadsheets)
 Field = tuple[str, Any, tuple[str, ...]]
 
@@ -68,15 +84,38 @@ class ImportKind:
     resolve: Callable[[User, str, Records], list[RowError]] | None = None
     key_label: Text = ""  # label of the key choice (shown when there are several keys)
     note: Text = ""  # one sentence on the mapping page (e.g. how existing records are found)
+    # choices(context) -> field -> Choice: cells not accepted are listed on the preview for the user to map.
+    choices: Callable[[Any], dict[str, Choice]] | None = None
+    # merge(earlier, later) -> merged clean record, for rows of the file with the same key (default: the later
+    # row's non-empty values win).
+    merge: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
+    # existing(actor, key, records) -> how many records would update an existing one, and how many new ones
+    # look like an existing record (shown on the preview; read-only).
+    existing: Callable[[User, str, Records], tuple[int, int]] | None = None
+    # (field, example value) for the downloadable template (headers: the first Chinese header word).
+    example: tuple[tuple[str, str], ...] = ()
 
     def field_names(self) -> set[str]:
         return {f for f, _label, _words in self.fields}
 
 
 class ImportKindRegistry:
-    def __init__(self) -> None:
+    def __init__(self, modules: ModuleRegistry | None = None) -> None:
         self._kinds: dict[str, ImportKind] = {}
         self._closed = False
+        self._modules = modules
+
+    def _load(self) -> None:
+        """First read: register every manifest's declared kinds, then close."""
+        if self._closed:
+            return
+        for manifest in (self._modules or registry).all():
+            for path in manifest.import_kinds:
+                kind = import_string(path)
+                if not isinstance(kind, ImportKind):
+                    raise TypeError(f"{manifest.slug}: import kind {path!r} is not an ImportKind")
+                self.register(kind)
+        self._closed = True
 
     def register(self, kind: ImportKind) -> None:
         if self._closed:
@@ -95,20 +134,15 @@ class ImportKindRegistry:
         return self._closed
 
     def all(self) -> list[ImportKind]:
-        self._closed = True  # first read: start-up is over
+        self._load()  # first read: start-up is over
         return list(self._kinds.values())
 
     def get(self, name: str) -> ImportKind | None:
-        self._closed = True
+        self._load()
         return self._kinds.get(name)
 
 
 import_kinds = ImportKindRegistry()
-
-
-def register_import_kind(kind: ImportKind) -> None:
-    """Offer `kind` in the shared import (call from the module's AppConfig.ready)."""
-    import_kinds.register(kind)
 
 
 def enabled_here(module: str) -> bool:

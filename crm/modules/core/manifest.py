@@ -3,7 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from crm.platform.permissions import Role
-from crm.platform.registry import MenuEntry, ModuleManifest, PeriodicTask
+from crm.platform.registry import CustomerLink, MenuEntry, ModuleManifest, PeriodicTask
 
 SELLERS = (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES)
 
@@ -13,6 +13,7 @@ MANIFEST = ModuleManifest(
     summary=_("Customers, contacts, ownership, follow-ups, products and reports: in every workspace."),
     kind="core",
     app_label="core",
+    depends=("webhooks",),  # outbound webhooks: customer events
     urls="crm.modules.core.urls",
     api_urls="crm.modules.core.api_urls",
     permissions={
@@ -36,6 +37,19 @@ MANIFEST = ModuleManifest(
         MenuEntry(label=_("Handover"), url_name="core:handover", permission="core.handover"),
         MenuEntry(label=_("CRM settings"), url_name="core:pool_settings", permission="core.manage_settings"),
     ),
+    # What merge moves with a customer (crm/kernel/hooks.py). core.CustomerShare is not a link: merge
+    # moves shares itself (one per user) and handover ends the departing rep's shares.
+    customer_links=(
+        CustomerLink(model="core.Contact", label=_("Contacts")),
+        CustomerLink(model="core.Activity", label=_("Activities")),
+        CustomerLink(
+            model="core.Task",
+            owner_field="owner",
+            open_filter={"done_at__isnull": True},
+            label=_("Open tasks"),
+        ),
+        CustomerLink(model="core.Document", label=_("Documents")),
+    ),
     periodic_tasks=(
         # Warn owners, then return customers without follow-up to the public pool (idempotent).
         PeriodicTask(name="crm.modules.core.tasks.pool_sweep", every_seconds=3600),
@@ -43,7 +57,18 @@ MANIFEST = ModuleManifest(
         PeriodicTask(name="crm.modules.core.tasks.task_reminders", every_seconds=300),
         PeriodicTask(name="crm.modules.core.tasks.import_cleanup", every_seconds=86400),
     ),
+    # The shared /import/ offers these first (modules' kinds follow in registry order).
+    import_kinds=(
+        "crm.modules.core.imports.CUSTOMERS_KIND",
+        "crm.modules.core.imports.CONTACTS_KIND",
+        "crm.modules.core.imports.PRODUCTS_KIND",
+    ),
     demo_seeder="crm.modules.core.demo.seed",
+    webhook_events=(
+        ("customer.created", _("Customer created")),
+        ("customer.updated", _("Customer updated")),
+        ("customer.handed_over", _("Customer handed over")),
+    ),
     features=(
         _("Customers, contacts, ownership and handover"),
         _("Visits, tasks, weekly reports"),

@@ -13,7 +13,8 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from crm.platform.models import TimeStampedModel
+from crm.kernel.vat import DEFAULT_VAT_RATE, VAT_RATE_CHOICES
+from crm.platform.models import HeartbeatJob, TimeStampedModel
 
 
 class CoreSettings(TimeStampedModel):
@@ -233,6 +234,10 @@ class Product(TimeStampedModel):
     price = models.DecimalField(_("price (tax incl.)"), max_digits=14, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(_("currency"), max_length=3, default="CNY")
     cost = models.DecimalField(_("cost"), max_digits=14, decimal_places=2, null=True, blank=True)
+    # The default VAT rate of its document lines (a line may override it).
+    vat_rate = models.DecimalField(
+        _("VAT rate"), max_digits=4, decimal_places=2, default=DEFAULT_VAT_RATE, choices=VAT_RATE_CHOICES
+    )
     category = models.CharField(_("category"), max_length=100, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -274,7 +279,7 @@ class WeeklyReport(TimeStampedModel):
         return f"{self.author_id} {self.week_start}"
 
 
-class ImportJob(TimeStampedModel):
+class ImportJob(HeartbeatJob, TimeStampedModel):
     """One spreadsheet import (customers or products): mapping, key, progress, outcome, row errors."""
 
     class Status(models.TextChoices):
@@ -304,12 +309,43 @@ class ImportJob(TimeStampedModel):
     warning_count = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # 1-based row of the header in the file (title and blank rows above it are skipped).
+    header_row = models.PositiveIntegerField(default=1)
+    # False (default): valid rows are imported and the others skipped (a file of them to download);
+    # True: any bad row fails the whole import.
+    all_or_nothing = models.BooleanField(default=False)
+    # field -> {cell value as written -> known value ("" = leave empty)}, as confirmed on the preview.
+    value_map = models.JSONField(default=dict, blank=True)
+    # What the preview found (rows to create/update/merge/skip, unknown choice values), before the run.
+    analysis = models.JSONField(default=dict, blank=True)
+    skipped_count = models.PositiveIntegerField(default=0)
+    merged_count = models.PositiveIntegerField(default=0)
+    # Rows kept with a value dropped (an invalid phone or email): [{"row", "field", "message"}].
+    row_warnings = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.filename}"
+
+
+class ImportValueMap(TimeStampedModel):
+    """How this workspace maps a choice cell it did not know (source "老客户介绍" -> referral), per
+    import kind and field: confirmed once on a preview, proposed again on the next import."""
+
+    kind = models.CharField(max_length=20)
+    field = models.CharField(max_length=40)
+    value = models.CharField(max_length=200)
+    target = models.CharField(max_length=200, blank=True)  # "" = leave the field empty
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "field", "value"], name="core_importvaluemap_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}.{self.field}: {self.value} -> {self.target}"
 
 
 def _document_path(instance: Document, filename: str) -> str:

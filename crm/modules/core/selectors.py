@@ -4,16 +4,20 @@ clerks none. Lists, search, detail, exports, API and dashboards all go through `
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import Count, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, Model, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from crm.platform.permissions import data_scope, has_perm
+from crm.kernel.scope import can_edit, editable_to, visible_to
+from crm.kernel.scope import team_members_q as team_members_q  # re-exported: callers keep core's names
+from crm.kernel.scope import team_user_ids as team_user_ids
+from crm.kernel.tenant_time import tenant_zone, week_bounds
+from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import AuditEntry, User
 
 from .models import (
@@ -28,6 +32,8 @@ from .models import (
     WeeklyReport,
 )
 
+M = TypeVar("M", bound=Model)
+
 
 def core_settings() -> CoreSettings:
     obj = CoreSettings.objects.order_by("id").first()
@@ -36,47 +42,43 @@ def core_settings() -> CoreSettings:
     return obj
 
 
-# Members of the teams a user manages and of all their sub-teams (Team.parent tree), as one SQL subquery
-# so that list pages embed it instead of running extra queries.
-_TEAM_MEMBERS_SQL = """
-    WITH RECURSIVE subtree AS (
-        SELECT id FROM accounts_team WHERE manager_id = %s
-        UNION SELECT t.id FROM accounts_team t JOIN subtree ON t.parent_id = subtree.id
-    )
-    SELECT id FROM accounts_user WHERE team_id IN (SELECT id FROM subtree)
-"""
-
-
-def team_members_q(user: User, field: str = "owner_id") -> Q:
-    """`field` is the user or a member of a team the user manages (directly or through sub-teams)."""
-    # Constant SQL with a bound parameter: nothing user-supplied is interpolated.
-    return Q(**{field: user.pk}) | Q(**{f"{field}__in": RawSQL(_TEAM_MEMBERS_SQL, [user.pk])})  # noqa: S611
-
-
-def team_user_ids(user: User) -> set[int]:
-    """The user plus everyone in the teams they manage and those teams' sub-teams."""
-    return set(User.objects.filter(team_members_q(user, "pk")).values_list("pk", flat=True))
-
-
 def can_view_customers(user: User) -> bool:
     return has_perm(user, "core.view_customers")
 
 
 def customers_visible(user: User) -> QuerySet[Customer]:
-    """Customers the user may see (never pool customers unless admin; the pool has its own page)."""
-    qs = Customer.objects.all()
-    if not can_view_customers(user):
-        return qs.none()
-    scope = data_scope(user)
-    if scope == "all":
-        return qs
-    shared = Q(shares__user=user)
-    if scope == "team":
-        # Subqueries instead of joins so that a customer is listed once however it is reached.
-        return qs.filter(team_members_q(user) | Q(pk__in=Customer.objects.filter(shared).values("pk")))
-    if scope == "own":
-        return qs.filter(Q(owner=user) | Q(pk__in=Customer.objects.filter(shared).values("pk")))
-    return qs.none()
+    """Customers the user may see (pool customers have no owner: only admins see them here; the pool has
+    its own page). Owned by the user / their team subtree / anyone by role, plus shared with them."""
+    return visible_to(Customer.objects.all(), user, shares="shares", perm="core.view_customers")
+
+
+def of_visible_customers(queryset: QuerySet[M], user: User, customer_field: str = "customer") -> QuerySet[M]:
+    """Records hanging off a customer (contacts, activities, documents, a module's orders) that the user
+    may see: exactly those of the customers in `customers_visible`, in the same single query."""
+    return visible_to(
+        queryset,
+        user,
+        owner_field=f"{customer_field}__owner",
+        shares=f"{customer_field}__shares",
+        perm="core.view_customers",
+    )
+
+
+def contacts_visible(user: User) -> QuerySet[Contact]:
+    return of_visible_customers(Contact.objects.all(), user)
+
+
+def activities_visible(user: User) -> QuerySet[Activity]:
+    return of_visible_customers(Activity.objects.all(), user)
+
+
+def documents_visible(user: User) -> QuerySet[Document]:
+    return of_visible_customers(Document.objects.all(), user)
+
+
+def tasks_visible(user: User) -> QuerySet[Task]:
+    """Tasks by their owner: own, the team subtree's for managers, all for admins."""
+    return visible_to(Task.objects.all(), user, perm="core.view_customers")
 
 
 def customer_get(user: User, pk: int) -> Customer:
@@ -88,14 +90,19 @@ def customer_get(user: User, pk: int) -> Customer:
 
 def customer_can_edit(user: User, customer: Customer) -> bool:
     """Owner, a colleague it is shared with for writing, the owner's manager chain, admins."""
-    scope = data_scope(user)
+    return can_edit(user, customer, shares="shares", perm="core.view_customers")
+
+
+def customers_editable(user: User, ids: Iterable[int]) -> set[int]:
+    """Of the customers `ids`, those the user may change (the bulk `customer_can_edit`): one query per
+    10,000 ids, so that a 100k-row import stays a few statements."""
+    pks, editable = list(ids), set[int]()
     if not can_view_customers(user):
-        return False
-    if scope == "all" or customer.owner_id == user.pk:
-        return True
-    if scope == "team" and customer.owner_id in team_user_ids(user):
-        return True
-    return customer.shares.filter(user=user, can_edit=True).exists()
+        return editable
+    for i in range(0, len(pks), 10000):
+        qs = editable_to(Customer.objects.filter(pk__in=pks[i : i + 10000]), user, shares="shares")
+        editable.update(qs.values_list("pk", flat=True))
+    return editable
 
 
 @dataclass
@@ -136,9 +143,11 @@ def customer_list(user: User, filters: CustomerFilters | None = None) -> QuerySe
 
 
 def customer_timeline(user: User, customer: Customer) -> QuerySet[Activity]:
-    """Activities of a customer the user already may see, with author, comments and files prefetched."""
+    """Activities of a customer, through the customer's scope (none if the user may not see it), with
+    author, comments and files prefetched."""
     return (
-        Activity.objects.filter(customer=customer)
+        activities_visible(user)
+        .filter(customer=customer)
         .select_related("author")
         .prefetch_related("comments__author", "documents")
     )
@@ -176,6 +185,13 @@ def duplicates_find(
     return list(qs[:10])
 
 
+def customer_tasks_open(user: User, customer: Customer) -> QuerySet[Task]:
+    """Open tasks about a customer the user may see (any owner: the customer page lists the team's work)."""
+    return of_visible_customers(
+        Task.objects.filter(customer=customer, done_at__isnull=True), user
+    ).select_related("owner")
+
+
 def tasks_open(user: User) -> QuerySet[Task]:
     return Task.objects.filter(owner=user, done_at__isnull=True).select_related("customer").order_by("due_at")
 
@@ -207,9 +223,8 @@ def search(user: User, q: str, limit: int = 10) -> dict[str, list[Any]]:
     q = q.strip()
     if not q:
         return {"customers": [], "contacts": [], "products": []}
-    visible = customers_visible(user)
     contacts = (
-        Contact.objects.filter(customer__in=visible.values("pk"))
+        contacts_visible(user)
         .filter(Q(name__icontains=q) | Q(name_initials__contains=q.lower()) | Q(phone__contains=q))
         .select_related("customer")[:limit]
     )
@@ -221,8 +236,8 @@ def search(user: User, q: str, limit: int = 10) -> dict[str, list[Any]]:
 
 
 def _week_start(now: datetime) -> datetime:
-    local = timezone.localtime(now)
-    return (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    """Monday 00:00 of the tenant's week holding `now`."""
+    return week_bounds(timezone.localtime(now, tenant_zone()).date())[0]
 
 
 def dashboard_rep(user: User) -> dict[str, Any]:
@@ -231,10 +246,11 @@ def dashboard_rep(user: User) -> dict[str, Any]:
     mine = customers_visible(user).filter(owner=user)
     by_stage = dict(mine.values_list("stage").annotate(n=Count("id")).values_list("stage", "n"))
     per_day = [0] * 7
+    zone = tenant_zone()
     for occurred in Activity.objects.filter(author=user, occurred_at__gte=week).values_list(
         "occurred_at", flat=True
     ):
-        per_day[timezone.localtime(occurred).weekday()] += 1
+        per_day[timezone.localtime(occurred, zone).weekday()] += 1
     due = tasks_open(user).filter(due_at__lt=now + timedelta(days=1))
     soon = mine.filter(pool_warned_at__isnull=False, in_pool=False)
     return {
@@ -250,10 +266,8 @@ def dashboard_manager(user: User) -> dict[str, Any]:
     """Team view: activity this week per person, customers by owner and stage, overdue follow-ups."""
     now = timezone.now()
     week = _week_start(now)
-    scope = data_scope(user)
-    people = User.objects.filter(is_active=True)
-    if scope != "all":
-        people = people.filter(pk__in=team_user_ids(user))
+    # The people in the user's scope: everyone for admins, the team subtree for managers, else themselves.
+    people = visible_to(User.objects.filter(is_active=True), user, owner_field="pk")
     people_list = list(people.order_by("name"))
     ids = [p.pk for p in people_list]
     acts = dict(
@@ -293,16 +307,13 @@ def dashboard_manager(user: User) -> dict[str, Any]:
 
 
 def weekly_reports_visible(user: User) -> QuerySet[WeeklyReport]:
-    """The user's own reports plus, for managers and admins, the submitted reports of people they see."""
-    own = Q(author=user)
-    scope = data_scope(user)
-    if scope == "all":
-        cond = own | Q(status=WeeklyReport.Status.SUBMITTED)
-    elif scope == "team":
-        cond = own | Q(status=WeeklyReport.Status.SUBMITTED, author_id__in=team_user_ids(user))
-    else:
-        cond = own
-    return WeeklyReport.objects.filter(cond).select_related("author")
+    """The user's own reports plus the submitted reports of the authors in their data scope (team subtree
+    for managers, everyone for admins)."""
+    submitted = WeeklyReport.objects.filter(status=WeeklyReport.Status.SUBMITTED)
+    others = visible_to(submitted, user, owner_field="author")
+    return WeeklyReport.objects.filter(Q(author=user) | Q(pk__in=others.values("pk"))).select_related(
+        "author"
+    )
 
 
 def handover_customers(ids: list[int]) -> list[tuple[int, str]]:
@@ -313,11 +324,7 @@ def handover_customers(ids: list[int]) -> list[tuple[int, str]]:
 
 def document_get(user: User, pk: int) -> Document:
     """A document whose customer the user may see (else 404: existence is not revealed)."""
-    doc = (
-        Document.objects.select_related("customer")
-        .filter(pk=pk, customer__in=customers_visible(user).values("pk"))
-        .first()
-    )
+    doc = documents_visible(user).select_related("customer").filter(pk=pk).first()
     if doc is None:
         raise Http404
     return doc

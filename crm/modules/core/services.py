@@ -6,6 +6,7 @@ Ownership moves and customer edits leave an AuditEntry (visible to admins in the
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -26,6 +27,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pypinyin import Style, lazy_pinyin
 
+import crm.modules.webhooks.public as webhooks
+from crm.kernel import hooks
+from crm.kernel.money import parse_amount
+from crm.kernel.vat import validate_rate
 from crm.platform.errors import PermissionDenied, ServiceError
 from crm.platform.permissions import Role, check_perm, has_perm
 from crm.tenants.accounts.models import AuditEntry, User
@@ -59,6 +64,7 @@ _LEGAL_SUFFIXES = (
     "inc",
     "llc",
 )
+logger = logging.getLogger(__name__)
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
@@ -277,7 +283,26 @@ def customer_create(
             target=customer,
             detail={"name": customer.name, "owner": owner.pk},
         )
+        webhooks.emit("customer.created", data=customer_payload(customer))
     return customer
+
+
+def customer_payload(customer: Customer) -> dict[str, Any]:
+    """How a customer appears in outbound webhooks (the API's field names)."""
+    return {
+        "id": customer.pk,
+        "name": customer.name,
+        "kind": customer.kind,
+        "stage": customer.stage,
+        "source": customer.source,
+        "phone": customer.phone,
+        "email": customer.email,
+        "province": customer.province,
+        "city": customer.city,
+        "owner": customer.owner_id,
+        "created_at": customer.created_at.isoformat() if customer.created_at else None,
+        "updated_at": customer.updated_at.isoformat() if customer.updated_at else None,
+    }
 
 
 def customer_update(*, actor: User, customer: Customer, **data: Any) -> Customer:
@@ -298,6 +323,7 @@ def customer_update(*, actor: User, customer: Customer, **data: Any) -> Customer
         with transaction.atomic():
             customer.save()
             audit(actor=actor, action="customer.update", target=customer, detail=changes)
+            webhooks.emit("customer.updated", data={**customer_payload(customer), "changed": sorted(changes)})
     return customer
 
 
@@ -387,18 +413,32 @@ def customer_unshare(*, actor: User, customer: Customer, user: User) -> None:
             audit(actor=actor, action="customer.unshare", target=customer, detail={"user": user.pk})
 
 
+# Foreign keys to Customer that are not customer links because the core moves them its own way: shares
+# move one per user in customer_merge and end in a handover. Every other FK to Customer in any installed
+# model must be declared as a CustomerLink in its module's manifest (tests/test_core_hooks.py checks).
+MERGE_HANDLED_CUSTOMER_FKS = (("core.CustomerShare", "customer"),)
+
+
 def customer_merge(*, actor: User, target: Customer, source: Customer) -> Customer:
-    """Merge `source` into `target`: contacts, activities, tasks and shares move; blank fields of the target
-    are filled from the source; the source is deleted. Both must be editable by the actor."""
+    """Merge `source` into `target`: everything pointing at the source moves (the core's contacts,
+    activities, tasks and documents and the customer links of every registered module, enabled or not),
+    shares move unless the user already has one on the target; blank fields of the target are filled from
+    the source; the source is deleted. Both must be editable by the actor."""
     if target.pk == source.pk:
         raise ServiceError(_("Choose two different customers."))
     _require_edit(actor, target)
     _require_edit(actor, source)
     with transaction.atomic():
+        # Lock both rows (in id order): a row pointing at the source inserted meanwhile waits for the merge
+        # and then fails on the deleted source, instead of being moved by nobody and deleted by the cascade.
+        list(Customer.objects.select_for_update().filter(pk__in=[source.pk, target.pk]).order_by("pk"))
+        by_model = hooks.links_merge(source_id=source.pk, target_id=target.pk)
         moved = {
-            "contacts": Contact.objects.filter(customer=source).update(customer=target),
-            "activities": Activity.objects.filter(customer=source).update(customer=target),
-            "tasks": Task.objects.filter(customer=source).update(customer=target),
+            "contacts": by_model.pop("core.Contact", 0),
+            "activities": by_model.pop("core.Activity", 0),
+            "tasks": by_model.pop("core.Task", 0),
+            "documents": by_model.pop("core.Document", 0),
+            "linked": {label: n for label, n in by_model.items() if n},  # other modules' rows
         }
         existing = set(target.shares.values_list("user_id", flat=True))
         CustomerShare.objects.filter(customer=source).exclude(user_id__in=existing).update(customer=target)
@@ -435,6 +475,8 @@ class HandoverPlan:
     open_tasks: int = 0
     shares: int = 0
     documents: int = 0
+    # Open records of other modules (orders, ...) owned by the departing rep that move with the customers.
+    links: list[hooks.LinkCount] = field(default_factory=list)
     per_user: dict[int, int] = field(default_factory=dict)
     target_ids: list[int] = field(default_factory=list)
 
@@ -471,6 +513,10 @@ def _handover_plan(
     plan.shares = CustomerShare.objects.filter(user=from_user).count()
     # Documents hang off the customers and move with them.
     plan.documents = Document.objects.filter(customer_id__in=customer_ids).count()
+    # The core's own links are counted above; open tasks move by the rule in customer_handover.
+    plan.links = hooks.links_handover_counts(
+        customer_ids=customer_ids, from_user_id=from_user.pk, exclude_modules=("core",)
+    )
     return plan
 
 
@@ -503,9 +549,18 @@ def customer_handover(
             Task.objects.filter(owner=from_user, done_at__isnull=True, customer_id__in=cids).update(
                 owner_id=uid
             )
+        hooks.links_handover_move(by_target=by_target, from_user_id=from_user.pk, exclude_modules=("core",))
         # Open tasks without a (moved) customer go to the first colleague.
         Task.objects.filter(owner=from_user, done_at__isnull=True).update(owner_id=plan.target_ids[0])
         CustomerShare.objects.filter(user=from_user).delete()
+        if plan.assignments:
+            webhooks.emit(
+                "customer.handed_over",
+                data={
+                    "from_user": from_user.pk,
+                    "customers": [{"id": cid, "owner": uid} for cid, uid in sorted(plan.assignments.items())],
+                },
+            )
         audit(
             actor=actor,
             action="customer.handover",
@@ -517,6 +572,7 @@ def customer_handover(
                 "open_tasks": plan.open_tasks,
                 "shares": plan.shares,
                 "documents": plan.documents,
+                "linked": {c.model: c.count for c in plan.links if c.count},
             },
         )
     return plan
@@ -618,6 +674,23 @@ def pool_sweep(*, now: datetime | None = None) -> SweepResult:
                 partial(send_mail, subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=True)
             )
     return SweepResult(warned=[c.pk for c in to_warn], returned=[c.pk for c in to_return])
+
+
+def customer_touch(*, customer_id: int, at: datetime, source: str) -> bool:
+    """A module records a follow-up on a customer (an order, a receipt, ...: `source` names it, e.g.
+    "sales.order"): the customer's last follow-up moves to `at` if that is newer, and a pending pool warning
+    is cleared, so the pool sweep does not reclaim a customer someone is working with. Returns whether the
+    customer changed. Not a user action: the calling module's service has already checked its actor."""
+    if timezone.is_naive(at):
+        raise ValueError("customer_touch needs an aware datetime")
+    changed = (
+        Customer.objects.filter(pk=customer_id)
+        .filter(Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=at))
+        .update(last_activity_at=at, pool_warned_at=None, updated_at=timezone.now())
+    )
+    if changed:
+        logger.info("customer %s followed up by %s at %s", customer_id, source, at.isoformat())
+    return bool(changed)
 
 
 def pool_claim(*, actor: User, customer: Customer) -> Customer:
@@ -788,10 +861,7 @@ def task_complete(*, actor: User, task: Task, done: bool = True) -> Task:
 def _money(value: Any, field_name: str, *, required: bool = True) -> Decimal | None:
     if value in (None, "") and not required:
         return None
-    try:
-        amount = Decimal(str(value)).quantize(Decimal("0.01"))
-    except (InvalidOperation, ValueError):
-        raise ServiceError(_("Enter an amount."), field=field_name) from None
+    amount = parse_amount(value, field=field_name)
     if amount < 0:
         raise ServiceError(_("The amount cannot be negative."), field=field_name)
     return amount
@@ -808,6 +878,7 @@ def product_save(
     currency: str = "",
     cost: Any = None,
     category: str = "",
+    vat_rate: Any = None,
     product: Product | None = None,
 ) -> Product:
     """Create or update a catalogue entry; the same code + name + specification is refused."""
@@ -830,6 +901,8 @@ def product_save(
     product.unit, product.category = (unit or "").strip()[:20], (category or "").strip()[:100]
     product.price = _money(price, "price") or Decimal("0")
     product.cost = _money(cost, "cost", required=False)
+    if vat_rate not in (None, ""):
+        product.vat_rate = validate_rate(vat_rate)
     product.currency = (currency or settings.DEFAULT_CURRENCY).upper()[:3]
     try:
         with transaction.atomic():

@@ -4,10 +4,12 @@ from crm.modules.core import views, views_quick
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("w/<slug:module>/<int:index>/", views.widget, name="widget"),
     path("customers/", views.customer_list, name="customer_list"),
     path("customers/new/", views.customer_create, name="customer_create"),
     path("customers/export/", views.customer_export, name="customer_export"),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
+    path("customers/<int:pk>/panels/<slug:module>/<int:index>/", views.customer_panel, name="customer_panel"),
     path("customers/<int:pk>/edit/", views.customer_edit, name="customer_edit"),
     path("customers/<int:pk>/activities/", views.activity_add, name="activity_add"),
     path("customers/<int:pk>/contacts/", views.contact_add, name="contact_add"),
@@ -27,6 +29,9 @@ urlpatterns = [
     path("import/", views.import_start, name="import_start"),
     path("import/<int:pk>/", views.import_detail, name="import_detail"),
     path("import/<int:pk>/errors.csv", views.import_errors, name="import_errors"),
+    path("import/<int:pk>/skipped/", views.import_skipped, name="import_skipped"),
+    path("import/template/<str:kind>/", views.import_template, name="import_template"),
+    path("import/<int:pk>/retry/", views.import_retry, name="import_retry"),
     path("pool/", views.pool, name="pool"),
     path("pool/settings/", views.pool_settings, name="pool_settings"),
     path("handover/", views.handover, name="handover"),

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,12 +18,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from crm.kernel import hooks
 from crm.platform.context_processors import landing_url
 from crm.platform.decorators import require_perm
 from crm.platform.errors import ServiceError, flash_call, show_on_form
 from crm.platform.permissions import data_scope, has_perm
 from crm.tenants.accounts.models import User
-from crm.tenants.selectors import dashboard_widgets
+from crm.tenants.selectors import enabled_modules
 
 from . import exports, import_kinds, imports, selectors, services
 from .forms import (
@@ -36,7 +37,7 @@ from .forms import (
     ProductForm,
     TaskForm,
 )
-from .models import Activity, Contact, Customer, ImportJob, Task
+from .models import Customer, ImportJob, Task
 
 PAGE_SIZE = 25
 
@@ -54,7 +55,9 @@ def home(request: HttpRequest) -> HttpResponse:
     if landing:  # each role lands where it works: a store clerk on the member lookup
         return redirect(landing)
     # Widgets that enabled modules add to the dashboard (module contract: hidden when the module is off).
-    ctx: dict[str, Any] = {"now": timezone.now(), "widgets": dashboard_widgets(request.tenant, user)}  # type: ignore[attr-defined]
+    # Placeholders only: each widget fetches its own data from `widget` below.
+    widgets = hooks.widgets_for(user, enabled_modules(request.tenant))  # type: ignore[attr-defined]
+    ctx: dict[str, Any] = {"now": timezone.now(), "widgets": widgets}
     if selectors.can_view_customers(user):
         rep = selectors.dashboard_rep(user)
         ctx["rep"] = rep
@@ -142,9 +145,9 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "customer": customer,
             "can_edit": can_edit,
-            "contacts": customer.contacts.all(),
+            "contacts": selectors.contacts_visible(user).filter(customer=customer),
             "activities": selectors.customer_timeline(user, customer)[:50],
-            "tasks": customer.tasks.filter(done_at__isnull=True).select_related("owner"),
+            "tasks": selectors.customer_tasks_open(user, customer),
             "shares": customer.shares.select_related("user"),
             "activity_form": ActivityForm(),
             "contact_form": ContactForm(),
@@ -167,9 +170,36 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ],
             "now": timezone.now(),
             "history": selectors.customer_history(user, customer),
-            "documents": customer.documents.select_related("uploaded_by"),
+            "documents": selectors.documents_visible(user)
+            .filter(customer=customer)
+            .select_related("uploaded_by"),
+            # Placeholders only: each panel fetches its own data from `customer_panel` below.
+            "panels": hooks.panels_for(user, enabled_modules(request.tenant)),  # type: ignore[attr-defined]
         },
     )
+
+
+@require_perm("core.view_customers")
+def customer_panel(request: HttpRequest, pk: int, module: str, index: int) -> HttpResponse:
+    """One module's panel on the customer page (htmx): 404 unless the customer is visible to the user,
+    the module is on and the user may see the panel."""
+    user = _user(request)
+    customer = selectors.customer_get(user, pk)
+    slot = hooks.panel_get(module, index, user, enabled_modules(request.tenant))  # type: ignore[attr-defined]
+    if slot is None:
+        raise Http404
+    ctx = {"customer": customer, "panel": slot.item, **hooks.slot_context(slot, customer, user)}
+    return render(request, slot.item.template, ctx)
+
+
+@login_required
+def widget(request: HttpRequest, module: str, index: int) -> HttpResponse:
+    """One module's dashboard widget (htmx): 404 unless the module is on and the user may see it."""
+    user = _user(request)
+    slot = hooks.widget_get(module, index, user, enabled_modules(request.tenant))  # type: ignore[attr-defined]
+    if slot is None:
+        raise Http404
+    return render(request, slot.item.template, {"widget": slot.item, **hooks.slot_context(slot, user)})
 
 
 @require_perm("core.view_customers")
@@ -230,7 +260,7 @@ def activity_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_perm("core.view_customers")
 def activity_comment(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    activity = get_object_or_404(Activity, pk=pk, customer__in=selectors.customers_visible(user).values("pk"))
+    activity = get_object_or_404(selectors.activities_visible(user), pk=pk)
     flash_call(
         request,
         lambda: services.activity_comment(actor=user, activity=activity, body=request.POST.get("body", "")),
@@ -257,11 +287,7 @@ def contact_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_perm("core.view_customers")
 def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    contact = get_object_or_404(
-        Contact.objects.select_related("customer"),
-        pk=pk,
-        customer__in=selectors.customers_visible(user).values("pk"),
-    )
+    contact = get_object_or_404(selectors.contacts_visible(user).select_related("customer"), pk=pk)
     form = ContactForm(request.POST)
     if form.is_valid():
         flash_call(request, lambda: services.contact_update(actor=user, contact=contact, **form.cleaned_data))
@@ -366,7 +392,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
 @require_perm("core.view_customers")
 def task_done(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    task = get_object_or_404(Task.objects.select_related("customer"), pk=pk)
+    task = get_object_or_404(Task.objects.select_related("customer"), pk=pk)  # the service refuses: 403
     try:
         services.task_complete(actor=user, task=task, done=not request.POST.get("undo"))
     except ServiceError as exc:
@@ -595,7 +621,7 @@ def _customer_filters(request: HttpRequest) -> selectors.CustomerFilters:
 
 
 @require_perm("core.view_customers")
-def customer_export(request: HttpRequest) -> HttpResponse:
+def customer_export(request: HttpRequest) -> HttpResponseBase:
     """The customer list as the user sees it (same scope and filters), as CSV or .xlsx."""
     qs = selectors.customer_list(_user(request), _customer_filters(request))
     headers, rows = exports.customer_rows(qs)
@@ -603,7 +629,7 @@ def customer_export(request: HttpRequest) -> HttpResponse:
 
 
 @require_perm("core.view_products")
-def product_export(request: HttpRequest) -> HttpResponse:
+def product_export(request: HttpRequest) -> HttpResponseBase:
     headers, rows = exports.product_rows(selectors.product_list(request.GET.get("q", "").strip()))
     return exports.respond("products", request.GET.get("format", "csv"), headers, rows)
 
@@ -646,6 +672,21 @@ def import_start(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _posted_value_map(request: HttpRequest) -> dict[str, dict[str, str]]:
+    """vmv_<field>_<n> (the cell value) + vm_<field>_<n> (the choice: "" not mapped, "__empty__" = leave the
+    field empty, else a known value) -> field -> {value -> target}; unmapped values are left out."""
+    out: dict[str, dict[str, str]] = {}
+    for name in request.POST:
+        if not name.startswith("vmv_"):
+            continue
+        value = request.POST.get(name, "")
+        target = request.POST.get("vm_" + name[4:], "")
+        if target:
+            fld = name[4:].rsplit("_", 1)[0]
+            out.setdefault(fld, {})[value] = "" if target == "__empty__" else target
+    return out
+
+
 @_require_import
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Step 2: preview with column mapping and key; step 3: progress; then the outcome and row errors."""
@@ -654,8 +695,19 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     error = ""
     if request.method == "POST":
         mapping = {str(i): request.POST.get(f"col_{i}", "") for i in range(len(job.headers))}
+        key, value_map = request.POST.get("key", ""), _posted_value_map(request)
         try:
-            imports.import_start(actor=user, job=job, mapping=mapping, key=request.POST.get("key", ""))
+            if request.POST.get("action") == "check":
+                imports.import_analyse(actor=user, job=job, mapping=mapping, key=key, value_map=value_map)
+            else:
+                imports.import_start(
+                    actor=user,
+                    job=job,
+                    mapping=mapping,
+                    key=key,
+                    value_map=value_map,
+                    all_or_nothing=request.POST.get("all_or_nothing") == "1",
+                )
         except ServiceError as exc:
             error = str(exc.message)
         else:
@@ -670,6 +722,11 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "progress": imports.import_progress(job),
     }
     if job.status == ImportJob.Status.UPLOADED:
+        if not job.analysis and not error:
+            try:
+                imports.import_analyse(actor=user, job=job)
+            except ServiceError as exc:
+                error = str(exc.message)
         preview = imports.import_preview(job)
         ctx["columns"] = [
             {
@@ -683,6 +740,45 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.headers.get("HX-Request"):
         return render(request, "core/_import_progress.html", ctx)
     return render(request, "core/import_detail.html", ctx)
+
+
+@require_POST
+@_require_import
+def import_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """The retry button of an import the jobs sweeper gave up on (crm.platform.jobs.job_retry)."""
+    from crm.platform.jobs import job_retry
+
+    job = get_object_or_404(ImportJob, pk=pk, created_by=_user(request))
+    try:
+        job_retry(actor=_user(request), job=job)
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+    return redirect("core:import_detail", pk=job.pk)
+
+
+@_require_import
+def import_skipped(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """The skipped rows in the uploaded format and layout, with an error column, to fix and re-import."""
+    job = get_object_or_404(ImportJob, pk=pk, created_by=_user(request))
+    path = imports.skipped_path(job) if job.stored_path else None
+    if path is None or not path.exists():
+        raise Http404
+    stem = job.filename.rsplit(".", 1)[0]
+    return FileResponse(path.open("rb"), as_attachment=True, filename=f"{stem}-{_('skipped')}{path.suffix}")
+
+
+@_require_import
+def import_template(request: HttpRequest, kind: str) -> HttpResponse:
+    """An .xlsx template for one kind offered to the user: Chinese headers and one example row."""
+    spec = next((k for k in import_kinds.kinds_offered(_user(request)) if k.name == kind), None)
+    if spec is None:
+        raise Http404
+    response = HttpResponse(
+        imports.import_template(spec),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = f'attachment; filename="import-template-{spec.name}.xlsx"'
+    return response
 
 
 @_require_import
@@ -712,11 +808,7 @@ def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
 def activity_document_upload(request: HttpRequest, pk: int) -> HttpResponse:
     """Attach a file (a visit photo, a signed form) to one activity of a customer the user may see."""
     user = _user(request)
-    activity = get_object_or_404(
-        Activity.objects.select_related("customer"),
-        pk=pk,
-        customer__in=selectors.customers_visible(user).values("pk"),
-    )
+    activity = get_object_or_404(selectors.activities_visible(user).select_related("customer"), pk=pk)
     try:
         services.document_upload(
             actor=user, customer=activity.customer, upload=request.FILES.get("file"), activity=activity

@@ -3,20 +3,21 @@ the member list and export are for managers, admins and owners."""
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import HttpResponseBase
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm.kernel.api import HasPerm, Text, parse, parse_query
+from crm.kernel.exports import FORMATS, XLSX, export_response
 from crm.modules.messaging.public import (
     CONTEXT_NAMES,
     CareSettings,
@@ -30,7 +31,6 @@ from crm.modules.messaging.public import (
     templates_ensure,
 )
 from crm.platform.errors import NotFound
-from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import User
 
 from . import selectors, services
@@ -39,14 +39,6 @@ from .models import Member, PointsEntry, Sale, Store
 
 def _actor(request: Request) -> User:
     return request.user  # type: ignore[return-value]
-
-
-def perm(name: str) -> type[BasePermission]:
-    class HasPerm(BasePermission):
-        def has_permission(self, request: Request, view: Any) -> bool:
-            return has_perm(_actor(request), name)
-
-    return HasPerm
 
 
 def remember(request: Any, member: Member) -> None:
@@ -191,52 +183,66 @@ class Lookup(APIView):
     """POST {name, member_no}: the member card on an exact match of both, else 404 (same answer for any
     kind of miss)."""
 
-    permission_classes = [IsAuthenticated, perm("retail.lookup")]
+    permission_classes = [IsAuthenticated, HasPerm("retail.lookup")]
 
     @extend_schema(request=LookupSerializer, responses={200: MemberCardSerializer})
     def post(self, request: Request) -> Response:
-        ser = LookupSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        member = services.member_lookup(actor=_actor(request), **ser.validated_data)
+        data = parse(LookupSerializer, request.data)
+        member = services.member_lookup(actor=_actor(request), **data)
         if member is None:
             raise NotFound(_("No member matches this name and number."))
         remember(request, member)
         return Response(card_data(member))
 
 
+class MemberQuery(serializers.Serializer):
+    q = Text(max_length=100)
+
+
+class MemberExportQuery(serializers.Serializer):
+    type = serializers.ChoiceField(choices=FORMATS, required=False, default="csv")
+
+
+@extend_schema_view(get=extend_schema(parameters=[OpenApiParameter("q", str, description="Search text.")]))
 class MemberList(generics.ListAPIView):
     serializer_class = MemberListSerializer
-    permission_classes = [IsAuthenticated, perm("retail.manage")]
+    permission_classes = [IsAuthenticated, HasPerm("retail.manage")]
 
     def get_queryset(self) -> QuerySet[Member]:
-        return selectors.member_list(actor=_actor(self.request), q=self.request.query_params.get("q", ""))
+        q = parse_query(MemberQuery, self.request).get("q", "")
+        return selectors.member_list(actor=_actor(self.request), q=q)
 
 
 class MemberExport(APIView):
-    permission_classes = [IsAuthenticated, perm("retail.manage")]
+    """GET ?type=csv|xlsx: every member (managers)."""
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY})
-    def get(self, request: Request) -> HttpResponse:
-        return export_csv(selectors.member_list(actor=_actor(request)))
+    permission_classes = [IsAuthenticated, HasPerm("retail.manage")]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("type", str, enum=list(FORMATS), default="csv", description="File format."),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.BINARY, (200, XLSX): OpenApiTypes.BINARY},
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        fmt = parse_query(MemberExportQuery, request)["type"]
+        return export_members(selectors.member_list(actor=_actor(request)), fmt=fmt)
 
 
-def export_csv(members: QuerySet[Member]) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="members.csv"'
-    response.write("\ufeff")  # BOM: Excel on Chinese Windows opens UTF-8 CSV correctly with it
-    writer = csv.writer(response)
-    writer.writerow([_("Member number"), _("Name"), _("Phone"), _("Tier"), _("Points"), _("Total spend")])
-    for m in members.iterator(chunk_size=2000):
-        writer.writerow(
-            [m.member_no, m.name, m.phone, m.tier.name if m.tier else "", m.points_balance, m.total_spend]
-        )
-    return response
+def export_members(members: QuerySet[Member], *, fmt: str = "csv") -> HttpResponseBase:
+    """The member list as a download (the kernel's export helper: CSV with BOM or .xlsx)."""
+    columns = [_("Member number"), _("Name"), _("Phone"), _("Tier"), _("Points"), _("Total spend")]
+    rows = (
+        [m.member_no, m.name, m.phone, m.tier.name if m.tier else "", m.points_balance, m.total_spend]
+        for m in members.select_related("tier").iterator(chunk_size=2000)
+    )
+    return export_response(rows=rows, columns=columns, filename="members", fmt=fmt)
 
 
 class MemberDetail(APIView):
     """A member card: managers any member; clerks only members they looked up in this session."""
 
-    permission_classes = [IsAuthenticated, perm("retail.lookup")]
+    permission_classes = [IsAuthenticated, HasPerm("retail.lookup")]
 
     @extend_schema(responses={200: MemberCardSerializer})
     def get(self, request: Request, pk: int) -> Response:
@@ -268,13 +274,11 @@ def _counter_member(request: Request, member_id: int) -> Member:
 class SaleCreate(APIView):
     """POST {member, store, amount | lines[]}: record a purchase for a member found by lookup."""
 
-    permission_classes = [IsAuthenticated, perm("retail.lookup")]
+    permission_classes = [IsAuthenticated, HasPerm("retail.lookup")]
 
     @extend_schema(request=SaleCreateSerializer, responses={201: SaleResultSerializer})
     def post(self, request: Request) -> Response:
-        ser = SaleCreateSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        data = ser.validated_data
+        data = parse(SaleCreateSerializer, request.data)
         member = _counter_member(request, data["member"])
         lines = [
             services.LineInput(
@@ -308,14 +312,13 @@ class VoidSerializer(serializers.Serializer):
 
 
 class SaleVoid(APIView):
-    permission_classes = [IsAuthenticated, perm("retail.lookup")]  # the service refuses non-managers (403)
+    permission_classes = [IsAuthenticated, HasPerm("retail.lookup")]  # the service refuses non-managers (403)
 
     @extend_schema(request=VoidSerializer, responses={200: SaleSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        ser = VoidSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
+        data = parse(VoidSerializer, request.data)
         sale = services.sale_get_for_void(actor=_actor(request), sale_id=pk)
-        sale = services.sale_void(actor=_actor(request), sale=sale, reason=ser.validated_data["reason"])
+        sale = services.sale_void(actor=_actor(request), sale=sale, reason=data["reason"])
         return Response(SaleSerializer(sale).data)
 
 
@@ -328,14 +331,13 @@ class RedeemSerializer(serializers.Serializer):
 class Redeem(APIView):
     """POST {points, confirm: true}: without confirm the answer is 400 confirmation_required."""
 
-    permission_classes = [IsAuthenticated, perm("retail.lookup")]
+    permission_classes = [IsAuthenticated, HasPerm("retail.lookup")]
 
     @extend_schema(request=RedeemSerializer, responses={200: RedeemResultSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        ser = RedeemSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
+        data = parse(RedeemSerializer, request.data)
         member = _counter_member(request, pk)
-        entry = services.points_redeem(actor=_actor(request), member=member, **ser.validated_data)
+        entry = services.points_redeem(actor=_actor(request), member=member, **data)
         return Response({"entry": PointsEntrySerializer(entry).data, "points_balance": member.points_balance})
 
 
@@ -355,7 +357,7 @@ class Renew(APIView):
     """POST (no body): extend the membership by the tier's or the default validity; managers only. May
     downgrade the tier when the tenant's points rule says so; the answer says why."""
 
-    permission_classes = [IsAuthenticated, perm("retail.manage")]
+    permission_classes = [IsAuthenticated, HasPerm("retail.manage")]
 
     @extend_schema(request=None, responses={201: RenewResponseSerializer})
     def post(self, request: Request, pk: int) -> Response:
@@ -378,17 +380,19 @@ class Renew(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+class DaysQuery(serializers.Serializer):
+    days = serializers.IntegerField(required=False, default=30)
+
+
 def _days(request: Request) -> int:
-    try:
-        return max(1, min(366, int(request.query_params.get("days", 30))))
-    except ValueError:
-        return 30
+    """The window of ?days=, brought into 1-366 (a non-number is a 400)."""
+    return max(1, min(366, int(parse_query(DaysQuery, request)["days"])))
 
 
 class Results(APIView):
     """GET ?days=30: sales by store, clerk, day and tier; new/active members; repeat-purchase rate."""
 
-    permission_classes = [IsAuthenticated, perm("retail.manage")]
+    permission_classes = [IsAuthenticated, HasPerm("retail.manage")]
 
     @extend_schema(parameters=[DAYS_PARAM], responses={200: ResultsSerializer})
     def get(self, request: Request) -> Response:
@@ -401,7 +405,7 @@ class Results(APIView):
 class Expiring(APIView):
     """GET ?days=30: memberships and points lapsing in the next N days."""
 
-    permission_classes = [IsAuthenticated, perm("retail.manage")]
+    permission_classes = [IsAuthenticated, HasPerm("retail.manage")]
 
     @extend_schema(parameters=[DAYS_PARAM], responses={200: ExpiringSerializer})
     def get(self, request: Request) -> Response:
@@ -458,7 +462,7 @@ class CareTemplateUpdateSerializer(serializers.Serializer):
 class CareTemplateList(APIView):
     """GET: every (event, channel) template of the tenant (missing ones are created from the defaults)."""
 
-    permission_classes = [IsAuthenticated, perm(CARE_PERM)]
+    permission_classes = [IsAuthenticated, HasPerm(CARE_PERM)]
 
     @extend_schema(responses={200: CareTemplateSerializer(many=True)})
     def get(self, request: Request) -> Response:
@@ -469,7 +473,7 @@ class CareTemplateDetail(APIView):
     """GET one template; PUT/PATCH {subject, body, is_active} changes it with the care page's validation (a
     template syntax error or a forbidden tag answers 400 with the field)."""
 
-    permission_classes = [IsAuthenticated, perm(CARE_PERM)]
+    permission_classes = [IsAuthenticated, HasPerm(CARE_PERM)]
 
     @extend_schema(parameters=CARE_PATH_PARAMS, responses={200: CareTemplateSerializer})
     def get(self, request: Request, kind: str, channel: str) -> Response:
@@ -492,10 +496,8 @@ class CareTemplateDetail(APIView):
         return self._update(request, kind, channel)
 
     def _update(self, request: Request, kind: str, channel: str) -> Response:
-        ser = CareTemplateUpdateSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
+        data = parse(CareTemplateUpdateSerializer, request.data)  # fields left out keep their value
         current = template_get(kind=kind, channel=channel)
-        data = ser.validated_data  # fields left out keep their value
         template = template_update(
             actor=_actor(request),
             perm=CARE_PERM,
@@ -518,7 +520,7 @@ class CareSettingsDetail(APIView):
     """GET / PUT {points_notice_days, membership_notice_days}: how many days ahead members are warned that
     their points or membership expire (1-365)."""
 
-    permission_classes = [IsAuthenticated, perm(CARE_PERM)]
+    permission_classes = [IsAuthenticated, HasPerm(CARE_PERM)]
 
     @extend_schema(responses={200: CareSettingsSerializer})
     def get(self, request: Request) -> Response:
@@ -527,9 +529,8 @@ class CareSettingsDetail(APIView):
     @extend_schema(request=CareSettingsSerializer, responses={200: CareSettingsSerializer})
     def put(self, request: Request) -> Response:
         # Plain integers here; the range is the service's rule (same message as on the care page).
-        ser = CareSettingsUpdateSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        care = care_settings_update(actor=_actor(request), perm=CARE_PERM, **ser.validated_data)
+        data = parse(CareSettingsUpdateSerializer, request.data)
+        care = care_settings_update(actor=_actor(request), perm=CARE_PERM, **data)
         return Response(CareSettingsSerializer(care).data)
 
 

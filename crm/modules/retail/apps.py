@@ -6,11 +6,3 @@ class RetailConfig(AppConfig):
     name = "crm.modules.retail"
     label = "retail"
     verbose_name = _("Retail and members")
-
-    def ready(self) -> None:
-        from crm.modules.core.public import register_import_kind
-
-        from .imports import MEMBERS
-
-        # Members in the core's shared import; offered while retail is on, to holders of retail.manage.
-        register_import_kind(MEMBERS)

@@ -11,12 +11,11 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.db import connection
 from django.db.models import Min, Q
 from django.utils import timezone
 
+from crm.kernel.tenant_time import tenant_zone
 from crm.modules.messaging.public import (
     Channel,
     EventKind,
@@ -44,15 +43,6 @@ class CareResult:
 
     def add(self, kind: str) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
-
-
-def tenant_zone() -> ZoneInfo:
-    """The time zone of the tenant whose schema we are in."""
-    from crm.tenants.models import Tenant
-
-    schema = connection.schema_name  # type: ignore[attr-defined]
-    tenant = Tenant.objects.filter(schema_name=schema).only("time_zone").first()
-    return ZoneInfo(tenant.time_zone if tenant else "Asia/Shanghai")
 
 
 def _context(member: Member, **extra: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from crm.kernel.forms import AmountField
 from crm.modules.core.public import Product
 from crm.platform.permissions import Role
 from crm.tenants.accounts.models import User
@@ -28,7 +29,7 @@ class LookupForm(forms.Form):
 
 class SaleForm(forms.Form):
     store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.none())
-    amount = forms.DecimalField(label=_("Amount (CNY)"), max_digits=14, decimal_places=2, required=False)
+    amount = AmountField(label=_("Amount (CNY)"), required=False)
     product = forms.ModelChoiceField(
         label=_("Or a catalogue item"), queryset=Product.objects.filter(is_active=True), required=False
     )

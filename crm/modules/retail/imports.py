@@ -1,5 +1,8 @@
 """Members as a kind of the core's shared spreadsheet import (upload → mapping preview → background run,
-all or nothing, per-row error report, progress page).
+valid rows imported and bad ones skipped (or all or nothing), per-row error report, progress page).
+Tier names the workspace does not have are listed on the preview to map to one of its tiers (remembered);
+rows of the same member number are merged; phones are normalised (+86, spaces, dashes) and a bad phone is
+left out with a warning.
 
 Existing members are found by member number and updated; the others are created. Imported points become
 one `import` ledger entry per member, so the balance still equals the ledger sum: for a new member the
@@ -14,8 +17,6 @@ UPDATE ... FROM unnest(...) per 2,000 existing rows.
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -25,13 +26,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from psycopg import sql
 
+from crm.kernel.money import parse_amount
 from crm.modules.core.public import (
+    ImportChoice,
     ImportJob,
     ImportKind,
     RowError,
+    clean_phone,
     copy_insert,
     import_progress_set,
+    parse_date,
 )
+from crm.platform.errors import ServiceError
 from crm.tenants.accounts.models import User
 
 from . import services
@@ -43,32 +49,73 @@ BATCH = 2000
 
 # Column headers as found in Chinese and English sheets.
 FIELDS = (
-    ("name", gettext_lazy("Name"), ("name", "姓名", "会员姓名", "会员名称")),
+    (
+        "name",
+        gettext_lazy("Name"),
+        ("name", "姓名", "会员姓名", "会员名称", "会员名", "顾客姓名", "客户姓名"),
+    ),
     (
         "member_no",
         gettext_lazy("Member number"),
-        ("member_no", "member number", "会员号", "会员编号", "卡号"),
+        ("member_no", "member number", "会员号", "会员编号", "卡号", "会员卡号", "会员卡号码", "编号"),
     ),
-    ("phone", gettext_lazy("Phone"), ("phone", "mobile", "手机", "手机号", "电话")),
-    ("points", gettext_lazy("Points balance"), ("points", "积分", "积分余额")),
-    ("total_spend", gettext_lazy("Total spend"), ("total_spend", "total spend", "累计消费", "消费总额")),
+    (
+        "phone",
+        gettext_lazy("Phone"),
+        ("phone", "mobile", "手机", "手机号", "手机号码", "电话", "联系电话", "移动电话", "联系方式"),
+    ),
+    (
+        "points",
+        gettext_lazy("Points balance"),
+        ("points", "积分", "积分余额", "当前积分", "可用积分", "剩余积分"),
+    ),
+    (
+        "total_spend",
+        gettext_lazy("Total spend"),
+        ("total_spend", "total spend", "累计消费", "消费总额", "累计消费金额", "消费金额"),
+    ),
     (
         "valid_until",
         gettext_lazy("Valid until"),
-        ("valid_until", "valid until", "有效期", "有效期至", "到期日"),
+        ("valid_until", "valid until", "有效期", "有效期至", "到期日", "到期时间", "到期日期", "截止日期"),
     ),
-    ("tier", gettext_lazy("Tier (by name)"), ("tier", "level", "等级", "会员等级", "级别", "会员级别")),
+    (
+        "tier",
+        gettext_lazy("Tier (by name)"),
+        ("tier", "level", "会员等级", "等级", "级别", "会员级别", "卡类型", "会员类型"),
+    ),
 )
-_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
 
 
 def _prepare() -> dict[str, int]:
-    """Tier name -> id, once per run."""
-    return {name: pk for pk, name in Tier.objects.values_list("pk", "name")}
+    """Tier name -> id, once per run (also under the lower-cased name: "gold" finds "Gold")."""
+    tiers = {name: pk for pk, name in Tier.objects.values_list("pk", "name")}
+    return {**{name.lower(): pk for name, pk in tiers.items()}, **tiers}
+
+
+def _choices(tiers: dict[str, int]) -> dict[str, ImportChoice]:
+    """The tier column: names the workspace has; another name is offered for mapping to one of them."""
+    names = list(Tier.objects.order_by("rank").values_list("name", flat=True))
+    return {"tier": ImportChoice(accepted=frozenset(tiers), options=[(n, n) for n in names])}
+
+
+def _existing(actor: User, key: str, records: list[tuple[int, dict[str, Any]]]) -> tuple[int, int]:
+    numbers = [rec["_key"] for _line, rec in records]
+    found: set[str] = set()
+    for i in range(0, len(numbers), LOOKUP_CHUNK):
+        found.update(
+            Member.objects.filter(member_no__in=numbers[i : i + LOOKUP_CHUNK]).values_list(
+                "member_no", flat=True
+            )
+        )
+    return sum(1 for n in numbers if n in found), 0
 
 
 def _amount(raw: str) -> Decimal:
-    return Decimal(raw.replace(",", "").replace("¥", "").replace("￥", "").strip())
+    try:
+        return parse_amount(raw)
+    except ServiceError:
+        raise ValueError(raw) from None
 
 
 def _clean(rec: dict[str, str], key: str, tiers: dict[str, int]) -> dict[str, Any]:
@@ -79,9 +126,12 @@ def _clean(rec: dict[str, str], key: str, tiers: dict[str, int]) -> dict[str, An
     if not number:
         raise ValueError(("member_no", _("The member number is empty.")))
     out: dict[str, Any] = {"name": name[:100], "member_no": number[:40], "_key": number}
-    phone = rec.get("phone", "").strip()
-    if phone:
-        out["phone"] = phone[:30]
+    raw = rec.get("phone", "").strip()
+    phone = clean_phone(raw)
+    if phone is None:
+        out["_warnings"] = [("phone", _("“%(v)s” is not a phone number; left out.") % {"v": raw[:40]})]
+    elif phone:
+        out["phone"] = phone
     raw = rec.get("points", "").strip()
     if raw:
         try:
@@ -104,18 +154,16 @@ def _clean(rec: dict[str, str], key: str, tiers: dict[str, int]) -> dict[str, An
         out["total_spend"] = spend
     raw = rec.get("valid_until", "").strip()
     if raw:
-        match = _DATE.match(raw)  # 2027-06-30, 2027/6/30, 2027年6月30日, or an Excel date (…T00:00:00)
-        try:
-            if match is None:
-                raise ValueError
-            out["valid_until"] = date(*(int(g) for g in match.groups()))
-        except ValueError:
-            raise ValueError(("valid_until", _("Valid until must be a date (YYYY-MM-DD)."))) from None
+        day = parse_date(raw)  # 2027-06-30, 2027/6/30, 2027年6月30日, 20270630, or an Excel date
+        if day is None:
+            raise ValueError(("valid_until", _("Valid until must be a date (YYYY-MM-DD).")))
+        out["valid_until"] = day
     raw = services.normalize_name(rec.get("tier", ""))
     if raw:
-        if raw not in tiers:
+        pk = tiers.get(raw) or tiers.get(raw.lower())
+        if pk is None:
             raise ValueError(("tier", _("Unknown tier “%(v)s”.") % {"v": raw}))
-        out["tier_id"] = tiers[raw]
+        out["tier_id"] = pk
     return out
 
 
@@ -258,6 +306,17 @@ MEMBERS = ImportKind(
     prepare=_prepare,
     clean_row=_clean,
     write=_write,
+    choices=_choices,
+    existing=_existing,
+    example=(
+        ("name", "王芳"),
+        ("member_no", "VIP0001"),
+        ("phone", "13900000001"),
+        ("points", "1200"),
+        ("total_spend", "5600.50"),
+        ("valid_until", "2027-06-30"),
+        ("tier", "金卡"),
+    ),
     note=gettext_lazy(
         "Existing members are found by member number and updated; the points column is the balance to "
         "set (recorded in the points ledger); empty cells leave a member's value as it is."

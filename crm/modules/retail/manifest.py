@@ -40,6 +40,8 @@ MANIFEST = ModuleManifest(
         # Member care: birthdays, upgrades, expiring points and memberships (crm/modules/retail/care.py).
         PeriodicTask(name="crm.modules.retail.tasks.care", every_seconds=86400),
     ),
+    # Members in the core's shared import; offered while retail is on, to holders of retail.manage.
+    import_kinds=("crm.modules.retail.imports.MEMBERS",),
     demo_seeder="crm.modules.retail.demo.seed",
     features=(
         _("Stores and clerks"),

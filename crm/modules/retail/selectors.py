@@ -11,6 +11,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from crm.kernel.tenant_time import tenant_today, tenant_zone
 from crm.platform.errors import NotFound, PermissionDenied
 from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import User
@@ -134,7 +135,7 @@ def points_expiring(
 
 def memberships_expiring(*, actor: User, within_days: int = 30) -> QuerySet[Member]:
     _require_manage(actor)
-    today = timezone.localdate()
+    today = tenant_today()
     return (
         Member.objects.filter(valid_until__gte=today, valid_until__lte=today + timedelta(days=within_days))
         .select_related("tier", "store")
@@ -146,16 +147,21 @@ def memberships_expiring(*, actor: User, within_days: int = 30) -> QuerySet[Memb
 
 
 def results(*, actor: User, days: int = 30) -> dict[str, Any]:
-    """Sales (not voided) in the last `days` days by store, clerk, day and the member's tier at the time of
-    each sale; new and active members and the repeat-purchase rate (share of active members who bought
-    twice or more). A fixed number of grouped queries whatever the data size."""
+    """Sales (not voided) in the last `days` days by store, clerk, day (the tenant's calendar day) and the
+    member's tier at the time of each sale; new and active members and the repeat-purchase rate (share of
+    active members who bought twice or more). A fixed number of grouped queries whatever the data size."""
     _require_manage(actor)
     since = timezone.now() - timedelta(days=days)
     sales = Sale.objects.filter(voided_at__isnull=True, created_at__gte=since)
     agg = {"total": Sum("amount"), "count": Count("id")}
     by_store = list(sales.values("store__name").annotate(**agg).order_by("-total"))
     by_clerk = list(sales.values("clerk__name").annotate(**agg).order_by("-total"))
-    by_day = list(sales.annotate(day=TruncDate("created_at")).values("day").annotate(**agg).order_by("day"))
+    by_day = list(
+        sales.annotate(day=TruncDate("created_at", tzinfo=tenant_zone()))
+        .values("day")
+        .annotate(**agg)
+        .order_by("day")
+    )
     # The tier recorded on each sale (the member's tier when buying), not the member's tier today.
     by_tier = list(sales.values("tier__name").annotate(**agg).order_by("-total"))
     per_member = sales.values("member_id").annotate(n=Count("id"))

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
@@ -16,6 +16,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.kernel.money import parse_amount
 from crm.modules.core.public import Product
 from crm.platform.errors import NotFound, PermissionDenied, ServiceError
 from crm.platform.permissions import Role, check_perm
@@ -347,10 +348,7 @@ class SaleResult:
 
 
 def _parse_amount(value: Any, field: str = "amount") -> Decimal:
-    try:
-        amount = Decimal(str(value)).quantize(CENT)
-    except (InvalidOperation, ValueError):
-        raise ServiceError(_("Enter a valid amount."), field=field) from None
+    amount = parse_amount(value, field=field)
     if amount <= 0 or amount >= MAX_AMOUNT:
         raise ServiceError(_("Enter an amount above zero."), field=field)
     return amount

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -191,8 +191,10 @@ def member_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_perm("retail.manage")
-def member_export(request: HttpRequest) -> HttpResponse:
-    return api.export_csv(selectors.member_list(actor=_user(request)))
+def member_export(request: HttpRequest) -> HttpResponseBase:
+    fmt = request.GET.get("format", "csv")
+    members = selectors.member_list(actor=_user(request))
+    return api.export_members(members, fmt=fmt if fmt in ("csv", "xlsx") else "csv")
 
 
 @require_perm("retail.manage")
@@ -208,8 +210,12 @@ def store_list(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Store added."))
             return redirect("retail:store_list")
     stores = selectors.store_list(actor=user)
+    assign_form = AssignForm()
+    # The clerk choices are rendered once per store: read them once (a ModelChoiceField queries per render).
+    clerks: Any = assign_form.fields["user"]
+    clerks.choices = list(clerks.choices)
     return render(
-        request, "retail/store_list.html", {"stores": stores, "form": form, "assign_form": AssignForm()}
+        request, "retail/store_list.html", {"stores": stores, "form": form, "assign_form": assign_form}
     )
 
 

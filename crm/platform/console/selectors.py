@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from crm.platform.models import ImpersonationSession, OperatorAudit
-from crm.platform.permissions import Role, check_operator
+from crm.platform.permissions import Role, check_operator, role_label
 from crm.platform.registry import registry
 from crm.tenants.accounts.models import User
 from crm.tenants.models import ModuleChange, Tenant, TenantStatus
@@ -147,9 +147,8 @@ def tenant_detail(*, actor: User, tenant: Tenant) -> dict[str, Any]:
     sessions = list(ImpersonationSession.objects.filter(tenant=tenant).select_related("operator")[:50])
     for session in sessions:
         session.flagged = session.pk in flagged  # type: ignore[attr-defined]
-    labels = {str(role.value): role.label for role in Role}
     for user in users:
-        user["role_label"] = labels.get(user["role"], user["role"])
+        user["role_label"] = role_label(user["role"])  # module roles included
     return {
         "modules": module_states(tenant),
         "module_changes": list(ModuleChange.objects.filter(tenant=tenant)[:100]),

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.platform.models import TimeStampedModel
-from crm.platform.permissions import Role
+from crm.platform.permissions import Role, role_choices
 
 
 class UserManager(BaseUserManager["User"]):
@@ -69,7 +69,7 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
     email = models.EmailField(_("email"), unique=True)
     name = models.CharField(_("name"), max_length=100)
     phone = models.CharField(_("phone"), max_length=30, blank=True)
-    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.SALES)
+    role = models.CharField(_("role"), max_length=20, choices=role_choices, default=Role.SALES)
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members", verbose_name=_("team")
     )
@@ -109,7 +109,7 @@ class Invitation(TimeStampedModel):
 
     email = models.EmailField(_("email"))
     name = models.CharField(_("name"), max_length=100, blank=True)
-    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.SALES)
+    role = models.CharField(_("role"), max_length=20, choices=role_choices, default=Role.SALES)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("team"))
     token_hash = models.CharField(max_length=64, unique=True)
     invited_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
@@ -137,12 +137,16 @@ def new_token() -> str:
 
 
 class ApiKey(TimeStampedModel):
-    """A per-tenant API key; only its hash is stored. Requests act as the key's user."""
+    """A per-tenant API key; only its hash is stored. Requests act as the key's user, with that user's
+    role and data scope; a key may be read-only and/or limited to some modules (crm/api/auth.py)."""
 
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(max_length=12, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    read_only = models.BooleanField(_("read-only"), default=False)
+    # Module slugs the key may reach under /api/v1/<slug>/; empty: every module the workspace has.
+    modules = models.JSONField(_("modules"), default=list, blank=True)
     created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

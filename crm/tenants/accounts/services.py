@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.platform.errors import PermissionDenied, ServiceError
-from crm.platform.permissions import TENANT_ROLES, Role, check_perm
+from crm.platform.permissions import Role, check_perm, is_tenant_role
 from crm.tenants.accounts.models import ApiKey, AuditEntry, Invitation, Team, User, hash_token, new_token
 
 INVITE_DAYS = 7
@@ -41,7 +42,7 @@ def audit(
 
 
 def _check_role(role: str, actor: User) -> None:
-    if role not in {r.value for r in TENANT_ROLES}:
+    if not is_tenant_role(role):
         raise ServiceError(_("Unknown role."), field="role")
     if role == Role.OWNER and actor.role != Role.OWNER:
         raise PermissionDenied(_("Only the owner can grant the owner role."))
@@ -276,18 +277,49 @@ def team_save(
     return team
 
 
-def api_key_create(*, actor: User, name: str) -> tuple[ApiKey, str]:
-    """Create a key that acts as `actor`. The raw key is shown once; only its hash is kept."""
+def api_key_create(
+    *,
+    actor: User,
+    name: str,
+    user: User | None = None,
+    read_only: bool = False,
+    modules: Sequence[str] = (),
+) -> tuple[ApiKey, str]:
+    """Create a key that acts as `user` (default: the actor), with that user's role and data scope, for
+    every module or only `modules`, read-only if asked. The raw key is shown once; only its hash is kept."""
+    from crm.platform.registry import registry
+
     check_perm(actor, "workspace.manage_api_keys")
     name = (name or "").strip()
-    if not name:
-        raise ServiceError(_("Give the key a name."), field="name")
+    errors: dict[str, list[str]] = {}
+    if not name or len(name) > 100 or "\x00" in name:
+        errors["name"] = [_("Give the key a name of at most 100 characters.")]
+    user = user or actor
+    if not user.is_active or user.role == "operator":
+        errors["user"] = [_("Choose an active colleague of this workspace.")]
+    chosen = sorted(set(modules))
+    api_modules = {m.slug for m in registry.all() if m.api_urls}
+    if unknown := [m for m in chosen if m not in api_modules]:
+        errors["modules"] = [_("Unknown module: %(names)s") % {"names": ", ".join(unknown)}]
+    if errors:
+        raise ServiceError(_("Please correct the errors below."), fields=errors)
     raw = f"crm_{new_token()}"
     with transaction.atomic():
         key = ApiKey.objects.create(
-            name=name, prefix=raw[:12], key_hash=hash_token(raw), user=actor, created_by=actor
+            name=name,
+            prefix=raw[:12],
+            key_hash=hash_token(raw),
+            user=user,
+            created_by=actor,
+            read_only=read_only,
+            modules=chosen,
         )
-        audit(actor=actor, action="api_key.create", target=key, detail={"name": name})
+        audit(
+            actor=actor,
+            action="api_key.create",
+            target=key,
+            detail={"name": name, "user": user.pk, "read_only": read_only, "modules": chosen},
+        )
     return key, raw
 
 

@@ -106,6 +106,8 @@ class Command(BaseCommand):
             modules=[module],
             sales_modes=[slug],
             language="zh-hans",
+            # Each demo workspace shows its sales mode's module, built or not (coming soon, not billed).
+            allow_unavailable=True,
         )
         tenant = result.tenant
         with schema_context(tenant.schema_name):

@@ -1,0 +1,169 @@
+"""Operations at many tenants: creating N workspaces through signup, a no-op migrate and a one-column migrate
+across all of them (django-tenants' `migrate_schemas` vs this project's `migrate_tenants`), the beat
+fan-out over N tenants, and the catalogue each tenant schema costs.
+
+BENCH_TENANTS (default 1,000) workspaces are created and, with their schemas, dropped again at the end.
+BENCH_STANDARD=0 skips the (slow, quadratic) standard `migrate_schemas` runs.
+
+The one-column migration: retail's 0003 (a nullable FK column with its index and constraint, plus a
+one-statement backfill) is unapplied in every schema in one batch of SQL (column dropped, migration record
+deleted), then each command is timed bringing all schemas back.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from typing import Any
+
+from django.core.management import call_command
+from django.db import connection
+
+from crm.tenants import migrator, provisioning
+from crm.tenants.models import Tenant, TenantStatus
+from crm.tenants.services import tenant_signup
+
+PREFIX = "bscale"
+SIGNUPS = 10
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _create(n: int) -> tuple[list[str], list[float]]:
+    """N workspaces: the first and last SIGNUPS through the signup service (timed: creation stays flat as
+    tenants accumulate), the ones between by the same clone signup uses, without the password hashing and
+    the owner account (about 1 s of each signup here, and not what grows with the tenant count)."""
+    schemas: list[str] = []
+    times: list[float] = []
+    for i in range(n):
+        started = time.perf_counter()
+        if i < SIGNUPS or i >= n - SIGNUPS:
+            result = tenant_signup(
+                company=f"规模测试 {i}",
+                slug=f"{PREFIX}{i}",
+                owner_name="测试",
+                email=f"owner{i}@{PREFIX}.example.com",
+                password="Bench-Password-2026",
+                modules=["retail"],
+            )
+            schemas.append(result.tenant.schema_name)
+            times.append((time.perf_counter() - started) * 1000)
+        else:
+            name = provisioning.new_schema_name()
+            provisioning.schema_clone(name)
+            Tenant.objects.create(schema_name=name, slug=f"{PREFIX}{i}", name=name, status=TenantStatus.TRIAL)
+            schemas.append(name)
+    return schemas, times
+
+
+def _unapply_sql(schema: str) -> str:
+    # A quoted schema name from our own rows: no input reaches this SQL.
+    table = f"{_q(schema)}.retail_sale"
+    history = f"{_q(schema)}.django_migrations"
+    drop = f"ALTER TABLE {table} DROP COLUMN IF EXISTS tier_id"
+    forget = f"DELETE FROM {history} WHERE app = 'retail' AND name = '0003_sale_tier'"  # noqa: S608
+    return f"{drop};{forget}"
+
+
+def _unapply_retail_0003(schemas: list[str]) -> None:
+    with connection.cursor() as cursor:
+        for start in range(0, len(schemas), 200):
+            cursor.execute(";".join(_unapply_sql(s) for s in schemas[start : start + 200]))
+
+
+def _timed(fn: Any) -> float:
+    started = time.perf_counter()
+    fn()
+    return round(time.perf_counter() - started, 2)
+
+
+def _catalogue(schema: str) -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relkind, count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s GROUP BY 1",
+            [schema],
+        )
+        kinds = dict(cursor.fetchall())
+        cursor.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind IN ('r', 'i')",
+            [schema],
+        )
+        size = int(cursor.fetchone()[0])
+    return {
+        "relations": sum(kinds.values()),
+        "tables": kinds.get("r", 0),
+        "indexes": kinds.get("i", 0),
+        "sequences": kinds.get("S", 0),
+        "empty_size_kb": size // 1024,
+    }
+
+
+def _fanout(n_expected: int) -> dict[str, Any]:
+    from celery import current_app
+
+    from crm.platform.tasks import module_fanout
+
+    started = time.perf_counter()
+    queued = module_fanout("core", "crm.modules.core.tasks.task_reminders")
+    seconds = time.perf_counter() - started
+    current_app.control.purge()  # nobody consumes them here
+    return {
+        "queued": queued,
+        "seconds": round(seconds, 2),
+        "ms_per_tenant": round(seconds * 1000 / queued, 2),
+    }
+
+
+def _cleanup() -> None:
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    for tenant in Tenant.objects.filter(slug__startswith=PREFIX):
+        tenant.delete(force_drop=True)  # type: ignore[call-arg]
+
+
+def run() -> dict[str, Any]:
+    n = int(os.environ.get("BENCH_TENANTS", "1000"))
+    standard = os.environ.get("BENCH_STANDARD", "1") != "0"
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+    provisioning.template_ensure()
+    _cleanup()
+    out: dict[str, Any] = {"tenants": n}
+    try:
+        schemas, times = _create(n)
+        half = max(1, len(times) // 2)
+        out["signup_ms"] = {
+            "first_signups_median": round(statistics.median(times[:half]), 1),
+            "last_signups_median": round(statistics.median(times[half:] or times), 1),
+        }
+        total_schemas = Tenant.objects.exclude(status=TenantStatus.PLATFORM).count()
+        out["schemas_migrated_over"] = total_schemas
+        out["catalogue_per_tenant"] = _catalogue(schemas[0])
+        out["noop_migrate_s"] = {"migrate_tenants": _timed(lambda: migrator.migrate_tenants(workers=2))}
+        if standard:
+            out["noop_migrate_s"]["migrate_schemas"] = _timed(
+                lambda: call_command("migrate_schemas", tenant=True, interactive=False, verbosity=0)
+            )
+        one_column: dict[str, Any] = {}
+        _unapply_retail_0003(schemas)
+        report: list[migrator.MigrateReport] = []
+        one_column["migrate_tenants_2_workers"] = _timed(
+            lambda: report.append(migrator.migrate_tenants(workers=2))
+        )
+        one_column["migrated"] = len(report[0].migrated)
+        one_column["failed"] = len(report[0].failed)
+        if standard:
+            _unapply_retail_0003(schemas)
+            one_column["migrate_schemas"] = _timed(
+                lambda: call_command("migrate_schemas", tenant=True, interactive=False, verbosity=0)
+            )
+        out["one_column_migrate_s"] = one_column
+        out["stale_after"] = len(migrator.stale_schemas(schemas))
+        out["beat_fanout"] = _fanout(n)
+    finally:
+        _cleanup()
+    return out
