@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "crm.kernel.tenant_time.TenantTimeZoneMiddleware",  # the workspace's time zone for the whole request
     "crm.platform.middleware.RequestLogContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "crm.platform.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -279,6 +280,8 @@ CELERY_BEAT_SCHEDULE = {
 # Billing. No STRIPE_SECRET_KEY: offline mode (ledger invoices marked manual, paid by operators).
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+
+CSP_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", default=False)
 
 # Outbound webhooks (crm/modules/webhooks). In production endpoints must be https:// public addresses;
 # development and tests allow http:// and loopback receivers.

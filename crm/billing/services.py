@@ -1206,6 +1206,49 @@ def tenant_export_write(*, tenant: Tenant, now: datetime | None = None) -> Path:
     return path
 
 
+def _now_ts() -> float:
+    return timezone.now().timestamp()
+
+
+EXPORT_MARKER = "requested.marker"  # in the tenant's export folder while an owner's export is being made
+
+
+def tenant_export_request(*, actor: Any, tenant: Tenant) -> None:
+    """The owner asks for a full export of the workspace (also while it is suspended: the data are theirs).
+    Made by a worker; a second request while one is being made is refused rather than doubled."""
+    from crm.kernel.dispatch import enqueue
+    from crm.platform.permissions import check_perm
+
+    check_perm(actor, "billing.manage", _("Only the workspace owner can export all its data."))
+    folder = _export_dir(tenant)
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / EXPORT_MARKER
+    recent = marker.exists() and (_now_ts() - marker.stat().st_mtime) < 3600
+    if recent:
+        raise ServiceError(_("An export is already being prepared; it appears below when it is ready."))
+    marker.write_text(str(getattr(actor, "pk", "")))
+    enqueue("crm.billing.tasks.workspace_export", args=[tenant.pk])
+
+
+def tenant_export_pending(*, tenant: Tenant) -> bool:
+    marker = _export_dir(tenant) / EXPORT_MARKER
+    return marker.exists() and (_now_ts() - marker.stat().st_mtime) < 3600
+
+
+def tenant_export_run(*, tenant_id: int) -> Path | None:
+    """Worker side of tenant_export_request (idempotent: without a pending request it does nothing)."""
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        return None
+    marker = _export_dir(tenant) / EXPORT_MARKER
+    if not marker.exists():
+        return None
+    try:
+        return tenant_export_write(tenant=tenant)
+    finally:
+        marker.unlink(missing_ok=True)
+
+
 def tenant_exports(*, tenant: Tenant) -> list[Path]:
     folder = _export_dir(tenant)
     return sorted(folder.glob("*.zip"), reverse=True) if folder.is_dir() else []

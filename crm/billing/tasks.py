@@ -53,3 +53,11 @@ def run_dunning() -> int:
     from crm.billing.services import dunning_run
 
     return dunning_run()
+
+
+@shared_task(name="crm.billing.tasks.workspace_export", ignore_result=True)
+def workspace_export(tenant_id: int) -> None:
+    """A full export the owner asked for (crm.billing.services.tenant_export_request)."""
+    from crm.billing.services import tenant_export_run
+
+    tenant_export_run(tenant_id=tenant_id)

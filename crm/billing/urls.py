@@ -13,6 +13,8 @@ urlpatterns = [
     path("cancel/", views.cancel, name="cancel"),
     path("return/", views.returned, name="returned"),
     path("invoices/<int:invoice_id>/pdf/", views.invoice_pdf_download, name="invoice-pdf"),
+    path("export/", views.workspace_export, name="export"),
+    path("export/<str:name>", views.workspace_export_download, name="export-download"),
 ]
 
 # Public host: the Stripe webhook and the operator's billing pages (included from config/urls_public.py).

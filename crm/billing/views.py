@@ -58,6 +58,37 @@ def billing_page(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_perm("billing.manage")
+@require_http_methods(["GET", "POST"])
+def workspace_export(request: HttpRequest) -> HttpResponse:
+    """The owner's full export of the workspace: one CSV per table in a zip, made by a worker. Reachable
+    while the workspace is suspended (the data belong to the owner); the page polls until it is ready."""
+    tenant = request.tenant  # type: ignore[attr-defined]
+    if request.method == "POST":
+        flash_call(
+            request,
+            lambda: services.tenant_export_request(actor=request.user, tenant=tenant),
+            _("Your export is being prepared; this page shows it when it is ready."),
+        )
+        return redirect("billing:export")
+    context = {
+        "exports": [p.name for p in services.tenant_exports(tenant=tenant)],
+        "pending": services.tenant_export_pending(tenant=tenant),
+    }
+    template = "billing/_exports.html" if request.headers.get("HX-Request") else "billing/export.html"
+    return render(request, template, context)
+
+
+@require_perm("billing.manage")
+@require_GET
+def workspace_export_download(request: HttpRequest, name: str) -> HttpResponse:
+    # Only files the service lists for this workspace's own folder: no path from the URL reaches the disk.
+    for path in services.tenant_exports(tenant=request.tenant):  # type: ignore[attr-defined]
+        if path.name == name:
+            return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)  # type: ignore[return-value]
+    raise Http404
+
+
 def _pdf_response(invoice: Invoice) -> HttpResponse:
     # Made on the fly from the invoice rows (crm.billing.pdf): no stored file, so no path to leak.
     response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")

@@ -12,6 +12,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from crm.platform.logging import current_tenant
+from crm.platform.permissions import has_perm
 from crm.platform.registry import registry
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -87,7 +88,10 @@ class TenantStatusMiddleware:
                 msg = _("This workspace is suspended. Please contact support; no data has been deleted.")
                 if api:
                     return error_payload("tenant_suspended", msg, 403)
-                return render(request, "platform/suspended.html", {"message": msg}, status=403)
+                # The owner can always take the data out: /billing/export/ stays reachable.
+                can_export = has_perm(getattr(request, "user", None), "billing.manage")  # type: ignore[arg-type]
+                context = {"message": msg, "can_export": can_export}
+                return render(request, "platform/suspended.html", context, status=403)
             if request.method not in SAFE_METHODS and not request.path.startswith(READ_ONLY_ALLOWED_WRITES):
                 msg = _("This workspace is read-only until the overdue invoice is paid. Nothing was changed.")
                 if api:
