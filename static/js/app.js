@@ -1,5 +1,5 @@
 /* The app shell's only script: sheets, confirmations, self-submitting selects, charts. Pages carry data-
-   attributes and JSON (json_script); no inline scripts, so a Content-Security-Policy can forbid them. */
+   attributes (JSON in data-chart-json); no <script> blocks at all, so a Content-Security-Policy can forbid them. */
 (function () {
   "use strict";
   var lang = document.documentElement.lang || "en";
@@ -50,13 +50,13 @@
     if (t instanceof HTMLSelectElement && t.hasAttribute("data-autosubmit") && t.form) t.form.submit();
   });
 
-  /* Charts: <div class="chart" data-chart="bar|line|stack" data-chart-source="json-script-id"
+  /* Charts: <div class="chart" data-chart="bar|line|stack" data-chart-json="{{ data|to_json }}"
      data-chart-x="key" data-chart-y="key" (bar/line) or data-chart-series="key" data-chart-matrix="key" (stack)
      data-chart-money="1" data-chart-empty="what to do instead">. Sized to their card, resized with the window. */
   var charts = [];
   function readSource(el) {
-    var src = document.getElementById(el.getAttribute("data-chart-source"));
-    return src ? JSON.parse(src.textContent) : {};
+    var json = el.getAttribute("data-chart-json");
+    return json ? JSON.parse(json) : {};
   }
   function isEmpty(series) {
     return !series.length || series.every(function (s) { return !s.data.length || s.data.every(function (v) { return !Number(v); }); });

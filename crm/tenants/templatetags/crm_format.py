@@ -120,3 +120,14 @@ def actor_kind(kind: str) -> str:
     return {"user": _("workspace user"), "operator": _("operator"), "system": _("system")}.get(
         str(kind), str(kind)
     )
+
+
+@register.filter
+def to_json(value: Any) -> str:
+    """Chart data for a data- attribute (`data-chart-json="{{ chart|to_json }}"`; autoescaping quotes it):
+    no <script> block, not even a JSON one, so the page passes the Content-Security-Policy checks."""
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False)
