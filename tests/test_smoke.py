@@ -26,6 +26,6 @@ def test_users_live_in_their_own_schema(alpha, beta):
 def test_menu_marks_only_the_most_specific_entry_as_current(alpha):
     # /retail/ (member lookup) is a prefix of /retail/members/: only "Members" is the current page.
     html = alpha.client("manager").get("/retail/members/").content.decode()
-    nav = html.split("<nav>", 1)[1].split("</nav>", 1)[0]
+    nav = html.split('data-testid="sidenav"', 1)[1].split("</aside>", 1)[0]
     assert nav.count('class="active"') == 1
-    assert 'href="/retail/members/" class="active"' in nav
+    assert 'href="/retail/members/" class="active" aria-current="page"' in nav

@@ -37,7 +37,8 @@ def menu_hrefs(manifest: ModuleManifest) -> set[str]:
 
 
 def nav_hrefs(page: Any) -> set[str]:
-    return set(page.locator("header nav a").evaluate_all("links => links.map(a => a.getAttribute('href'))"))
+    links = page.locator(".sidenav .nav-group a")
+    return set(links.evaluate_all("links => links.map(a => a.getAttribute('href'))"))
 
 
 def test_owner_turns_a_module_on_and_off(

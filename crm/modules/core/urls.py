@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm.modules.core import views
+from crm.modules.core import views, views_quick
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -36,6 +36,7 @@ urlpatterns = [
     path("pool/settings/", views.pool_settings, name="pool_settings"),
     path("handover/", views.handover, name="handover"),
     path("search/", views.search, name="search"),
+    path("quick/log/", views_quick.quick_log, name="quick_log"),
     path("reports/weekly/", views.weekly_list, name="weekly_list"),
     path("reports/weekly/<int:pk>/", views.weekly_detail, name="weekly_detail"),
 ]

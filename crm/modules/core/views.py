@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.kernel import hooks
+from crm.platform.context_processors import landing_url
 from crm.platform.decorators import require_perm
 from crm.platform.errors import ServiceError, flash_call, show_on_form
 from crm.platform.permissions import data_scope, has_perm
@@ -50,6 +51,9 @@ def home(request: HttpRequest) -> HttpResponse:
     """The rep's dashboard (follow-ups due, customers by stage, my week); managers and admins also get the
     team view (activity per person, customers by owner and stage, overdue follow-ups)."""
     user = _user(request)
+    landing = landing_url(request.tenant, user)  # type: ignore[attr-defined]
+    if landing:  # each role lands where it works: a store clerk on the member lookup
+        return redirect(landing)
     # Widgets that enabled modules add to the dashboard (module contract: hidden when the module is off).
     # Placeholders only: each widget fetches its own data from `widget` below.
     widgets = hooks.widgets_for(user, enabled_modules(request.tenant))  # type: ignore[attr-defined]

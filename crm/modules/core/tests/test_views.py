@@ -46,7 +46,9 @@ def test_clerk_gets_403_on_customer_pages(alpha):
     client = alpha.client("clerk")
     for url in ("/customers/", "/customers/new/", "/tasks/", "/pool/", "/handover/"):
         assert client.get(url).status_code == 403, url
-    assert client.get("/").status_code == 200  # home still works (without customer widgets)
+    # Home sends a clerk where they work: the retail member lookup (issue 10: each role lands where it works)
+    home = client.get("/")
+    assert home.status_code == 302 and home["Location"] == "/retail/"
     assert client.get("/products/").status_code == 200
 
 
