@@ -85,7 +85,7 @@ def test_report_pages_for_managers_only_and_constant_queries(alpha, path):
     if "reminders" in path:
         assert "R0001" in html and "R0029" in html  # all 30 memberships lapse in 3 days
     else:
-        assert "<td>春熙路店</td><td>11</td><td>210.00</td>" in html
+        assert "<td>春熙路店</td><td>11</td><td>¥210.00</td>" in html  # money the Chinese way (¥, separators)
     assert len(small) == len(large), (len(small), len(large))
 
 
