@@ -1,9 +1,9 @@
 """Security headers on every answer. The Content-Security-Policy allows scripts only from this site's own
 static files (htmx, ECharts, the app's scripts: no inline script, no eval), styles from the site (inline
 style attributes allowed: templates set widths and colours per element), images and fonts from the site or
-data: URIs, and no framing or plugins. (No form-action: browsers apply it to the redirect after a POST, and
-signup, support sessions and Stripe Checkout all redirect a form to another origin.) Development and production use the same
-policy (CSP_REPORT_ONLY=1 turns it into a report-only header while a change is tried)."""
+data: URIs, and no framing or plugins. No form-action: browsers apply it to the redirect after a POST, and
+signup, support sessions and Stripe Checkout all redirect a form to another origin. Development and
+production use the same policy (CSP_REPORT_ONLY=1 makes it report-only while a change is tried)."""
 
 from __future__ import annotations
 
