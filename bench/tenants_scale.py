@@ -3,7 +3,8 @@ across all of them (django-tenants' `migrate_schemas` vs this project's `migrate
 fan-out over N tenants, and the catalogue each tenant schema costs.
 
 BENCH_TENANTS (default 1,000) workspaces are created and, with their schemas, dropped again at the end.
-BENCH_STANDARD=0 skips the (slow, quadratic) standard `migrate_schemas` runs.
+BENCH_STANDARD=0 skips the (slow, quadratic) standard `migrate_schemas` runs; BENCH_ONE_COLUMN=0 skips the
+one-column migration (the no-op figures alone).
 
 The one-column migration: retail's 0003 (a nullable FK column with its index and constraint, plus a
 one-statement backfill) is unapplied in every schema in one batch of SQL (column dropped, migration record
@@ -149,6 +150,9 @@ def run() -> dict[str, Any]:
                 lambda: call_command("migrate_schemas", tenant=True, interactive=False, verbosity=0)
             )
         one_column: dict[str, Any] = {}
+        if os.environ.get("BENCH_ONE_COLUMN", "1") == "0":
+            out["beat_fanout"] = _fanout(n)
+            return out
         _unapply_retail_0003(schemas)
         report: list[migrator.MigrateReport] = []
         one_column["migrate_tenants_2_workers"] = _timed(
