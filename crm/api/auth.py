@@ -4,6 +4,7 @@ A key acts as its user (role and data scope included). A read-only key answers 4
 HEAD and OPTIONS; a key limited to modules reaches only `/api/v1/<slug>/` of those modules (plus `me/`
 and the schema). Failed key checks are limited per client address and per workspace: past the limit the
 key is not even looked up and the answer is 429 until the window passes, so keys cannot be guessed.
+While the cache is away the limit is off (fails open, like the API throttle; crm/platform/cache.py).
 """
 
 from __future__ import annotations
@@ -46,12 +47,12 @@ def _failure_keys(request: Request) -> tuple[str, str]:
     return f"apikey-fail:{schema}:ip:{_client_ip(request)}", f"apikey-fail:{schema}:all"
 
 
-def _count(key: str) -> int:
-    try:
-        return int(cache.get(key) or 0)
-    except Exception:  # cache away: refuse to guess, count as over the limit (fail closed)
-        log.warning("API key failure counter unavailable; refusing key checks meanwhile")
-        return 10**9
+def _counts(keys: tuple[str, ...]) -> list[int]:
+    """The failure counters, in one cache round trip (every API-key request reads them). The project's
+    cache answers a miss while Redis is away, so the limit then fails open like the API throttle: keys are
+    still checked one by one against their hashes, only the guessing limit is off until Redis is back."""
+    found = cache.get_many(list(keys))
+    return [int(found.get(key) or 0) for key in keys]
 
 
 def _record_failure(request: Request) -> None:
@@ -60,7 +61,7 @@ def _record_failure(request: Request) -> None:
         try:
             if not cache.add(key, 1, window):
                 cache.incr(key)
-        except Exception:  # the next check fails closed anyway
+        except Exception:  # a counter that cannot be written is a miss next time (see _counts)
             log.warning("API key failure counter unavailable")
 
 
@@ -72,8 +73,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not header.startswith(f"{self.keyword} "):
             return None
         per_ip, per_tenant, window = _limits()
-        ip_key, tenant_key = _failure_keys(request)
-        if _count(ip_key) >= per_ip or _count(tenant_key) >= per_tenant:
+        ip_failures, tenant_failures = _counts(_failure_keys(request))
+        if ip_failures >= per_ip or tenant_failures >= per_tenant:
             raise exceptions.Throttled(
                 wait=window, detail=_("Too many failed API key attempts; try again later.")
             )

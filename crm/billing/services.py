@@ -1220,17 +1220,16 @@ def tenant_export_request(*, actor: Any, tenant: Tenant) -> None:
     from crm.platform.permissions import check_perm
 
     check_perm(actor, "billing.manage", _("Only the workspace owner can export all its data."))
+    if tenant_export_pending(tenant=tenant):
+        raise ServiceError(_("An export is already being prepared; it appears below when it is ready."))
     folder = _export_dir(tenant)
     folder.mkdir(parents=True, exist_ok=True)
-    marker = folder / EXPORT_MARKER
-    recent = marker.exists() and (_now_ts() - marker.stat().st_mtime) < 3600
-    if recent:
-        raise ServiceError(_("An export is already being prepared; it appears below when it is ready."))
-    marker.write_text(str(getattr(actor, "pk", "")))
+    (folder / EXPORT_MARKER).write_text(str(getattr(actor, "pk", "")))
     enqueue("crm.billing.tasks.workspace_export", args=[tenant.pk])
 
 
 def tenant_export_pending(*, tenant: Tenant) -> bool:
+    """An owner's export was asked for within the last hour and is not written yet."""
     marker = _export_dir(tenant) / EXPORT_MARKER
     return marker.exists() and (_now_ts() - marker.stat().st_mtime) < 3600
 
@@ -1252,6 +1251,12 @@ def tenant_export_run(*, tenant_id: int) -> Path | None:
 def tenant_exports(*, tenant: Tenant) -> list[Path]:
     folder = _export_dir(tenant)
     return sorted(folder.glob("*.zip"), reverse=True) if folder.is_dir() else []
+
+
+def tenant_export_file(*, tenant: Tenant, name: str) -> Path | None:
+    """The export called `name` among those listed for this tenant's own folder: no path from a URL ever
+    reaches the disk."""
+    return next((p for p in tenant_exports(tenant=tenant) if p.name == name), None)
 
 
 def tenant_close(*, actor: Any, tenant: Tenant, now: datetime | None = None) -> Path:

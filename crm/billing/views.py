@@ -82,11 +82,10 @@ def workspace_export(request: HttpRequest) -> HttpResponse:
 @require_perm("billing.manage")
 @require_GET
 def workspace_export_download(request: HttpRequest, name: str) -> HttpResponse:
-    # Only files the service lists for this workspace's own folder: no path from the URL reaches the disk.
-    for path in services.tenant_exports(tenant=request.tenant):  # type: ignore[attr-defined]
-        if path.name == name:
-            return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)  # type: ignore[return-value]
-    raise Http404
+    path = services.tenant_export_file(tenant=request.tenant, name=name)  # type: ignore[attr-defined]
+    if path is None:
+        raise Http404
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)  # type: ignore[return-value]
 
 
 def _pdf_response(invoice: Invoice) -> HttpResponse:
@@ -237,13 +236,11 @@ def console_close(request: HttpRequest, tenant_id: int) -> HttpResponse:
 @operator_required
 @require_GET
 def console_export(request: HttpRequest, tenant_id: int, name: str) -> HttpResponse:
-    # Only files the service lists for this tenant's own folder: no path from the URL reaches the disk.
-    tenant = get_object_or_404(Tenant, pk=tenant_id)
-    for path in services.tenant_exports(tenant=tenant):
-        if path.name == name:
-            # A streaming response (the console's decorator is typed for HttpResponse only).
-            return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)  # type: ignore[return-value]
-    raise Http404
+    path = services.tenant_export_file(tenant=get_object_or_404(Tenant, pk=tenant_id), name=name)
+    if path is None:
+        raise Http404
+    # A streaming response (the console's decorator is typed for HttpResponse only).
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)  # type: ignore[return-value]
 
 
 class DiscountForm(forms.Form):

@@ -246,7 +246,8 @@ def _ordered_schemas(only: Iterable[str] | None = None) -> tuple[list[str], list
     rest: list[str] = []
     for schema, status in rows.values_list("schema_name", "status"):
         (first if status in (TenantStatus.TEMPLATE, TenantStatus.POOL) else rest).append(schema)
-    first.sort(key=lambda s: (s != _template(), 0))
+    template = _template()
+    first.sort(key=lambda s: s != template)  # the template before the spares (a stable sort)
     return first, rest
 
 

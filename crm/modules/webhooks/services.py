@@ -164,6 +164,17 @@ def _workspace() -> str:
 # --- events -----------------------------------------------------------------------------------------------
 
 
+def _envelope(event: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body every delivery of one event carries (the same id for every endpoint)."""
+    return {
+        "id": f"evt_{uuid.uuid4().hex}",
+        "type": event,
+        "created": timezone.now().isoformat(),
+        "workspace": _workspace(),
+        "data": data,
+    }
+
+
 def emit(event: str, *, data: dict[str, Any]) -> list[int]:
     """Record `event` for every active endpoint of this workspace subscribed to it, in the caller's
     transaction, and queue the first attempts on commit. Returns the delivery ids (none: nobody listens)."""
@@ -172,18 +183,11 @@ def emit(event: str, *, data: dict[str, Any]) -> list[int]:
     endpoints = list(Endpoint.objects.filter(is_active=True, events__contains=[event]).only("pk"))
     if not endpoints:
         return []
-    event_id = f"evt_{uuid.uuid4().hex}"
-    body = {
-        "id": event_id,
-        "type": event,
-        "created": timezone.now().isoformat(),
-        "workspace": _workspace(),
-        "data": data,
-    }
+    body = _envelope(event, data)
     now = timezone.now()
     rows = Delivery.objects.bulk_create(
         [
-            Delivery(endpoint=e, event=event, event_id=event_id, payload=body, next_attempt_at=now)
+            Delivery(endpoint=e, event=event, event_id=body["id"], payload=body, next_attempt_at=now)
             for e in endpoints
         ]
     )
@@ -205,16 +209,9 @@ def _queue(ids: list[int]) -> None:
 def send_test(*, actor: User, endpoint: Endpoint) -> Delivery:
     """A `ping` event to this endpoint only, attempted right away; the result is on the delivery."""
     check_perm(actor, "webhooks.manage")
-    event_id = f"evt_{uuid.uuid4().hex}"
-    body = {
-        "id": event_id,
-        "type": "ping",
-        "created": timezone.now().isoformat(),
-        "workspace": _workspace(),
-        "data": {"message": "ping"},
-    }
+    body = _envelope("ping", {"message": "ping"})
     delivery = Delivery.objects.create(
-        endpoint=endpoint, event="ping", event_id=event_id, payload=body, next_attempt_at=timezone.now()
+        endpoint=endpoint, event="ping", event_id=body["id"], payload=body, next_attempt_at=timezone.now()
     )
     attempt(delivery_id=delivery.pk, force=True)
     delivery.refresh_from_db()

@@ -36,11 +36,12 @@ def _zh() -> bool:
 
 @register.filter
 def money(value: Any) -> str:
+    from crm.kernel.money import Money
+
     number = _number(value)
-    if number is None:
+    if number is None or not number.is_finite():
         return ""
-    sign = "-" if number < 0 else ""
-    return f"{sign}¥{abs(number):,.2f}"
+    return str(Money(number))  # the one spelling of money: ¥1,234.50, -¥5.00
 
 
 @register.filter
