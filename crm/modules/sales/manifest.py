@@ -1,13 +1,40 @@
-"""Manifest of the sales documents module."""
+"""Manifest of the sales documents capability (never sold alone: selling modules pull it in by `depends`)."""
 
 from django.utils.translation import gettext_lazy as _
 
+from crm.platform.permissions import Role
 from crm.platform.registry import ModuleManifest
+
+SELLERS = (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES)
+MANAGERS = (Role.OWNER, Role.ADMIN, Role.MANAGER)
+MONEY_PEOPLE = (Role.OWNER, Role.ADMIN, Role.FINANCE)
 
 MANIFEST = ModuleManifest(
     slug="sales",
     name=_("Sales documents"),
-    summary=_("Quotes, orders, contracts and receivables shared by the selling modules."),
+    summary=_("Opportunities, quotes, contracts and orders, receivables, fapiao and targets."),
     kind="capability",
     app_label="sales",
+    urls="crm.modules.sales.urls",
+    api_urls="crm.modules.sales.api_urls",
+    permissions={
+        # Opportunities, quotes and contracts a user may see follow the data scope; these say who may write.
+        "sales.opportunity_edit": SELLERS,
+        "sales.pipeline_reports": MANAGERS,
+        "sales.quote_edit": SELLERS,
+        "sales.contract_edit": SELLERS,
+        "sales.contract_cancel": MANAGERS,
+        # Unit costs and margins (a tenant setting may show reps the margin percent, never unit costs).
+        "sales.view_costs": MONEY_PEOPLE,
+        # Receivables: reps record receipts of their customers; finance sees and reverses all of them.
+        "sales.receipt_record": (*SELLERS, Role.FINANCE),
+        "sales.receipt_reverse": MONEY_PEOPLE,
+        "sales.receivables_all": MONEY_PEOPLE,
+        "sales.receivables_reports": (*MANAGERS, Role.FINANCE),
+        # Fapiao: reps request, finance records what was issued.
+        "sales.invoice_request": (*SELLERS, Role.FINANCE),
+        "sales.fapiao_record": MONEY_PEOPLE,
+        "sales.targets_manage": MANAGERS,
+        "sales.settings": (Role.OWNER, Role.ADMIN),
+    },
 )

@@ -1,0 +1,5 @@
+"""HTML routes: receivables (filled by its area)."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []
