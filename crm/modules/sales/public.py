@@ -1,0 +1,26 @@
+"""What other modules may import from the sales capability (service, trade and the other selling modules).
+Each area adds its public services and selectors here."""
+
+from __future__ import annotations
+
+from crm.modules.sales.models import (
+    Contract,
+    ContractLine,
+    Installment,
+    Opportunity,
+    Quote,
+    QuoteLine,
+    Receipt,
+    Stage,
+)
+
+__all__ = [
+    "Contract",
+    "ContractLine",
+    "Installment",
+    "Opportunity",
+    "Quote",
+    "QuoteLine",
+    "Receipt",
+    "Stage",
+]
