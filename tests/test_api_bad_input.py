@@ -171,3 +171,24 @@ def test_bad_query_parameters_are_400s(alpha, path):
     response = call(alpha.client("owner"), "get", path)
     assert response.status_code == 400, (path, response.status_code)
     assert set(json.loads(response.content_bytes)["error"]) == {"code", "message", "fields"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/", "/api/v1/core/customers/", "/api/v2/x"])
+def test_the_api_on_the_public_host_is_a_json_404(world, public_client, path):
+    response = public_client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert json.loads(response.content)["error"]["code"] == "not_found"
+
+
+def test_a_user_without_a_team_and_language_conforms_and_language_is_a_choice(alpha):
+    # Given a rep without a team (team_name null) and without a language (the workspace default)
+    client = alpha.client("owner")
+    me = alpha.client("sales")
+    assert (
+        me.patch("/api/v1/me/", {"language": "klingon"}, content_type="application/json").status_code == 400
+    )
+    assert me.patch("/api/v1/me/", {"language": ""}, content_type="application/json").status_code == 200
+    rows = client.get("/api/v1/users/").json()["results"]
+    assert any(r["team_name"] is None for r in rows)
+    assert {r["language"] for r in rows} <= {"", "zh-hans", "en"}

@@ -204,3 +204,12 @@ def test_answers_match_the_documented_schemas(alpha, openapi):
     # Billing: the change preview builds its answer by hand.
     call(owner, "get", "/billing/preview/", 200, query="?module=dummy&action=enable")
     call(owner, "get", "/billing/invoices/", 200)
+
+
+def test_read_only_and_upload_limit_answers_are_documented_on_writes_only(openapi):
+    customers = openapi["paths"][f"{API}/core/customers/"]
+    assert {"413", "423"} <= set(customers["post"]["responses"])
+    assert "423" not in customers["get"]["responses"]
+    assert customers["post"]["responses"]["423"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }

@@ -30,6 +30,11 @@ ERROR_STATUSES = {
     "404": "No such route or object (also every route of a module the workspace has not enabled).",
     "429": "The workspace's request budget is used up; retry later.",
 }
+# Only for writes: a read-only workspace still answers reads.
+WRITE_ERROR_STATUSES = {
+    "413": "The request body is over the upload limit; nothing was changed.",
+    "423": "The workspace is read-only (suspended); nothing was changed. Reads still work.",
+}
 
 
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
@@ -37,8 +42,11 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for operations in result.get("paths", {}).values():
-        for operation in operations.values():
+        for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            for code, description in ERROR_STATUSES.items():
+            statuses = dict(ERROR_STATUSES)
+            if method in ("post", "put", "patch", "delete"):
+                statuses.update(WRITE_ERROR_STATUSES)
+            for code, description in statuses.items():
                 responses.setdefault(code, {"description": description, "content": ref})
     return result

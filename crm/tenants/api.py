@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -45,7 +46,14 @@ def teams_for_api() -> QuerySet[Team]:
 # Serializers
 
 
+def _language_field(**kwargs: Any) -> serializers.ChoiceField:
+    # Blank is "the workspace default"; otherwise one of the shipped languages (as the model's choices).
+    return serializers.ChoiceField(choices=list(settings.LANGUAGES), allow_blank=True, **kwargs)
+
+
 class MeSerializer(serializers.ModelSerializer[User]):
+    language = _language_field(required=False)
+
     class Meta:
         model = User
         fields = ["id", "email", "name", "phone", "role", "team", "language"]
@@ -55,11 +63,12 @@ class MeSerializer(serializers.ModelSerializer[User]):
 class MeUpdateSerializer(serializers.Serializer[User]):
     name = serializers.CharField(max_length=100, required=False)
     phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
-    language = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    language = _language_field(required=False)
 
 
 class UserSerializer(serializers.ModelSerializer[User]):
-    team_name = serializers.CharField(source="team.name", read_only=True, default=None)
+    team_name = serializers.CharField(source="team.name", read_only=True, default=None, allow_null=True)
+    language = _language_field(read_only=True)
 
     class Meta:
         model = User
@@ -98,7 +107,7 @@ class InvitationCreateSerializer(serializers.Serializer[Invitation]):
 
 
 class TeamSerializer(serializers.ModelSerializer[Team]):
-    manager_name = serializers.CharField(source="manager.name", read_only=True, default=None)
+    manager_name = serializers.CharField(source="manager.name", read_only=True, default=None, allow_null=True)
     member_count = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:

@@ -45,7 +45,7 @@ from .models import (
 
 
 class CustomerBrief(serializers.ModelSerializer):
-    owner_name = serializers.CharField(source="owner.name", default=None, read_only=True)
+    owner_name = serializers.CharField(source="owner.name", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = Customer
@@ -53,7 +53,7 @@ class CustomerBrief(serializers.ModelSerializer):
 
 
 class CustomerSerializer(serializers.ModelSerializer):
-    owner_name = serializers.CharField(source="owner.name", default=None, read_only=True)
+    owner_name = serializers.CharField(source="owner.name", default=None, read_only=True, allow_null=True)
     tags = serializers.ListField(child=serializers.CharField(max_length=30), required=False)
     custom_fields = serializers.DictField(required=False)
     allow_duplicate = serializers.BooleanField(write_only=True, required=False, default=False)
@@ -99,7 +99,7 @@ class ContactSerializer(serializers.ModelSerializer):
 
 
 class CommentSerializer(serializers.ModelSerializer):
-    author_name = serializers.CharField(source="author.name", default=None, read_only=True)
+    author_name = serializers.CharField(source="author.name", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = ActivityComment
@@ -107,7 +107,7 @@ class CommentSerializer(serializers.ModelSerializer):
 
 
 class ActivitySerializer(serializers.ModelSerializer):
-    author_name = serializers.CharField(source="author.name", default=None, read_only=True)
+    author_name = serializers.CharField(source="author.name", default=None, read_only=True, allow_null=True)
     comments = CommentSerializer(many=True, read_only=True)
 
     class Meta:

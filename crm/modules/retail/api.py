@@ -50,7 +50,7 @@ def remember(request: Any, member: Member) -> None:
 
 
 class MemberListSerializer(serializers.ModelSerializer):
-    tier_name = serializers.CharField(source="tier.name", default=None, read_only=True)
+    tier_name = serializers.CharField(source="tier.name", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = Member
