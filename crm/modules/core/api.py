@@ -278,12 +278,19 @@ class CustomerList(generics.ListCreateAPIView):
         return Response(CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
 
 
-class CustomerDetail(generics.RetrieveUpdateAPIView):
+class CustomerDetail(generics.RetrieveUpdateDestroyAPIView):
+    """GET / PATCH / DELETE one visible customer (DELETE: owners and admins, and only while no other module
+    has rows on it: 400 with the reason otherwise)."""
+
     serializer_class = CustomerSerializer
     permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
     def get_object(self) -> Customer:
         return _visible_customer(self.request, self.kwargs["pk"])
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.customer_delete(actor=_actor(request), customer=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         customer = self.get_object()
@@ -313,7 +320,7 @@ class ContactList(generics.ListCreateAPIView):
 
 
 class ContactDetail(APIView):
-    """GET / PATCH one contact of a visible customer."""
+    """GET / PATCH / DELETE one contact of a visible customer (writes: who may edit the customer)."""
 
     permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
 
@@ -334,6 +341,31 @@ class ContactDetail(APIView):
         data = {k: v for k, v in ser.validated_data.items() if k != "customer"}
         contact = services.contact_update(actor=_actor(request), contact=contact, **data)
         return Response(ContactSerializer(contact).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        services.contact_delete(actor=_actor(request), contact=self._contact(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ActivityDetail(APIView):
+    """GET / DELETE one activity of a visible customer (DELETE: its author, an owner or an admin)."""
+
+    permission_classes = [IsAuthenticated, HasPerm("core.view_customers")]
+
+    def _activity(self, request: Request, pk: int) -> Activity:
+        return get_object_or_404(
+            selectors.activities_visible(_actor(request)).select_related("customer", "author"), pk=pk
+        )
+
+    @extend_schema(responses=ActivitySerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ActivitySerializer(self._activity(request, pk)).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        services.activity_delete(actor=_actor(request), activity=self._activity(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema_view(get=extend_schema(parameters=[CUSTOMER_PARAMETER]))
@@ -435,6 +467,22 @@ class ProductList(generics.ListCreateAPIView):
         ser.is_valid(raise_exception=True)
         product = services.product_save(actor=_actor(request), **ser.validated_data)
         return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
+
+
+class ProductDetail(APIView):
+    """GET / DELETE one product (DELETE: holders of core.manage_products, only while no document line uses
+    it: 400 with the reason otherwise)."""
+
+    permission_classes = [IsAuthenticated, HasPerm("core.view_products")]
+
+    @extend_schema(responses=ProductSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ProductSerializer(get_object_or_404(Product, pk=pk)).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        services.product_delete(actor=_actor(request), product=get_object_or_404(Product, pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class HandoverSerializer(serializers.Serializer):

@@ -23,6 +23,8 @@ MANIFEST = ModuleManifest(
         "core.claim_pool": (Role.MANAGER, Role.SALES),
         "core.comment_activities": (Role.OWNER, Role.ADMIN, Role.MANAGER),
         "core.handover": (Role.OWNER, Role.ADMIN),
+        # Deleting a customer (only while no other module has rows on it) and anyone's activity.
+        "core.delete_customers": (Role.OWNER, Role.ADMIN),
         "core.manage_settings": (Role.OWNER, Role.ADMIN),
         "core.view_products": tuple(r for r in Role if r != Role.OPERATOR),
         "core.manage_products": (Role.OWNER, Role.ADMIN, Role.MANAGER),
@@ -68,6 +70,7 @@ MANIFEST = ModuleManifest(
         ("customer.created", _("Customer created")),
         ("customer.updated", _("Customer updated")),
         ("customer.handed_over", _("Customer handed over")),
+        ("customer.deleted", _("Customer deleted")),
     ),
     features=(
         _("Customers, contacts, ownership and handover"),

@@ -16,7 +16,7 @@ from django.utils import timezone
 from crm.kernel.scope import can_edit, editable_to, visible_to
 from crm.kernel.scope import team_members_q as team_members_q  # re-exported: callers keep core's names
 from crm.kernel.scope import team_user_ids as team_user_ids
-from crm.kernel.tenant_time import tenant_zone, week_bounds
+from crm.kernel.tenant_time import day_bounds, tenant_today, tenant_zone, week_bounds
 from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import AuditEntry, User
 
@@ -251,7 +251,8 @@ def dashboard_rep(user: User) -> dict[str, Any]:
         "occurred_at", flat=True
     ):
         per_day[timezone.localtime(occurred, zone).weekday()] += 1
-    due = tasks_open(user).filter(due_at__lt=now + timedelta(days=1))
+    # Overdue, today's and tomorrow's follow-ups (tenant days): tomorrow's visit is planned today.
+    due = tasks_open(user).filter(due_at__lt=day_bounds(tenant_today() + timedelta(days=1))[1])
     soon = mine.filter(pool_warned_at__isnull=False, in_pool=False)
     return {
         "due_tasks": list(due[:20]),

@@ -37,7 +37,7 @@ from .forms import (
     ProductForm,
     TaskForm,
 )
-from .models import Customer, ImportJob, Task
+from .models import Customer, ImportJob, Product, Task
 
 PAGE_SIZE = 25
 
@@ -165,6 +165,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if can_edit
             else [],
             "can_comment": has_perm(user, "core.comment_activities"),
+            "can_delete": can_edit and has_perm(user, "core.delete_customers"),
             "custom_values": [
                 (d.label, customer.custom_fields.get(d.key, "")) for d in selectors.custom_fields()
             ],
@@ -294,6 +295,52 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.error(request, _("Enter the contact's name."))
     return redirect("core:customer_detail", pk=contact.customer_id)
+
+
+@require_POST
+@require_perm("core.delete_customers")
+def customer_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    customer = selectors.customer_get(user, pk)
+    try:
+        services.customer_delete(actor=user, customer=customer)
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+        return redirect("core:customer_detail", pk=pk)
+    messages.success(request, _("Deleted %(name)s.") % {"name": customer.name})
+    return redirect("core:customer_list")
+
+
+@require_POST
+@require_perm("core.view_customers")
+def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    contact = get_object_or_404(selectors.contacts_visible(user).select_related("customer"), pk=pk)
+    flash_call(request, lambda: services.contact_delete(actor=user, contact=contact), _("Contact deleted."))
+    return redirect("core:customer_detail", pk=contact.customer_id)
+
+
+@require_POST
+@require_perm("core.view_customers")
+def activity_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    activity = get_object_or_404(selectors.activities_visible(user).select_related("customer"), pk=pk)
+    flash_call(
+        request, lambda: services.activity_delete(actor=user, activity=activity), _("Follow-up deleted.")
+    )
+    return redirect("core:customer_detail", pk=activity.customer_id)
+
+
+@require_POST
+@require_perm("core.manage_products")
+def product_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    product = get_object_or_404(Product, pk=pk)
+    flash_call(
+        request,
+        lambda: services.product_delete(actor=_user(request), product=product),
+        _("Deleted %(name)s.") % {"name": product},
+    )
+    return redirect("core:product_list")
 
 
 @require_POST

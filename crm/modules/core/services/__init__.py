@@ -36,6 +36,7 @@ from .customers import (
     normalize_name,
     normalize_phone,
 )
+from .deletion import activity_delete, contact_delete, customer_delete, product_delete
 from .documents import (
     MAX_DOCUMENT_BYTES,
     document_delete,
@@ -79,13 +80,16 @@ __all__ = [
     "SweepResult",
     "activity_comment",
     "activity_create",
+    "activity_delete",
     "contact_create",
+    "contact_delete",
     "contact_update",
     "core_settings_update",
     "custom_field_define",
     "custom_fields_clean",
     "customer_assign",
     "customer_create",
+    "customer_delete",
     "customer_handover",
     "customer_handover_preview",
     "customer_merge",
@@ -103,6 +107,7 @@ __all__ = [
     "normalize_phone",
     "pool_claim",
     "pool_sweep",
+    "product_delete",
     "product_save",
     "task_complete",
     "task_create",
