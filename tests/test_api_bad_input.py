@@ -192,3 +192,21 @@ def test_a_user_without_a_team_and_language_conforms_and_language_is_a_choice(al
     rows = client.get("/api/v1/users/").json()["results"]
     assert any(r["team_name"] is None for r in rows)
     assert {r["language"] for r in rows} <= {"", "zh-hans", "en"}
+
+
+def test_api_messages_follow_accept_language(alpha):
+    from tests.test_api import make_key
+
+    key = make_key(alpha)
+    body = json.dumps({"name": ""})
+    headers = {"HTTP_AUTHORIZATION": f"Api-Key {key}", "content_type": "application/json"}
+    client = alpha.client(None)
+
+    def message(lang: str) -> str:
+        response = client.post("/api/v1/core/customers/", body, HTTP_ACCEPT_LANGUAGE=lang, **headers)
+        assert response.status_code == 400
+        return str(json.loads(response.content)["error"]["message"])
+
+    english, chinese, unknown = message("en-US,en;q=0.9"), message("zh-CN,zh;q=0.9"), message("fr-FR")
+    assert english.isascii() and not chinese.isascii()
+    assert unknown == chinese  # an unsupported language: the workspace default (Chinese)

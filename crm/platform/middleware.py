@@ -50,16 +50,34 @@ class RequestLogContextMiddleware:
             current_tenant.reset(token)
 
 
+def _accepted_language(request: HttpRequest) -> str:
+    """The first supported language of the Accept-Language header ("" when none is supported)."""
+    from django.utils.translation.trans_real import get_supported_language_variant, parse_accept_lang_header
+
+    for code, _quality in parse_accept_lang_header(request.META.get("HTTP_ACCEPT_LANGUAGE", "")):
+        if code == "*":
+            break
+        try:
+            return str(get_supported_language_variant(code))
+        except LookupError:
+            continue
+    return ""
+
+
 class UserLanguageMiddleware:
-    """User's own language, else the language cookie, else the workspace default (Chinese first)."""
+    """Pages: the user's own language, else the language cookie, else the workspace default (Chinese
+    first). API calls: a supported Accept-Language first (an integrator asks for the language of the
+    messages per request; API keys have no session user here), then the same order."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        lang = ""
+        lang = _accepted_language(request) if request.path.startswith("/api/") else ""
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and getattr(user, "language", ""):
+        if lang:
+            pass
+        elif user is not None and user.is_authenticated and getattr(user, "language", ""):
             lang = user.language
         elif not request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) and not is_public(request):
             lang = getattr(request.tenant, "default_language", "")  # type: ignore[attr-defined]
