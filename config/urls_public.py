@@ -19,3 +19,6 @@ urlpatterns = [
     # The API lives on workspace hosts only; here any /api/ path is the API's JSON 404, not an HTML page.
     re_path(r"^api/", api_not_found),
 ]
+
+# A database restart answers 503 "try again" (translated), the API its error shape: see views_errors.py.
+handler500 = "crm.platform.views_errors.server_error"

@@ -25,3 +25,6 @@ for _manifest in registry.all():
     if _manifest.urls:
         _prefix = "" if _manifest.always_on else f"{_manifest.slug}/"
         urlpatterns.append(path(_prefix, include((_manifest.urls, _manifest.slug), namespace=_manifest.slug)))
+
+# A database restart answers 503 "try again" (translated), the API its error shape: see views_errors.py.
+handler500 = "crm.platform.views_errors.server_error"
