@@ -13,6 +13,7 @@ from crm.modules.sales.models import (
     Receipt,
     Stage,
 )
+from crm.modules.sales.demo import seed as seed_demo
 
 __all__ = [
     "Contract",
@@ -23,4 +24,6 @@ __all__ = [
     "QuoteLine",
     "Receipt",
     "Stage",
+    # service module
+    "seed_demo",
 ]

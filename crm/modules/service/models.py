@@ -79,7 +79,10 @@ class Agreement(TimeStampedModel):
     number = models.CharField(_("number"), max_length=40, unique=True)
     title = models.CharField(_("title"), max_length=200)
     customer = models.ForeignKey(
-        "core.Customer", on_delete=models.PROTECT, related_name="service_agreements", verbose_name=_("customer")
+        "core.Customer",
+        on_delete=models.PROTECT,
+        related_name="service_agreements",
+        verbose_name=_("customer"),
     )
     contract = models.ForeignKey(
         "sales.Contract",
@@ -100,7 +103,12 @@ class Agreement(TimeStampedModel):
     auto_renew = models.BooleanField(_("auto-renew"), default=False)
     renewal_notice_days = models.PositiveSmallIntegerField(_("renewal notice (days)"), default=30)
     sla_plan = models.ForeignKey(
-        SlaPlan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("SLA plan")
+        SlaPlan,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("SLA plan"),
     )
     value = models.DecimalField(_("value"), max_digits=16, decimal_places=2, default=ZERO)
     currency = models.CharField(_("currency"), max_length=3, default="CNY")
@@ -201,7 +209,9 @@ class ServiceOrder(TimeStampedModel):
         related_name="+",
         verbose_name=_("assignee"),
     )
-    priority = models.CharField(_("priority"), max_length=6, choices=Priority.choices, default=Priority.NORMAL)
+    priority = models.CharField(
+        _("priority"), max_length=6, choices=Priority.choices, default=Priority.NORMAL
+    )
     subject = models.CharField(_("subject"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     status = models.CharField(
@@ -272,7 +282,9 @@ class ReturnVisit(TimeStampedModel):
     order = models.ForeignKey(
         ServiceOrder, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits"
     )
-    agreement = models.ForeignKey(Agreement, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    agreement = models.ForeignKey(
+        Agreement, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("owner")
     )
