@@ -9,7 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm.kernel.forms import AmountField
-from crm.modules.core.public import customers_visible
+from crm.modules.core.public import Customer, customers_visible
 from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import User
 
@@ -25,14 +25,14 @@ def workers() -> Any:
 
 
 class OrderForm(forms.Form):
-    customer = forms.ModelChoiceField(label=_("Customer"), queryset=None)  # type: ignore[arg-type]
+    customer = forms.ModelChoiceField(label=_("Customer"), queryset=Customer.objects.none())
     agreement = forms.IntegerField(widget=forms.HiddenInput, required=False)
     subject = forms.CharField(label=_("Subject"), max_length=200)
     priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices, initial=Priority.NORMAL)
     description = forms.CharField(
         label=_("Description"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
-    assignee = forms.ModelChoiceField(label=_("Assignee"), queryset=None, required=False)  # type: ignore[arg-type]
+    assignee = forms.ModelChoiceField(label=_("Assignee"), queryset=User.objects.none(), required=False)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -69,7 +69,7 @@ class TransitionForm(forms.Form):
 
 
 class AgreementForm(forms.Form):
-    customer = forms.ModelChoiceField(label=_("Customer"), queryset=None)  # type: ignore[arg-type]
+    customer = forms.ModelChoiceField(label=_("Customer"), queryset=Customer.objects.none())
     title = forms.CharField(label=_("Title"), max_length=200)
     start_date = forms.DateField(label=_("Start date"), widget=DATE)
     end_date = forms.DateField(label=_("End date"), widget=DATE)
@@ -96,7 +96,7 @@ class EntitlementForm(forms.Form):
 
 
 class VisitForm(forms.Form):
-    customer = forms.ModelChoiceField(label=_("Customer"), queryset=None)  # type: ignore[arg-type]
+    customer = forms.ModelChoiceField(label=_("Customer"), queryset=Customer.objects.none())
     scheduled_on = forms.DateField(label=_("Scheduled on"), widget=DATE)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:

@@ -22,7 +22,7 @@ from .hours import Calendar
 from .models import Agreement, Entitlement, ReturnVisit, ServiceOrder, ServiceSettings, SlaPlan, WorkLog
 
 ZERO = Decimal("0.00")
-MONEY = DecimalField(max_digits=16, decimal_places=2)
+MONEY: Any = DecimalField(max_digits=16, decimal_places=2)
 
 
 # --- settings ----------------------------------------------------------------------------------------

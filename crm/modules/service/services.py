@@ -99,7 +99,7 @@ def sla_plan_save(*, actor: User, name: str, hours: dict[str, int], plan: SlaPla
     errors: dict[str, list[str]] = {}
     if not name:
         errors["name"] = [_("Name is required.")]
-    elif SlaPlan.objects.filter(name=name).exclude(pk=plan.pk if plan else None).exists():
+    elif SlaPlan.objects.filter(name=name).exclude(pk=plan.pk if plan else 0).exists():
         errors["name"] = [_("A plan with this name exists.")]
     for key in PLAN_FIELDS:
         value = hours.get(key)
