@@ -3,6 +3,7 @@ Each area adds its public services and selectors here."""
 
 from __future__ import annotations
 
+from crm.modules.sales.demo import seed as seed_demo
 from crm.modules.sales.models import (
     Contract,
     ContractLine,
@@ -13,7 +14,6 @@ from crm.modules.sales.models import (
     Receipt,
     Stage,
 )
-from crm.modules.sales.demo import seed as seed_demo
 
 __all__ = [
     "Contract",

@@ -87,7 +87,9 @@ def test_due_times_follow_the_tenant_zone(alpha, desk):
     berlin = ZoneInfo("Europe/Berlin")
     with schema_context(alpha.schema):
         # Friday 17:00 in Berlin + 4 business hours (normal response 8 h: Monday 16:00 Berlin).
-        order = make_order(desk, alpha.users, priority="normal", opened_at=datetime(2026, 12, 4, 17, tzinfo=berlin))
+        order = make_order(
+            desk, alpha.users, priority="normal", opened_at=datetime(2026, 12, 4, 17, tzinfo=berlin)
+        )
         assert order.response_due == datetime(2026, 12, 7, 16, tzinfo=berlin)
     to_public()
 
@@ -98,11 +100,19 @@ def test_settings_refuse_bad_input(alpha, desk):
     with schema_context(alpha.schema):
         with pytest.raises(ServiceError) as exc:
             services.settings_update(
-                actor=alpha.users["owner"], workdays="19", day_start=time(18), day_end=time(9), holidays="tomorrow"
+                actor=alpha.users["owner"],
+                workdays="19",
+                day_start=time(18),
+                day_end=time(9),
+                holidays="tomorrow",
             )
         assert {"workdays", "day_end", "holidays"} <= set(exc.value.fields)
         with pytest.raises(ServiceError):
             services.settings_update(
-                actor=alpha.users["manager"], workdays="12345", day_start=time(9), day_end=time(18), holidays=""
+                actor=alpha.users["manager"],
+                workdays="12345",
+                day_start=time(9),
+                day_end=time(18),
+                holidays="",
             )
     to_public()

@@ -74,12 +74,24 @@ def test_reports_match_hand_computed_figures(alpha, data):
         (60, 2, Decimal("62000.00")),
         (90, 3, Decimal("65000.00")),
     ]
-    months = [(row["month"].date().isoformat()[:7], row["total"], row["met"], row["percent"]) for row in r["sla_by_month"]]
+    months = [
+        (row["month"].date().isoformat()[:7], row["total"], row["met"], row["percent"])
+        for row in r["sla_by_month"]
+    ]
     assert months == [("2026-11", 2, 1, Decimal("50.0")), ("2026-12", 1, 1, Decimal("100.0"))]
-    by_assignee = {row["assignee__name"]: (row["total"], row["met"], row["percent"]) for row in r["sla_by_assignee"]}
+    by_assignee = {
+        row["assignee__name"]: (row["total"], row["met"], row["percent"]) for row in r["sla_by_assignee"]
+    }
     assert by_assignee == {"技术员甲": (2, 1, Decimal("50.0")), "技术员乙": (1, 1, Decimal("100.0"))}
-    hours = {row["customer__name"]: (row["sold"], row["used"], row["left"], row["delivered"]) for row in r["hours"]}
-    assert hours[desk.customer.name] == (Decimal("10.00"), Decimal("10.00"), Decimal("0.00"), Decimal("11.50"))
+    hours = {
+        row["customer__name"]: (row["sold"], row["used"], row["left"], row["delivered"]) for row in r["hours"]
+    }
+    assert hours[desk.customer.name] == (
+        Decimal("10.00"),
+        Decimal("10.00"),
+        Decimal("0.00"),
+        Decimal("11.50"),
+    )
     assert hours[desk.other.name] == (Decimal("20.00"), Decimal("0.00"), Decimal("20.00"), Decimal("0"))
     money = {row["customer__name"]: (row["revenue"], row["paid"], row["receivable"]) for row in r["money"]}
     assert money == {desk.customer.name: (Decimal("15820.00"), Decimal("5000.00"), Decimal("10820.00"))}

@@ -15,7 +15,14 @@ from crm.modules.core.models import Activity, Customer
 from crm.modules.sales.models import Opportunity
 from crm.modules.sales.tests.factories import make_stages
 from crm.modules.service import services
-from crm.modules.service.models import Agreement, Entitlement, RenewalReminder, ReturnVisit, ServiceOrder, WorkLog
+from crm.modules.service.models import (
+    Agreement,
+    Entitlement,
+    RenewalReminder,
+    ReturnVisit,
+    ServiceOrder,
+    WorkLog,
+)
 from crm.platform.errors import PermissionDenied, ServiceError
 
 from .factories import at, make_order, to_public
@@ -82,7 +89,10 @@ def test_future_work_date_refused(ctx):
     order = make_order(desk, users)
     with pytest.raises(ServiceError):
         services.worklog_add(
-            actor=desk.tech, order=order, hours=Decimal("1"), work_date=timezone.localdate() + timedelta(days=2)
+            actor=desk.tech,
+            order=order,
+            hours=Decimal("1"),
+            work_date=timezone.localdate() + timedelta(days=2),
         )
 
 
@@ -111,7 +121,9 @@ def test_resolution_stores_sla_met_or_breached(ctx):
     late = make_order(desk, users, priority="urgent", opened_at=at(2026, 12, 1, 10))
     # Urgent: resolution due 4 business hours later, 14:00.
     assert on_time.resolution_due == at(2026, 12, 1, 14)
-    on_time = services.order_transition(actor=desk.tech, order=on_time, action="resolve", at=at(2026, 12, 1, 13, 59))
+    on_time = services.order_transition(
+        actor=desk.tech, order=on_time, action="resolve", at=at(2026, 12, 1, 13, 59)
+    )
     late = services.order_transition(actor=desk.tech, order=late, action="resolve", at=at(2026, 12, 1, 14, 1))
     assert (on_time.sla_met, late.sla_met) == (True, False)
     # A return visit is scheduled for the customer's rep, once per order.
@@ -128,11 +140,15 @@ def test_transitions_follow_the_states(ctx):
     order = services.order_transition(actor=desk.tech, order=order, action="wait")
     assert order.status == "waiting" and order.responded_at is not None
     order = services.order_transition(actor=desk.tech, order=order, action="start")
-    order = services.order_transition(actor=users["manager"], order=order, action="assign", assignee=desk.tech2)
+    order = services.order_transition(
+        actor=users["manager"], order=order, action="assign", assignee=desk.tech2
+    )
     assert order.assignee == desk.tech2 and order.status == "assigned"
     assert Notice.objects.filter(user=desk.tech2).exists()
     with pytest.raises(ServiceError):
-        services.order_transition(actor=users["manager"], order=order, action="assign", assignee=users["clerk"])
+        services.order_transition(
+            actor=users["manager"], order=order, action="assign", assignee=users["clerk"]
+        )
 
 
 def test_signoff_closes_a_resolved_order_and_reopen_clears_it(ctx):
@@ -155,13 +171,17 @@ def test_signoff_closes_a_resolved_order_and_reopen_clears_it(ctx):
 def test_return_visit_is_a_core_activity_and_a_follow_up(ctx):
     users, desk = ctx
     Customer.objects.filter(pk=desk.customer.pk).update(last_activity_at=None)
-    visit = services.visit_create(actor=users["sales"], customer=desk.customer, scheduled_on=date(2026, 12, 1))
+    visit = services.visit_create(
+        actor=users["sales"], customer=desk.customer, scheduled_on=date(2026, 12, 1)
+    )
     with pytest.raises(ServiceError):
         services.visit_complete(actor=users["sales"], visit=visit, score=6)
     with pytest.raises(PermissionDenied):
         services.visit_complete(actor=users["sales2"], visit=visit, score=4)
-    visit = services.visit_complete(actor=users["sales"], visit=visit, score=4, comment="很好", follow_up="下月巡检")
-    activity = Activity.objects.get(pk=visit.activity_id)
+    visit = services.visit_complete(
+        actor=users["sales"], visit=visit, score=4, comment="很好", follow_up="下月巡检"
+    )
+    activity = Activity.objects.get(pk=visit.activity_id or 0)
     assert activity.customer_id == desk.customer.pk and activity.result == "很好"
     assert _reload(desk.customer).last_activity_at is not None
     with pytest.raises(ServiceError):
@@ -183,7 +203,11 @@ def test_agreement_validation(ctx):
     assert {"title", "end_date", "value", "sold"} <= set(exc.value.fields)
     with pytest.raises(PermissionDenied):
         services.agreement_create(
-            actor=desk.tech, customer=desk.customer, title="x", start_date=date(2026, 1, 1), end_date=date(2026, 2, 1)
+            actor=desk.tech,
+            customer=desk.customer,
+            title="x",
+            start_date=date(2026, 1, 1),
+            end_date=date(2026, 2, 1),
         )
     assert Agreement.objects.count() == 1
 
@@ -223,7 +247,9 @@ def test_entitlement_add_needs_edit_rights(ctx):
     users, desk = ctx
     with pytest.raises(PermissionDenied):
         services.entitlement_add(
-            actor=users["sales2"], agreement=desk.agreement, line=services.EntitlementInput("额外", Decimal("5"))
+            actor=users["sales2"],
+            agreement=desk.agreement,
+            line=services.EntitlementInput("额外", Decimal("5")),
         )
     services.entitlement_add(
         actor=users["sales"], agreement=desk.agreement, line=services.EntitlementInput("额外", Decimal("5"))

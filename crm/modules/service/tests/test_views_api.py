@@ -45,7 +45,9 @@ def test_technician_phone_flow_log_work_and_signoff(alpha, desk):
     page = client.get(f"/service/orders/{mine.pk}/").content.decode()
     # "Log work" comes before the order's details on the page.
     assert page.index('data-testid="log-work"') < page.index('data-testid="sla"')
-    response = client.post(f"/service/orders/{mine.pk}/work/", {"hours": "3", "note": "更换硬盘", "client_token": "t1"})
+    response = client.post(
+        f"/service/orders/{mine.pk}/work/", {"hours": "3", "note": "更换硬盘", "client_token": "t1"}
+    )
     assert response.status_code == 302
     client.post(f"/service/orders/{mine.pk}/work/", {"hours": "3", "note": "更换硬盘", "client_token": "t1"})
     refused = client.post(f"/service/orders/{mine.pk}/work/", {"hours": "8"})
@@ -81,8 +83,12 @@ def test_technician_sees_only_own_orders(alpha, desk):
 def test_reps_see_their_customers_orders_managers_their_team(alpha, desk):
     mine, theirs = _orders(alpha, desk)
     sales = [o["id"] for o in _api(alpha.client("sales"), "get", "/api/v1/service/orders/").json()["results"]]
-    sales2 = [o["id"] for o in _api(alpha.client("sales2"), "get", "/api/v1/service/orders/").json()["results"]]
-    manager = [o["id"] for o in _api(alpha.client("manager"), "get", "/api/v1/service/orders/").json()["results"]]
+    sales2 = [
+        o["id"] for o in _api(alpha.client("sales2"), "get", "/api/v1/service/orders/").json()["results"]
+    ]
+    manager = [
+        o["id"] for o in _api(alpha.client("manager"), "get", "/api/v1/service/orders/").json()["results"]
+    ]
     owner = [o["id"] for o in _api(alpha.client("owner"), "get", "/api/v1/service/orders/").json()["results"]]
     assert sales == [mine.pk] and sales2 == [theirs.pk]
     assert manager == [mine.pk]  # sales2 is not in the manager's team
@@ -91,8 +97,15 @@ def test_reps_see_their_customers_orders_managers_their_team(alpha, desk):
 
 @pytest.mark.parametrize(
     "path",
-    ["/service/", "/service/agreements/", "/service/visits/", "/service/reports/", "/service/settings/",
-     "/api/v1/service/orders/", "/api/v1/service/reports/"],
+    [
+        "/service/",
+        "/service/agreements/",
+        "/service/visits/",
+        "/service/reports/",
+        "/service/settings/",
+        "/api/v1/service/orders/",
+        "/api/v1/service/reports/",
+    ],
 )
 def test_clerk_gets_nothing(alpha, desk, path):
     assert alpha.client("clerk").get(path).status_code == 403
@@ -101,7 +114,10 @@ def test_clerk_gets_nothing(alpha, desk, path):
 def test_only_managers_assign(alpha, desk):
     mine, _theirs = _orders(alpha, desk)
     body = {"action": "assign", "assignee": desk.tech2.pk}
-    assert _api(alpha.client("sales"), "post", f"/api/v1/service/orders/{mine.pk}/transition/", body).status_code == 403
+    assert (
+        _api(alpha.client("sales"), "post", f"/api/v1/service/orders/{mine.pk}/transition/", body).status_code
+        == 403
+    )
     response = _api(alpha.client("manager"), "post", f"/api/v1/service/orders/{mine.pk}/transition/", body)
     assert response.status_code == 200 and response.json()["assignee"] == desk.tech2.pk
 
@@ -128,7 +144,12 @@ def test_api_orders_agreements_work_visits(alpha, desk):
         client,
         "post",
         "/api/v1/service/orders/",
-        {"customer": desk.customer.pk, "agreement": agreement_id, "subject": "打印机故障", "priority": "high"},
+        {
+            "customer": desk.customer.pk,
+            "agreement": agreement_id,
+            "subject": "打印机故障",
+            "priority": "high",
+        },
     )
     assert order.status_code == 201, order.content
     pk = order.json()["id"]
@@ -137,12 +158,17 @@ def test_api_orders_agreements_work_visits(alpha, desk):
     assert too_much.status_code == 400 and too_much.json()["error"]["code"] == "entitlement_exceeded"
     ok = _api(client, "post", f"/api/v1/service/orders/{pk}/work/", {"hours": "3", "billable_overage": True})
     assert ok.status_code == 201 and ok.json()["overage"] == "1.00"
-    assert _api(client, "post", f"/api/v1/service/orders/{pk}/transition/", {"action": "resolve"}).status_code == 200
+    assert (
+        _api(client, "post", f"/api/v1/service/orders/{pk}/transition/", {"action": "resolve"}).status_code
+        == 200
+    )
     signed = _api(client, "post", f"/api/v1/service/orders/{pk}/signoff/", {"name": "李总"})
     assert signed.status_code == 200 and signed.json()["status"] == "closed"
     visits = _api(client, "get", "/api/v1/service/visits/?due=1").json()["results"]
     assert len(visits) == 1 and visits[0]["order"] == pk
-    done = _api(client, "post", f"/api/v1/service/visits/{visits[0]['id']}/done/", {"score": 5, "comment": "好"})
+    done = _api(
+        client, "post", f"/api/v1/service/visits/{visits[0]['id']}/done/", {"score": 5, "comment": "好"}
+    )
     assert done.status_code == 200 and done.json()["score"] == 5
     # Another rep's customer is not found.
     other = _api(client, "post", "/api/v1/service/orders/", {"customer": desk.other.pk, "subject": "x"})
@@ -152,13 +178,27 @@ def test_api_orders_agreements_work_visits(alpha, desk):
 def test_pages_render_for_managers(alpha, desk):
     _orders(alpha, desk)
     client = alpha.client("owner")
-    for path in ("/service/", "/service/orders/new/", "/service/agreements/", f"/service/agreements/{desk.agreement.pk}/",
-                 "/service/visits/", "/service/reports/", "/service/settings/"):
+    for path in (
+        "/service/",
+        "/service/orders/new/",
+        "/service/agreements/",
+        f"/service/agreements/{desk.agreement.pk}/",
+        "/service/visits/",
+        "/service/reports/",
+        "/service/settings/",
+    ):
         assert client.get(path).status_code == 200, path
     response = client.post(
         "/service/agreements/",
-        {"customer": desk.other.pk, "title": "二期", "start_date": "2026-01-01", "end_date": "2026-12-31",
-         "renewal_notice_days": "30", "hours_sold": "20", "visits_sold": "3"},
+        {
+            "customer": desk.other.pk,
+            "title": "二期",
+            "start_date": "2026-01-01",
+            "end_date": "2026-12-31",
+            "renewal_notice_days": "30",
+            "hours_sold": "20",
+            "visits_sold": "3",
+        },
     )
     assert response.status_code == 302
     to_public()
@@ -166,11 +206,19 @@ def test_pages_render_for_managers(alpha, desk):
         agreement = Agreement.objects.get(title="二期")
         assert sorted(e.unit for e in agreement.entitlements.all()) == ["hours", "visits"]
     to_public()
-    response = client.post("/service/orders/new/", {"customer": desk.other.pk, "subject": "现场支持", "priority": "low"})
+    response = client.post(
+        "/service/orders/new/", {"customer": desk.other.pk, "subject": "现场支持", "priority": "low"}
+    )
     assert response.status_code == 302
     response = client.post(
         "/service/settings/",
-        {"form": "hours", "workdays": "123456", "day_start": "08:30", "day_end": "17:30", "holidays": "2026-10-01"},
+        {
+            "form": "hours",
+            "workdays": "123456",
+            "day_start": "08:30",
+            "day_end": "17:30",
+            "holidays": "2026-10-01",
+        },
     )
     assert response.status_code == 302
 
@@ -205,12 +253,17 @@ def test_list_query_count_is_constant(alpha, desk, path):
 
 
 def test_cross_tenant_routes_refused(alpha, beta, desk):
-    """beta runs service too: alpha's owner is refused on beta's host, and beta's users never see alpha's rows."""
+    """beta runs service too: alpha's owner is refused on beta's host; beta's users never see alpha's."""
     set_module(beta.tenant, "service", True)
     mine, _theirs = _orders(alpha, desk)
     alpha_owner_on_beta = alpha.client("owner")
     alpha_owner_on_beta.defaults["HTTP_HOST"] = beta.host
-    for path in ("/service/", f"/service/orders/{mine.pk}/", "/api/v1/service/orders/", "/api/v1/service/reports/"):
+    for path in (
+        "/service/",
+        f"/service/orders/{mine.pk}/",
+        "/api/v1/service/orders/",
+        "/api/v1/service/reports/",
+    ):
         response = alpha_owner_on_beta.get(path)
         to_public()
         assert response.status_code in (302, 401, 403, 404), path
@@ -235,5 +288,9 @@ def test_signoff_refused_on_an_open_order_via_api(alpha, desk):
     response = _api(client, "post", f"/api/v1/service/orders/{mine.pk}/signoff/", {"name": "王"})
     assert response.status_code == 400 and response.json()["error"]["code"] == "conflict"
     with schema_context(alpha.schema):
-        assert services.order_actions(desk.tech, ServiceOrder.objects.get(pk=mine.pk)) == ["start", "wait", "resolve"]
+        assert services.order_actions(desk.tech, ServiceOrder.objects.get(pk=mine.pk)) == [
+            "start",
+            "wait",
+            "resolve",
+        ]
     to_public()
