@@ -51,7 +51,7 @@ def test_technician_phone_flow_log_work_and_signoff(alpha, desk):
     assert response.status_code == 302
     client.post(f"/service/orders/{mine.pk}/work/", {"hours": "3", "note": "更换硬盘", "client_token": "t1"})
     refused = client.post(f"/service/orders/{mine.pk}/work/", {"hours": "8"})
-    assert refused.status_code == 400 and "billable overage" in refused.content.decode()
+    assert refused.status_code == 400 and "errorlist" in refused.content.decode()
     client.post(f"/service/orders/{mine.pk}/transition/", {"action": "resolve"})
     page = client.get(f"/service/orders/{mine.pk}/").content.decode()
     assert 'data-testid="signoff"' in page
