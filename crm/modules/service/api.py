@@ -7,8 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import Http404
+from django.http import Http404, HttpResponseBase
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.kernel.api import HasPerm, Text, parse, parse_query
+from crm.kernel.exports import FORMATS, XLSX, export_response
 from crm.modules.core.public import customer_get
 from crm.platform.errors import NotFound, ServiceError
 from crm.tenants.accounts.models import User
@@ -397,6 +399,75 @@ class OrderList(generics.ListAPIView):
             assignee=assignee,
         )
         return Response(OrderDetailSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+class OrderExportQuery(serializers.Serializer):
+    type = serializers.ChoiceField(choices=FORMATS, required=False, default="csv")
+    status = serializers.ChoiceField(
+        choices=["open", *ServiceOrder.Status.values], required=False, default=""
+    )
+
+
+class OrderExport(APIView):
+    """GET ?type=csv|xlsx&status=: the service orders in the user's scope as a download."""
+
+    permission_classes = [IsAuthenticated, HasPerm("service.view")]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("type", str, enum=list(FORMATS), default="csv", description="File format."),
+            OpenApiParameter("status", str, enum=["open", *ServiceOrder.Status.values]),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.BINARY, (200, XLSX): OpenApiTypes.BINARY},
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        query = parse_query(OrderExportQuery, request)
+        return export_orders(selectors.order_list(_actor(request), status=query["status"]), fmt=query["type"])
+
+
+def export_orders(orders: QuerySet[ServiceOrder], *, fmt: str = "csv") -> HttpResponseBase:
+    columns = [
+        _("Number"),
+        _("Customer"),
+        _("Subject"),
+        _("Priority"),
+        _("Status"),
+        _("Assignee"),
+        _("Opened"),
+        _("Resolution due"),
+        _("Resolved"),
+        _("SLA met"),
+        _("Hours"),
+        _("Signed off by"),
+    ]
+    rows = (
+        [
+            o.number,
+            o.customer.name,
+            o.subject,
+            o.get_priority_display(),
+            o.get_status_display(),
+            o.assignee.name if o.assignee else "",
+            o.opened_at,
+            o.resolution_due,
+            o.resolved_at,
+            "" if o.sla_met is None else (_("yes") if o.sla_met else _("no")),
+            o.hours_logged,
+            o.signed_by,
+        ]
+        for o in orders.iterator(chunk_size=2000)
+    )
+    return export_response(rows=rows, columns=columns, filename="service-orders", fmt=fmt)
+
+
+class AgreementCancel(APIView):
+    permission_classes = [IsAuthenticated, HasPerm("service.agreement_edit")]
+
+    @extend_schema(request=None, responses={200: AgreementDetailSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        agreement = selectors.agreement_get(_actor(request), pk)
+        agreement = services.agreement_cancel(actor=_actor(request), agreement=agreement)
+        return Response(AgreementDetailSerializer(agreement).data)
 
 
 def _user_or_error(pk: int | None) -> User | None:

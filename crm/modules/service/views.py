@@ -15,12 +15,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from crm.kernel.exports import FORMATS
 from crm.platform.decorators import require_perm
 from crm.platform.errors import ServiceError, flash_call, show_on_form
 from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import User
 
-from . import selectors, services
+from . import api, selectors, services
 from .forms import (
     AgreementForm,
     EntitlementForm,
@@ -206,6 +207,16 @@ def order_transition(request: HttpRequest, pk: int) -> HttpResponseBase:
     return redirect("service:order_detail", pk=order.pk)
 
 
+@require_perm("service.view")
+def order_export(request: HttpRequest) -> HttpResponseBase:
+    """The orders of the list's filter as CSV or .xlsx (?type=xlsx)."""
+    user = _user(request)
+    status = request.GET.get("status", "all")
+    status = "" if status not in STATUS_FILTERS else status
+    fmt = request.GET.get("type", "csv")
+    return api.export_orders(selectors.order_list(user, status=status), fmt=fmt if fmt in FORMATS else "csv")
+
+
 # --- agreements --------------------------------------------------------------------------------------
 
 
@@ -284,6 +295,17 @@ def agreement_detail(request: HttpRequest, pk: int) -> HttpResponse:
         },
         status=400 if request.method == "POST" else 200,
     )
+
+
+@require_perm("service.agreement_edit")
+@require_POST
+def agreement_cancel(request: HttpRequest, pk: int) -> HttpResponseBase:
+    user = _user(request)
+    agreement = selectors.agreement_get(user, pk)
+    flash_call(
+        request, lambda: services.agreement_cancel(actor=user, agreement=agreement), _("Agreement cancelled.")
+    )
+    return redirect("service:agreement_detail", pk=agreement.pk)
 
 
 # --- visits ------------------------------------------------------------------------------------------

@@ -294,3 +294,25 @@ def test_signoff_refused_on_an_open_order_via_api(alpha, desk):
             "resolve",
         ]
     to_public()
+
+
+def test_orders_export_follows_the_scope(alpha, desk):
+    mine, theirs = _orders(alpha, desk)
+    response = alpha.client("sales").get("/service/orders/export/?status=open")
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    to_public()
+    text = body.decode("utf-8-sig")
+    assert response.status_code == 200 and mine.number in text and theirs.number not in text
+    api = login(alpha, desk.tech2).get("/api/v1/service/orders/export/?type=csv")
+    body = b"".join(api.streaming_content) if api.streaming else api.content
+    to_public()
+    assert theirs.number in body.decode("utf-8-sig") and mine.number not in body.decode("utf-8-sig")
+    assert alpha.client("clerk").get("/api/v1/service/orders/export/").status_code == 403
+
+
+def test_agreement_cancel(alpha, desk):
+    assert alpha.client("sales2").post(f"/service/agreements/{desk.agreement.pk}/cancel/").status_code == 404
+    response = _api(alpha.client("sales"), "post", f"/api/v1/service/agreements/{desk.agreement.pk}/cancel/")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    again = _api(alpha.client("sales"), "post", f"/api/v1/service/agreements/{desk.agreement.pk}/cancel/")
+    assert again.status_code == 400
