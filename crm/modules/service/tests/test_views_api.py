@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -296,15 +297,21 @@ def test_signoff_refused_on_an_open_order_via_api(alpha, desk):
     to_public()
 
 
+def _body(response: Any) -> bytes:
+    if response.streaming:
+        return b"".join(response.streaming_content)
+    return bytes(response.content)
+
+
 def test_orders_export_follows_the_scope(alpha, desk):
     mine, theirs = _orders(alpha, desk)
     response = alpha.client("sales").get("/service/orders/export/?status=open")
-    body = b"".join(response.streaming_content) if response.streaming else response.content
+    body = _body(response)
     to_public()
     text = body.decode("utf-8-sig")
     assert response.status_code == 200 and mine.number in text and theirs.number not in text
     api = login(alpha, desk.tech2).get("/api/v1/service/orders/export/?type=csv")
-    body = b"".join(api.streaming_content) if api.streaming else api.content
+    body = _body(api)
     to_public()
     assert theirs.number in body.decode("utf-8-sig") and mine.number not in body.decode("utf-8-sig")
     assert alpha.client("clerk").get("/api/v1/service/orders/export/").status_code == 403
