@@ -227,6 +227,9 @@ SPECTACULAR_SETTINGS = {
         "GrantableRoleEnum": "crm.platform.permissions.tenant_role_choices",
         # Import job status appears in two components (job and upload preview): name it explicitly.
         "ImportJobStatusEnum": "crm.modules.core.models.ImportJob.Status",
+        # service module: agreements and service orders both have a status.
+        "ServiceAgreementStatusEnum": "crm.modules.service.models.Agreement.Status",
+        "ServiceOrderStatusEnum": "crm.modules.service.models.ServiceOrder.Status",
     },
     # Every operation documents the one error shape (crm/api/schema.py).
     "POSTPROCESSING_HOOKS": [

@@ -29,7 +29,7 @@ from tests.fixtures import restore_manifest, set_available
 SH = ZoneInfo("Asia/Shanghai")
 LOGIN = "crm.tenants.accounts.backends.EmailBackend"
 OCT = date(2026, 10, 1)
-UNBUILT = ("project", "service", "trade", "production", "volume", "distribution")
+UNBUILT = ("project", "trade", "production", "volume", "distribution")
 
 unbuilt = pytest.mark.unbuilt  # keep the real flags (tests/billing/conftest.py)
 

@@ -3,6 +3,7 @@ Each area adds its public services and selectors here."""
 
 from __future__ import annotations
 
+from crm.modules.sales.demo import seed as seed_demo
 from crm.modules.sales.models import (
     Contract,
     ContractLine,
@@ -23,4 +24,6 @@ __all__ = [
     "QuoteLine",
     "Receipt",
     "Stage",
+    # service module
+    "seed_demo",
 ]
