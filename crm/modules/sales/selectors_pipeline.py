@@ -44,10 +44,18 @@ from .models import (
 from .services_pipeline import stages_ensure
 
 CARDS_PER_COLUMN = 50
-WEIGHTED = ExpressionWrapper(
-    F("amount") * F("probability") / Value(Decimal("100")),
-    output_field=DecimalField(max_digits=20, decimal_places=4),
-)
+
+
+def _weighted() -> Sum:
+    """Sum of amount x probability % (a new expression each time: Django resolves expressions in place)."""
+    return Sum(
+        ExpressionWrapper(
+            F("amount") * F("probability") / Value(Decimal("100")),
+            output_field=DecimalField(max_digits=20, decimal_places=4),
+        )
+    )
+
+
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=20, decimal_places=4))
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 
@@ -126,7 +134,7 @@ def kanban(user: User, f: Filters | None = None, per_column: int = CARDS_PER_COL
     qs = qs.filter(Q(status=Opportunity.Status.OPEN) | Q(closed_at__gte=since))
     totals = {
         row["stage_id"]: row
-        for row in qs.values("stage_id").annotate(n=Count("id"), amount=Sum("amount"), weighted=Sum(WEIGHTED))
+        for row in qs.values("stage_id").annotate(n=Count("id"), total=Sum("amount"), weighted=_weighted())
     }
     ranked = (
         qs.select_related("customer", "owner")
@@ -148,7 +156,7 @@ def kanban(user: User, f: Filters | None = None, per_column: int = CARDS_PER_COL
             Column(
                 stage=stage,
                 count=row.get("n", 0),
-                amount=row.get("amount") or Decimal("0"),
+                amount=row.get("total") or Decimal("0"),
                 weighted=(row.get("weighted") or Decimal("0")).quantize(Decimal("0.01")),
                 cards=cards.get(stage.pk, []),
             )
@@ -223,26 +231,26 @@ def pipeline_reports(user: User, period: Period) -> dict[str, Any]:
     start, end = _range(period)
     open_ = scope.filter(status=Opportunity.Status.OPEN)
     by_month = [
-        {"month": r["month"], "count": r["n"], "amount": _q2(r["amount"]), "weighted": _q2(r["weighted"])}
+        {"month": r["month"], "count": r["n"], "amount": _q2(r["total"]), "weighted": _q2(r["weighted"])}
         for r in open_.filter(expected_close__isnull=False)
         .annotate(month=TruncMonth("expected_close"))
         .values("month")
-        .annotate(n=Count("id"), amount=Sum("amount"), weighted=Sum(WEIGHTED))
+        .annotate(n=Count("id"), total=Sum("amount"), weighted=_weighted())
         .order_by("month")
     ]
     undated = open_.filter(expected_close__isnull=True).aggregate(
-        n=Count("id"), amount=Sum("amount"), weighted=Sum(WEIGHTED)
+        n=Count("id"), total=Sum("amount"), weighted=_weighted()
     )
     by_rep = [
         {
             "owner_id": r["owner_id"],
             "name": r["owner__name"] or r["owner__email"],
             "count": r["n"],
-            "amount": _q2(r["amount"]),
+            "amount": _q2(r["total"]),
             "weighted": _q2(r["weighted"]),
         }
         for r in open_.values("owner_id", "owner__name", "owner__email")
-        .annotate(n=Count("id"), amount=Sum("amount"), weighted=Sum(WEIGHTED))
+        .annotate(n=Count("id"), total=Sum("amount"), weighted=_weighted())
         .order_by("-weighted", "owner_id")
     ]
     closed = scope.filter(closed_at__gte=start, closed_at__lt=end).aggregate(
@@ -263,7 +271,7 @@ def pipeline_reports(user: User, period: Period) -> dict[str, Any]:
         "by_month": by_month,
         "undated": {
             "count": undated["n"],
-            "amount": _q2(undated["amount"]),
+            "amount": _q2(undated["total"]),
             "weighted": _q2(undated["weighted"]),
         },
         "by_rep": by_rep,
@@ -322,7 +330,7 @@ def my_pipeline(user: User) -> dict[str, Any]:
         for r in opportunities_visible(user)
         .filter(status=Opportunity.Status.OPEN)
         .values("stage_id")
-        .annotate(n=Count("id"), weighted=Sum(WEIGHTED))
+        .annotate(n=Count("id"), weighted=_weighted())
     }
     by_stage = [
         {"stage": s, "count": rows[s.pk]["n"], "weighted": _q2(rows[s.pk]["weighted"])}
