@@ -32,6 +32,8 @@ def _actor(request: Request) -> User:
 
 
 class StageSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(read_only=True, help_text="open, won or lost.")
+
     class Meta:
         model = Stage
         fields = ["id", "name", "position", "probability", "kind", "is_active"]
@@ -42,6 +44,7 @@ class OpportunitySerializer(serializers.ModelSerializer):
     owner_name = serializers.CharField(source="owner.name", read_only=True)
     stage_name = serializers.CharField(source="stage.name", read_only=True)
     weighted_amount = serializers.DecimalField(max_digits=18, decimal_places=2, read_only=True)
+    status = serializers.CharField(read_only=True, help_text="open, won or lost.")
 
     class Meta:
         model = Opportunity
@@ -98,7 +101,12 @@ class ListQuery(serializers.Serializer):
     stage = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
     owner = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
     customer = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
-    status = serializers.ChoiceField(choices=Opportunity.Status.choices, required=False)
+    status = Text(max_length=10, help_text="open, won or lost.")
+
+    def validate_status(self, value: str) -> str:
+        if value and value not in Opportunity.Status.values:
+            raise serializers.ValidationError(_("Choose open, won or lost."))
+        return value
     close_month = serializers.RegexField(r"^\d{4}-\d{2}$", required=False)
     q = Text(max_length=100)
 
