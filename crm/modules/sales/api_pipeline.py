@@ -107,6 +107,7 @@ class ListQuery(serializers.Serializer):
         if value and value not in Opportunity.Status.values:
             raise serializers.ValidationError(_("Choose open, won or lost."))
         return value
+
     close_month = serializers.RegexField(r"^\d{4}-\d{2}$", required=False)
     q = Text(max_length=100)
 

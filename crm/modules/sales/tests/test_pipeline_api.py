@@ -78,30 +78,43 @@ def test_create_update_move_reopen(alpha, data):
     created = post(
         client,
         "/api/v1/sales/opportunities/",
-        {"customer": data["customer"], "name": "接口新建", "amount": "30000.00", "expected_close": "2027-06-30"},
+        {
+            "customer": data["customer"],
+            "name": "接口新建",
+            "amount": "30000.00",
+            "expected_close": "2027-06-30",
+        },
     )
     assert created.status_code == 201, created.content
     body = created.json()
     assert body["stage_name"] == "初步接洽" and body["probability"] == 10 and len(body["stage_log"]) == 1
     pk = body["id"]
-    patched = post(client, f"/api/v1/sales/opportunities/{pk}/", {"amount": "35000", "competitor": "用友"}, "patch")
+    patched = post(
+        client, f"/api/v1/sales/opportunities/{pk}/", {"amount": "35000", "competitor": "用友"}, "patch"
+    )
     assert patched.status_code == 200 and patched.json()["amount"] == "35000.00"
     refused = post(client, f"/api/v1/sales/opportunities/{pk}/move/", {"stage": data["stages"]["输单"]})
     assert refused.status_code == 400 and "lost_reason" in json.dumps(refused.json())
     lost = post(
-        client, f"/api/v1/sales/opportunities/{pk}/move/", {"stage": data["stages"]["输单"], "lost_reason": "价格"}
+        client,
+        f"/api/v1/sales/opportunities/{pk}/move/",
+        {"stage": data["stages"]["输单"], "lost_reason": "价格"},
     )
     assert lost.status_code == 200 and lost.json()["status"] == "lost"
     reopened = post(client, f"/api/v1/sales/opportunities/{pk}/reopen/", {})
     assert reopened.status_code == 200 and reopened.json()["status"] == "open"
-    bad = post(client, "/api/v1/sales/opportunities/", {"customer": data["customer"], "name": "x", "amount": "-1"})
+    bad = post(
+        client, "/api/v1/sales/opportunities/", {"customer": data["customer"], "name": "x", "amount": "-1"}
+    )
     assert bad.status_code == 400
 
 
 def test_a_rep_cannot_read_or_move_another_reps_and_beta_cannot_see_alphas(alpha, beta, data):
     rep = alpha.client("sales")
     assert rep.get(f"/api/v1/sales/opportunities/{data['theirs']}/").status_code == 404
-    moved = post(rep, f"/api/v1/sales/opportunities/{data['theirs']}/move/", {"stage": data["stages"]["赢单"]})
+    moved = post(
+        rep, f"/api/v1/sales/opportunities/{data['theirs']}/move/", {"stage": data["stages"]["赢单"]}
+    )
     assert moved.status_code == 404
     other = beta.client("owner")
     assert other.get(f"/api/v1/sales/opportunities/{data['mine']}/").status_code == 404
@@ -120,4 +133,9 @@ def test_stages_and_forecast(alpha, data):
     body = forecast.json()
     # The manager's team is the manager and sales: 50,000 at 10 %; sales2's is outside.
     assert body["weighted_total"] == "5000.00"
-    assert alpha.client("manager").get("/api/v1/sales/forecast/", {"start": "2027-01-01", "end": "2026-01-01"}).status_code == 400
+    assert (
+        alpha.client("manager")
+        .get("/api/v1/sales/forecast/", {"start": "2027-01-01", "end": "2026-01-01"})
+        .status_code
+        == 400
+    )

@@ -39,9 +39,15 @@ def _close(rep: Any, name: str, kind: str, days: int) -> Opportunity:
 def _world(schema: Any) -> None:
     rep, other = schema.users["sales"], schema.users["sales2"]
     customer = make_customer(rep)
-    make_opportunity(rep, customer, name="A", amount="100000", stage="需求确认", expected_close=date(2027, 1, 15))
-    make_opportunity(rep, customer, name="B", amount="20000", stage="方案报价", expected_close=date(2027, 1, 20))
-    make_opportunity(rep, customer, name="C", amount="50000", stage="谈判审核", expected_close=date(2027, 2, 10))
+    make_opportunity(
+        rep, customer, name="A", amount="100000", stage="需求确认", expected_close=date(2027, 1, 15)
+    )
+    make_opportunity(
+        rep, customer, name="B", amount="20000", stage="方案报价", expected_close=date(2027, 1, 20)
+    )
+    make_opportunity(
+        rep, customer, name="C", amount="50000", stage="谈判审核", expected_close=date(2027, 2, 10)
+    )
     _close(rep, "D", "won", 10)
     _close(rep, "E", "lost", 3)
     _close(rep, "F", "won", 20)
@@ -77,7 +83,9 @@ def test_reports_run_a_fixed_number_of_queries(schema):
     with CaptureQueriesContext(connection) as small:
         sel.pipeline_reports(schema.users["owner"], period)
     for i in range(20):
-        make_opportunity(schema.users["sales"], name=f"更多{i}", stage="方案报价", expected_close=date(2027, 3, 1))
+        make_opportunity(
+            schema.users["sales"], name=f"更多{i}", stage="方案报价", expected_close=date(2027, 3, 1)
+        )
     with CaptureQueriesContext(connection) as big:
         sel.pipeline_reports(schema.users["owner"], period)
     assert len(big) == len(small)
@@ -89,8 +97,13 @@ def test_search_hook_finds_opportunities_and_contracts_in_scope(schema):
     make_opportunity(other, make_customer(other, name="其他"), name="智慧工厂项目")
     contract = make_contract(rep)
     found = sales_search.search(rep, "智慧")
-    assert [r["label"] for r in found] == ["智慧园区项目"] and found[0]["url"].startswith("/sales/opportunities/")
-    assert {r["label"] for r in sales_search.search(schema.users["owner"], "智慧")} == {"智慧园区项目", "智慧工厂项目"}
+    assert [r["label"] for r in found] == ["智慧园区项目"] and found[0]["url"].startswith(
+        "/sales/opportunities/"
+    )
+    assert {r["label"] for r in sales_search.search(schema.users["owner"], "智慧")} == {
+        "智慧园区项目",
+        "智慧工厂项目",
+    }
     assert [r["label"] for r in sales_search.search(rep, contract.number)] == [contract.number]
     assert sales_search.search(other, contract.number) == []
     assert sales_search.search(schema.users["clerk"], "智慧") == []
@@ -126,7 +139,7 @@ def test_import_opportunities_from_csv(schema, media):
     make_opportunity(rep, make_customer(rep, name="导入客户乙"), name="已有商机", amount="1")
     data = (
         "客户,商机名称,金额,阶段,预计成交,负责人邮箱\n"
-        "导入客户甲,新项目,\"12,000.50\",方案报价,2027-04-30,\n"
+        '导入客户甲,新项目,"12,000.50",方案报价,2027-04-30,\n'
         "导入客户乙,已有商机,8800,,2027/5/1,\n"
         "不存在的客户,坏行,1,,,\n"
         "导入客户甲,坏阶段,1,没有的阶段,,\n"
@@ -137,6 +150,11 @@ def test_import_opportunities_from_csv(schema, media):
     assert (job.status, job.created_count, job.updated_count) == ("done", 1, 1), job.errors
     assert {e["row"] for e in job.errors} >= {4, 5} or len(job.errors) >= 2
     new = Opportunity.objects.get(name="新项目")
-    assert (new.amount, new.stage.name, new.probability, new.owner) == (Decimal("12000.50"), "方案报价", 50, rep)
+    assert (new.amount, new.stage.name, new.probability, new.owner) == (
+        Decimal("12000.50"),
+        "方案报价",
+        50,
+        rep,
+    )
     assert OpportunityStageLog.objects.filter(opportunity=new).count() == 1
     assert Opportunity.objects.get(name="已有商机").amount == Decimal("8800.00")

@@ -156,7 +156,9 @@ def test_lost_needs_a_reason_won_closes(schema):
     won = svc.opportunity_move(actor=rep, opportunity=reopened, stage=stage_named("赢单"))
     assert (won.status, won.probability) == ("won", 100) and won.closed_at is not None
     steps = list(
-        OpportunityStageLog.objects.filter(opportunity=opp).order_by("id").values_list("to_stage__name", flat=True)
+        OpportunityStageLog.objects.filter(opportunity=opp)
+        .order_by("id")
+        .values_list("to_stage__name", flat=True)
     )
     assert steps == ["初步接洽", "方案报价", "输单", "方案报价", "赢单"]
 
@@ -189,7 +191,9 @@ def test_a_rep_cannot_edit_or_move_another_reps_opportunity_a_manager_can(schema
     with pytest.raises(PermissionDenied):
         svc.opportunity_update(actor=rep, opportunity=opp, name="改名")
     mine = make_opportunity(rep, name="团队的")
-    svc.opportunity_update(actor=manager, opportunity=mine, name="经理改的", amount="200")  # rep is in the team
+    svc.opportunity_update(
+        actor=manager, opportunity=mine, name="经理改的", amount="200"
+    )  # rep is in the team
     mine.refresh_from_db()
     assert (mine.name, mine.amount) == ("经理改的", Decimal("200.00"))
     with pytest.raises(PermissionDenied):  # sales2 is not in the manager's team

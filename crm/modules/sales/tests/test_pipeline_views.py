@@ -113,7 +113,10 @@ def test_a_rep_cannot_move_or_open_another_reps_opportunity(alpha, opps):
     client = alpha.client("sales")
     pk = opps["theirs"].pk
     assert client.get(f"/sales/opportunities/{pk}/").status_code == 404
-    assert client.post(f"/sales/opportunities/{pk}/move/", {"stage": opps["stages"]["方案报价"]}).status_code == 404
+    assert (
+        client.post(f"/sales/opportunities/{pk}/move/", {"stage": opps["stages"]["方案报价"]}).status_code
+        == 404
+    )
     with schema_context(alpha.schema):
         assert Opportunity.objects.get(pk=pk).stage.name == "初步接洽"
 
@@ -122,7 +125,9 @@ def test_a_beta_user_cannot_see_or_move_alphas_opportunity(alpha, beta, opps):
     pk = opps["mine"].pk
     client = beta.client("owner")
     assert client.get(f"/sales/opportunities/{pk}/").status_code == 404
-    assert client.post(f"/sales/opportunities/{pk}/move/", {"stage": opps["stages"]["赢单"]}).status_code == 404
+    assert (
+        client.post(f"/sales/opportunities/{pk}/move/", {"stage": opps["stages"]["赢单"]}).status_code == 404
+    )
     assert "我的商机" not in client.get("/sales/opportunities/list/").content.decode()
     assert client.get(f"/api/v1/sales/opportunities/{pk}/").status_code == 404
     with schema_context(alpha.schema):
@@ -134,7 +139,9 @@ def test_detail_shows_history_and_logs_an_activity(alpha, opps):
     pk = opps["mine"].pk
     html = client.get(f"/sales/opportunities/{pk}/").content.decode()
     assert 'data-testid="opp-log"' in html and "需求确认" in html and 'data-testid="opp-documents"' in html
-    response = client.post(f"/sales/opportunities/{pk}/activity/", {"kind": "visit", "result": "拜访了技术总监"})
+    response = client.post(
+        f"/sales/opportunities/{pk}/activity/", {"kind": "visit", "result": "拜访了技术总监"}
+    )
     assert response.status_code == 302
     html = client.get(f"/sales/opportunities/{pk}/").content.decode()
     assert "拜访了技术总监" in html
@@ -168,7 +175,12 @@ def test_create_from_the_customer_page(alpha, opps):
 
 def test_edit_page_for_the_owner_only(alpha, opps):
     pk = opps["mine"].pk
-    assert alpha.client("sales").post(f"/sales/opportunities/{pk}/edit/", {"name": "改了", "amount": "1"}).status_code == 302
+    assert (
+        alpha.client("sales")
+        .post(f"/sales/opportunities/{pk}/edit/", {"name": "改了", "amount": "1"})
+        .status_code
+        == 302
+    )
     with schema_context(alpha.schema):
         assert Opportunity.objects.get(pk=pk).name == "改了"
     to_public()
@@ -194,6 +206,8 @@ def test_dashboard_widget_shows_my_pipeline(alpha, opps):
 
 
 def test_reports_page_renders_charts_and_tables(alpha, opps):
-    html = alpha.client("manager").get("/sales/opportunities/reports/", {"start": "2020-01-01"}).content.decode()
+    html = (
+        alpha.client("manager").get("/sales/opportunities/reports/", {"start": "2020-01-01"}).content.decode()
+    )
     assert 'data-chart="bar"' in html and 'data-testid="forecast-rep"' in html
     assert alpha.client("manager").get("/sales/opportunities/reports/", {"start": "bad"}).status_code == 200
