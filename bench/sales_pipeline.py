@@ -23,8 +23,9 @@ from django.db import connection
 from bench._scratch import scratch_schema
 
 OPPORTUNITIES_SQL = """
-INSERT INTO sales_opportunity (created_at, updated_at, name, customer_id, owner_id, stage_id, status, amount,
-    currency, probability, expected_close, source, competitor, lost_reason, notes, stage_changed_at, closed_at)
+INSERT INTO sales_opportunity (created_at, updated_at, name, customer_id, owner_id, stage_id, status,
+    amount, currency, probability, expected_close, source, competitor, lost_reason, notes, stage_changed_at,
+    closed_at)
 SELECT t.c, t.c, '基准商机' || i,
        (%(customers)s::bigint[])[1 + i %% cardinality(%(customers)s::bigint[])],
        (%(owners)s::bigint[])[1 + (i / 7) %% cardinality(%(owners)s::bigint[])],

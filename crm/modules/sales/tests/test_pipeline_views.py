@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 from crm.modules.sales.models import Opportunity, OpportunityActivity, Stage
 from crm.platform.registry import registry
 
-from .factories import make_customer, make_opportunity, stage_named
+from .factories import make_customer, make_opportunity
 
 
 def to_public() -> None:
