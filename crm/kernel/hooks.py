@@ -177,3 +177,24 @@ def slot_context(slot: Slot, *args: Any) -> dict[str, Any]:
         return {}
     result: dict[str, Any] = import_string(slot.item.context)(*args)
     return result
+
+
+# --- global search ---------------------------------------------------------------------------------------
+
+
+def module_search(
+    user: Any, q: str, enabled: Iterable[str], limit: int = 10, reg: ModuleRegistry | None = None
+) -> list[dict[str, Any]]:
+    """Results of the enabled modules' search callables (manifest `search`), in registry order; each result
+    a dict with label, url, kind, plus "module" (the slug)."""
+    reg, on = reg or registry, set(enabled)
+    q = (q or "").strip()
+    if not q:
+        return []
+    out: list[dict[str, Any]] = []
+    for manifest in reg.all():
+        if manifest.slug not in on or not manifest.search:
+            continue
+        for row in import_string(manifest.search)(user, q, limit):
+            out.append({**row, "module": manifest.slug})
+    return out

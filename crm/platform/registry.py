@@ -119,6 +119,10 @@ class ModuleManifest:
     available: bool = True
     # Outbound webhook events this module emits: (name, label), e.g. ("customer.created", _("...")).
     webhook_events: tuple[tuple[str, Text], ...] = ()
+    # The global search: dotted path of a callable(user, q, limit) -> list of result dicts with "label",
+    # "url" and "kind" (a translated word such as "Opportunity"), called for the tenant's enabled modules
+    # (crm.kernel.hooks.module_search). It applies the data scope and runs a fixed number of queries.
+    search: str = ""
 
     def module_roles(self) -> tuple[ModuleRole, ...]:
         return tuple(r if isinstance(r, ModuleRole) else ModuleRole(r[0], r[1]) for r in self.roles)

@@ -621,10 +621,18 @@ class DocumentList(generics.ListCreateAPIView):
         return Response(DocumentSerializer(doc).data, status=status.HTTP_201_CREATED)
 
 
+class ModuleSearchResult(serializers.Serializer):
+    module = serializers.CharField()
+    kind = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+    url = serializers.CharField()
+
+
 class SearchResult(serializers.Serializer):
     customers = CustomerBrief(many=True)
     contacts = ContactSerializer(many=True)
     products = ProductSerializer(many=True)
+    modules = ModuleSearchResult(many=True, help_text="What the enabled modules' search hooks found.")
 
 
 class Search(APIView):
@@ -640,6 +648,7 @@ class Search(APIView):
                 "customers": CustomerBrief(found["customers"], many=True).data,
                 "contacts": ContactSerializer(found["contacts"], many=True).data,
                 "products": ProductSerializer(found["products"], many=True).data,
+                "modules": ModuleSearchResult(found["modules"], many=True).data,
             }
         )
 

@@ -13,6 +13,7 @@ from django.db.models import Count, Model, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from crm.kernel.hooks import module_search
 from crm.kernel.scope import can_edit, editable_to, visible_to
 from crm.kernel.scope import team_members_q as team_members_q  # re-exported: callers keep core's names
 from crm.kernel.scope import team_user_ids as team_user_ids
@@ -218,11 +219,13 @@ def custom_fields() -> list[CustomFieldDefinition]:
     return list(CustomFieldDefinition.objects.all())
 
 
-def search(user: User, q: str, limit: int = 10) -> dict[str, list[Any]]:
-    """One search box over visible customers, their contacts and products (name, phone, pinyin initials)."""
+def search(user: User, q: str, limit: int = 10, enabled: Iterable[str] | None = None) -> dict[str, list[Any]]:
+    """One search box over visible customers, their contacts and products (name, phone, pinyin initials),
+    plus "modules": what the enabled modules' search hooks find (manifest `search`; `enabled` defaults to
+    the modules of the tenant whose schema the connection is on)."""
     q = q.strip()
     if not q:
-        return {"customers": [], "contacts": [], "products": []}
+        return {"customers": [], "contacts": [], "products": [], "modules": []}
     contacts = (
         contacts_visible(user)
         .filter(Q(name__icontains=q) | Q(name_initials__contains=q.lower()) | Q(phone__contains=q))
@@ -232,7 +235,19 @@ def search(user: User, q: str, limit: int = 10) -> dict[str, list[Any]]:
         "customers": list(customer_list(user, CustomerFilters(q=q))[:limit]),
         "contacts": list(contacts),
         "products": list(product_list(q)[:limit]),
+        "modules": module_search(user, q, _enabled_here() if enabled is None else enabled, limit),
     }
+
+
+def _enabled_here() -> frozenset[str]:
+    from django.db import connection
+
+    from crm.tenants.selectors import enabled_modules
+
+    tenant = getattr(connection, "tenant", None)
+    if tenant is None or not getattr(tenant, "pk", None):
+        return frozenset()
+    return enabled_modules(tenant)
 
 
 def _week_start(now: datetime) -> datetime:

@@ -603,7 +603,9 @@ def handover(request: HttpRequest) -> HttpResponse:
 @require_perm("core.view_products")
 def search(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
-    return render(request, "core/search.html", {"q": q, "results": selectors.search(_user(request), q)})
+    enabled = enabled_modules(request.tenant)  # type: ignore[attr-defined]
+    results = selectors.search(_user(request), q, enabled=enabled)
+    return render(request, "core/search.html", {"q": q, "results": results})
 
 
 @require_perm("core.view_customers")

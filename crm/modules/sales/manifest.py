@@ -3,7 +3,13 @@
 from django.utils.translation import gettext_lazy as _
 
 from crm.platform.permissions import Role
-from crm.platform.registry import ModuleManifest
+from crm.platform.registry import (
+    CustomerLink,
+    CustomerPanel,
+    DashboardWidget,
+    MenuEntry,
+    ModuleManifest,
+)
 
 SELLERS = (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES)
 MANAGERS = (Role.OWNER, Role.ADMIN, Role.MANAGER)
@@ -37,4 +43,51 @@ MANIFEST = ModuleManifest(
         "sales.targets_manage": MANAGERS,
         "sales.settings": (Role.OWNER, Role.ADMIN),
     },
+    # --- pipeline area (opportunities) ---
+    menu=(
+        MenuEntry(
+            label=_("Opportunities"),
+            url_name="sales:opportunity_kanban",
+            icon="kanban",
+            permission="sales.opportunity_edit",
+        ),
+        MenuEntry(
+            label=_("Pipeline reports"),
+            url_name="sales:pipeline_reports",
+            icon="graph-up",
+            permission="sales.pipeline_reports",
+        ),
+        MenuEntry(
+            label=_("Pipeline stages"),
+            url_name="sales:stage_settings",
+            icon="sliders",
+            permission="sales.settings",
+        ),
+    ),
+    widgets=(
+        DashboardWidget(
+            label=_("My pipeline"),
+            template="sales/pipeline/_widget.html",
+            permission="sales.opportunity_edit",
+            context="crm.modules.sales.selectors_pipeline.widget_context",
+        ),
+    ),
+    customer_panels=(
+        CustomerPanel(
+            label=_("Opportunities"),
+            template="sales/pipeline/_panel.html",
+            permission="sales.opportunity_edit",
+            context="crm.modules.sales.selectors_pipeline.customer_panel_context",
+        ),
+    ),
+    customer_links=(
+        CustomerLink(
+            model="sales.Opportunity",
+            owner_field="owner",
+            open_filter={"status": "open"},
+            label=_("Open opportunities"),
+        ),
+    ),
+    import_kinds=("crm.modules.sales.imports_pipeline.OPPORTUNITIES",),
+    search="crm.modules.sales.search.search",
 )

@@ -642,3 +642,22 @@ class Target(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m}: {self.amount}"
+
+
+# --- pipeline area -------------------------------------------------------------------------------------
+
+
+class OpportunityActivity(TimeStampedModel):
+    """A core activity (follow-up on the customer) logged from an opportunity: it counts for the customer's
+    pool clock like any follow-up, and the opportunity page lists it."""
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="activity_links")
+    activity = models.OneToOneField(
+        "core.Activity", on_delete=models.CASCADE, related_name="opportunity_link"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.opportunity_id}: {self.activity_id}"

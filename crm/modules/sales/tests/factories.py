@@ -88,3 +88,36 @@ def make_plan(contract: Contract, parts: list[tuple[date, str]]) -> list[Install
         )
         for i, (due, amount) in enumerate(parts)
     )
+
+
+# --- pipeline area ---------------------------------------------------------------------------------------
+
+
+def stage_named(name: str) -> Stage:
+    make_stages()
+    return Stage.objects.get(name=name)
+
+
+def make_opportunity(
+    owner: Any,
+    customer: Customer | None = None,
+    *,
+    name: str = "ERP 实施项目",
+    amount: str = "100000",
+    stage: str = "初步接洽",
+    expected_close: date | None = None,
+    **fields: Any,
+) -> Any:
+    """An opportunity created through the pipeline service (with its first stage-log row)."""
+    from crm.modules.sales.services_pipeline import opportunity_create
+
+    make_stages()
+    return opportunity_create(
+        actor=owner,
+        customer=customer or make_customer(owner),
+        name=name,
+        amount=Decimal(amount),
+        expected_close=expected_close,
+        stage=stage_named(stage),
+        **fields,
+    )
