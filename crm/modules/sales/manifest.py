@@ -3,7 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from crm.platform.permissions import Role
-from crm.platform.registry import ModuleManifest
+from crm.platform.registry import CustomerLink, CustomerPanel, MenuEntry, ModuleManifest, PeriodicTask
 
 SELLERS = (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES)
 MANAGERS = (Role.OWNER, Role.ADMIN, Role.MANAGER)
@@ -37,4 +37,44 @@ MANIFEST = ModuleManifest(
         "sales.targets_manage": MANAGERS,
         "sales.settings": (Role.OWNER, Role.ADMIN),
     },
+    menu=(
+        # documents area
+        MenuEntry(label=_("Quotes"), url_name="sales:quote_list", permission="sales.quote_edit"),
+        MenuEntry(
+            label=_("Contracts and orders"), url_name="sales:contract_list", permission="sales.contract_edit"
+        ),
+        MenuEntry(
+            label=_("Contract changes to approve"),
+            url_name="sales:contract_revision_queue",
+            permission="sales.contract_cancel",
+        ),
+    ),
+    customer_panels=(
+        # documents area
+        CustomerPanel(
+            label=_("Quotes and contracts"),
+            template="sales/documents/_customer_panel.html",
+            context="crm.modules.sales.selectors_documents.customer_panel",
+            permission="sales.quote_edit",
+        ),
+    ),
+    customer_links=(
+        # documents area: merge moves every quote and contract; handover moves the owner of the open ones.
+        CustomerLink(
+            model="sales.Quote",
+            owner_field="owner",
+            open_filter={"state__in": ["draft", "sent"]},
+            label=_("Open quotes"),
+        ),
+        CustomerLink(
+            model="sales.Contract",
+            owner_field="owner",
+            open_filter={"state__in": ["draft", "submitted", "confirmed"]},
+            label=_("Open contracts and orders"),
+        ),
+    ),
+    periodic_tasks=(
+        # documents area: sent quotes past their validity expire (idempotent).
+        PeriodicTask(name="crm.modules.sales.tasks_documents.quotes_expire", every_seconds=86400),
+    ),
 )
