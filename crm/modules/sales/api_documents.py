@@ -296,6 +296,10 @@ class QuoteTransition(APIView):
     def post(self, request: Request, pk: int) -> Response:
         data = parse(TransitionSerializer, request.data)
         quote = sel.quote_get(actor=_actor(request), pk=pk)
+        if data["name"] == "send":
+            sent = svc.quote_send(actor=_actor(request), quote=quote)
+            body = _detail(QuoteSerializer, sel.quote_get(actor=_actor(request), pk=pk), request)
+            return Response(body, status=status.HTTP_200_OK if sent else status.HTTP_202_ACCEPTED)
         svc.quote_transition(
             actor=_actor(request), quote=quote, name=data["name"], reason=data.get("reason", "")
         )

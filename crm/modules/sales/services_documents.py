@@ -271,6 +271,17 @@ def quote_update(
 QUOTE_STAMPS = {"send": "sent_at", "accept": "decided_at", "reject": "decided_at", "cancel": "decided_at"}
 
 
+def quote_send(*, actor: Any, quote: Quote) -> bool:
+    """Send a draft (True). When the tenant's rules on sales.quote ask for an approval the quote does not
+    have yet, it is submitted to the approvers instead and stays a draft (False): send it once approved."""
+    _check_can_edit(actor, quote, "sales.quote_edit")
+    if approvals.approval_status(quote) == approvals.NEEDS_APPROVAL:
+        approvals.approval_submit(actor=actor, document=quote)
+        return False
+    quote_transition(actor=actor, quote=quote, name="send")
+    return True
+
+
 def quote_transition(*, actor: Any, quote: Quote, name: str, reason: str = "") -> Quote:
     """send / accept / reject (reason) / cancel (reason) / expire, through the kernel transition."""
     _check_can_edit(actor, quote, "sales.quote_edit")

@@ -141,7 +141,7 @@ def quote_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_perm("sales.quote_edit")
-def quote_new(request: HttpRequest) -> HttpResponse:
+def quote_new(request: HttpRequest) -> HttpResponseBase:
     """?opportunity=<id>: straight to a draft with its products; ?customer=<id>: the editor."""
     user = _user(request)
     opp_id = request.GET.get("opportunity", "")
@@ -161,7 +161,8 @@ def quote_new(request: HttpRequest) -> HttpResponse:
         return redirect("sales:quote_edit", pk=quote.pk)
     cust_id = request.GET.get("customer", "")
     if not cust_id.isdigit():
-        raise NotFound(_("Choose a customer first."))
+        messages.info(request, _("Choose a customer first: open the customer and start from there."))
+        return redirect("core:customer_list")
     customer = customer_get(user, int(cust_id))
     form = QuoteForm(request.POST or None, customer=customer)
     rows: list[dict[str, Any]] = [{"vat_rate": "0.13", "quantity": "1"}]
@@ -242,6 +243,21 @@ def quote_action(request: HttpRequest, pk: int) -> HttpResponseBase:
     name = request.POST.get("name", "")[:40]
     form = ReasonForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    if name == "send":
+        try:
+            sent = svc.quote_send(actor=user, quote=quote)
+        except ServiceError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            if sent:
+                messages.success(request, _("%(number)s is marked as sent.") % {"number": quote.number})
+            else:
+                messages.info(
+                    request,
+                    _("%(number)s needs approval first: it was submitted to the approvers.")
+                    % {"number": quote.number},
+                )
+        return redirect("sales:quote_detail", pk=quote.pk)
     flash_call(
         request,
         lambda: svc.quote_transition(actor=user, quote=quote, name=name, reason=reason),
@@ -367,11 +383,12 @@ def _contract_data(form: ContractForm) -> dict[str, Any]:
 
 
 @require_perm("sales.contract_edit")
-def contract_new(request: HttpRequest) -> HttpResponse:
+def contract_new(request: HttpRequest) -> HttpResponseBase:
     user = _user(request)
     cust_id = request.GET.get("customer", "")
     if not cust_id.isdigit():
-        raise NotFound(_("Choose a customer first."))
+        messages.info(request, _("Choose a customer first: open the customer and start from there."))
+        return redirect("core:customer_list")
     customer = customer_get(user, int(cust_id))
     kind = (
         request.GET.get("kind") if request.GET.get("kind") in Contract.Kind.values else Contract.Kind.CONTRACT
