@@ -17,7 +17,9 @@ from crm.platform.errors import ServiceError
 
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
-    pending = list(approvals.approval_queue(request.user))
+    from crm.kernel.doc_types import queue_rows
+
+    pending = queue_rows(list(approvals.approval_queue(request.user)), request.user)
     return render(request, "kernel/approvals.html", {"pending": pending})
 
 
