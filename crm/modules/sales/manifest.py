@@ -78,4 +78,8 @@ MANIFEST = ModuleManifest(
         # documents area: sent quotes past their validity expire (idempotent).
         PeriodicTask(name="crm.modules.sales.tasks_documents.quotes_expire", every_seconds=86400),
     ),
+    import_kinds=(
+        # documents area
+        "crm.modules.sales.imports_documents.CONTRACTS_KIND",
+    ),
 )
