@@ -70,6 +70,7 @@ def queue_rows(requests: list[Any], user: Any) -> list[QueueRow]:
     for req in requests:
         by_type.setdefault(req.content_type_id, []).append(req.object_id)
     docs: dict[tuple[int, int], Any] = {}
+    doc: Any
     costs_for: dict[int, bool] = {}
     known = permission_map()
     for ct_id, ids in by_type.items():
@@ -81,8 +82,8 @@ def queue_rows(requests: list[Any], user: Any) -> list[QueueRow]:
         qs = model._default_manager.filter(pk__in=ids)
         if any(f.name == "customer" for f in model._meta.get_fields()):
             qs = qs.select_related("customer")
-        for doc in qs:
-            docs[(ct_id, doc.pk)] = doc
+        for found in qs:
+            docs[(ct_id, found.pk)] = found
         perm = f"{model._meta.app_label}.view_costs"
         costs_for[ct_id] = perm in known and has_perm(user, perm)
     rows = []

@@ -20,7 +20,10 @@ def queue(request: HttpRequest) -> HttpResponse:
     from crm.kernel.doc_types import queue_rows
 
     pending = queue_rows(list(approvals.approval_queue(request.user)), request.user)
-    return render(request, "kernel/approvals.html", {"pending": pending})
+    from crm.platform.permissions import has_perm
+
+    can_rules = has_perm(request.user, "workspace.manage_settings")  # type: ignore[arg-type]
+    return render(request, "kernel/approvals.html", {"pending": pending, "can_manage_rules": can_rules})
 
 
 @login_required

@@ -4,6 +4,7 @@ margins only as costs.py allows."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -61,7 +62,9 @@ class LineInSerializer(serializers.Serializer):
         max_digits=14, decimal_places=4, required=False, allow_null=True
     )
     vat_rate = serializers.DecimalField(max_digits=5, decimal_places=4, required=False, allow_null=True)
-    discount_percent = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, default=0)
+    discount_percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, required=False, default=Decimal("0")
+    )
     unit_cost_excl = serializers.DecimalField(
         max_digits=14, decimal_places=4, required=False, allow_null=True
     )

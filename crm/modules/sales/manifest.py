@@ -48,7 +48,6 @@ MANIFEST = ModuleManifest(
             url_name="sales:contract_revision_queue",
             permission="sales.contract_cancel",
         ),
-        MenuEntry(label=_("Approval rules"), url_name="kernel:approval-rules", permission="sales.settings"),
     ),
     customer_panels=(
         # documents area

@@ -510,7 +510,8 @@ def contract_transition(*, actor: Any, contract: Contract, name: str, reason: st
         if name == "confirm":
             now = timezone.now()
             Contract.objects.filter(pk=saved.pk).update(confirmed_at=now)
-            saved.confirmed_at = contract.confirmed_at = now
+            contract.confirmed_at = now
+            saved.confirmed_at = now  # type: ignore[attr-defined]
             receivables_panel.on_contract_confirmed(actor=actor, contract=saved)
         elif name == "cancel":
             Contract.objects.filter(pk=saved.pk).update(cancel_reason=reason.strip()[:300])
@@ -635,7 +636,7 @@ def revision_diff(revision: ContractRevision) -> list[DiffRow]:
 def revision_matching_rules(revision: ContractRevision) -> list[ApprovalRule]:
     """The contract rules the revision's after-state matches (amount, discount %, margin %)."""
     totals = totals_of(lines_of_snapshot(revision.after))
-    values = {
+    values: dict[str, Decimal | None] = {
         ApprovalRule.Metric.AMOUNT: totals.incl,
         ApprovalRule.Metric.DISCOUNT: totals.discount_percent,
         ApprovalRule.Metric.MARGIN: totals.margin_percent,

@@ -291,7 +291,7 @@ def quote_convert(request: HttpRequest, pk: int) -> HttpResponseBase:
         else Contract.Kind.CONTRACT
     )
     try:
-        contract = svc.contract_from_quote(actor=user, quote=quote, kind=kind)
+        contract = svc.contract_from_quote(actor=user, quote=quote, kind=str(kind))
     except ServiceError as exc:
         messages.error(request, str(exc.message))
         return redirect("sales:quote_detail", pk=quote.pk)
