@@ -17,8 +17,13 @@ from crm.platform.errors import ServiceError
 
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
-    pending = list(approvals.approval_queue(request.user))
-    return render(request, "kernel/approvals.html", {"pending": pending})
+    from crm.kernel.doc_types import queue_rows
+
+    pending = queue_rows(list(approvals.approval_queue(request.user)), request.user)
+    from crm.platform.permissions import has_perm
+
+    can_rules = has_perm(request.user, "workspace.manage_settings")  # type: ignore[arg-type]
+    return render(request, "kernel/approvals.html", {"pending": pending, "can_manage_rules": can_rules})
 
 
 @login_required

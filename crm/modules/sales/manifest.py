@@ -9,6 +9,7 @@ from crm.platform.registry import (
     DashboardWidget,
     MenuEntry,
     ModuleManifest,
+    PeriodicTask,
 )
 
 SELLERS = (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES)
@@ -43,8 +44,8 @@ MANIFEST = ModuleManifest(
         "sales.targets_manage": MANAGERS,
         "sales.settings": (Role.OWNER, Role.ADMIN),
     },
-    # --- pipeline area (opportunities) ---
     menu=(
+        # pipeline area
         MenuEntry(
             label=_("Opportunities"),
             url_name="sales:opportunity_kanban",
@@ -57,12 +58,49 @@ MANIFEST = ModuleManifest(
             icon="graph-up",
             permission="sales.pipeline_reports",
         ),
+        # documents area
+        MenuEntry(label=_("Quotes"), url_name="sales:quote_list", permission="sales.quote_edit"),
+        MenuEntry(
+            label=_("Contracts and orders"), url_name="sales:contract_list", permission="sales.contract_edit"
+        ),
+        MenuEntry(
+            label=_("Contract changes to approve"),
+            url_name="sales:contract_revision_queue",
+            permission="sales.contract_cancel",
+        ),
+        # receivables area
+        MenuEntry(
+            label=_("Receivables"),
+            url_name="sales:receivables_installments",
+            permission="sales.receipt_record",
+        ),
+        MenuEntry(label=_("Receipts"), url_name="sales:receipt_list", permission="sales.receipt_record"),
+        MenuEntry(
+            label=_("Aging"), url_name="sales:receivables_aging", permission="sales.receivables_reports"
+        ),
+        MenuEntry(
+            label=_("Collections forecast"),
+            url_name="sales:receivables_forecast",
+            permission="sales.receivables_reports",
+        ),
+        # money area: fapiao, invoicing requests, targets, achievement, sales settings
+        MenuEntry(label=_("Fapiao"), url_name="sales:fapiao_list", permission="sales.invoice_request"),
+        MenuEntry(
+            label=_("Invoicing requests"),
+            url_name="sales:invoice_request_list",
+            permission="sales.invoice_request",
+        ),
+        MenuEntry(label=_("Targets"), url_name="sales:target_grid", permission="sales.targets_manage"),
+        MenuEntry(
+            label=_("Target achievement"), url_name="sales:achievement", permission="sales.opportunity_edit"
+        ),
         MenuEntry(
             label=_("Pipeline stages"),
             url_name="sales:stage_settings",
             icon="sliders",
             permission="sales.settings",
         ),
+        MenuEntry(label=_("Sales settings"), url_name="sales:sales_settings", permission="sales.settings"),
     ),
     widgets=(
         DashboardWidget(
@@ -70,6 +108,19 @@ MANIFEST = ModuleManifest(
             template="sales/pipeline/_widget.html",
             permission="sales.opportunity_edit",
             context="crm.modules.sales.selectors_pipeline.widget_context",
+        ),
+        # money area: the rep's target this month, the manager's per-rep targets
+        DashboardWidget(
+            label=_("My target this month"),
+            template="sales/money/widget_my_target.html",
+            permission="sales.opportunity_edit",
+            context="crm.modules.sales.fapiao_panel.my_target_context",
+        ),
+        DashboardWidget(
+            label=_("Team targets"),
+            template="sales/money/widget_team_targets.html",
+            permission="sales.targets_manage",
+            context="crm.modules.sales.fapiao_panel.team_targets_context",
         ),
     ),
     customer_panels=(
@@ -79,6 +130,24 @@ MANIFEST = ModuleManifest(
             permission="sales.opportunity_edit",
             context="crm.modules.sales.selectors_pipeline.customer_panel_context",
         ),
+        CustomerPanel(
+            label=_("Quotes and contracts"),
+            template="sales/documents/_customer_panel.html",
+            context="crm.modules.sales.selectors_documents.customer_panel",
+            permission="sales.quote_edit",
+        ),
+        CustomerPanel(
+            label=_("Receivables"),
+            template="sales/receivables/_customer_panel.html",
+            context="crm.modules.sales.receivables_panel.customer_panel_context",
+            permission="sales.receipt_record",
+        ),
+        CustomerPanel(
+            label=_("Fapiao"),
+            template="sales/money/panel_customer.html",
+            context="crm.modules.sales.fapiao_panel.customer_panel_context",
+            permission="sales.invoice_request",
+        ),
     ),
     customer_links=(
         CustomerLink(
@@ -87,7 +156,47 @@ MANIFEST = ModuleManifest(
             open_filter={"status": "open"},
             label=_("Open opportunities"),
         ),
+        # documents area: merge moves every quote and contract; handover moves the owner of the open ones.
+        CustomerLink(
+            model="sales.Quote",
+            owner_field="owner",
+            open_filter={"state__in": ["draft", "sent"]},
+            label=_("Open quotes"),
+        ),
+        CustomerLink(
+            model="sales.Contract",
+            owner_field="owner",
+            open_filter={"state__in": ["draft", "submitted", "confirmed"]},
+            label=_("Open contracts and orders"),
+        ),
+        # receivables: merge moves installments and receipts; handover moves the owner of open installments.
+        CustomerLink(
+            model="sales.Installment",
+            owner_field="owner",
+            open_filter="crm.modules.sales.services_receivables.open_installments_filter",
+            label=_("open installments"),
+        ),
+        CustomerLink(model="sales.Receipt", label=_("receipts")),
+        # money area: merge moves requests and fapiao; handover moves the owner of open requests
+        CustomerLink(
+            model="sales.InvoiceRequest",
+            owner_field="owner",
+            open_filter={"state": "open"},
+            label=_("Invoicing requests"),
+        ),
+        CustomerLink(model="sales.Fapiao", label=_("Fapiao")),
     ),
-    import_kinds=("crm.modules.sales.imports_pipeline.OPPORTUNITIES",),
+    import_kinds=(
+        "crm.modules.sales.imports_pipeline.OPPORTUNITIES",
+        "crm.modules.sales.imports_documents.CONTRACTS_KIND",
+        "crm.modules.sales.imports_receivables.PLANS",
+        "crm.modules.sales.imports_receivables.RECEIPTS",
+    ),
+    periodic_tasks=(
+        # documents area: sent quotes past their validity expire (idempotent).
+        PeriodicTask(name="crm.modules.sales.tasks_documents.quotes_expire", every_seconds=86400),
+        # receivables: reminders before and after due dates
+        PeriodicTask(name="crm.modules.sales.tasks_receivables.reminders", every_seconds=86400),
+    ),
     search="crm.modules.sales.search.search",
 )

@@ -197,9 +197,9 @@ class Quote(Document):
     editable_states = ("draft",)
     confirmed_state = "sent"  # a quote that needs approval (discount, margin) is approved before it is sent
     transitions = (
-        Transition(
-            "send", ("draft",), "sent", _("Mark as sent"), "sales.quote_edit", submits_for_approval=True
-        ),
+        # No submits_for_approval here: "sent" is the confirmed state, so the kernel's approval guard
+        # checks it; the documents services submit a quote that needs approval before it is sent.
+        Transition("send", ("draft",), "sent", _("Mark as sent"), "sales.quote_edit"),
         Transition("accept", ("sent",), "accepted", _("Accepted by the customer"), "sales.quote_edit"),
         Transition(
             "reject",
