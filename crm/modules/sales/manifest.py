@@ -3,7 +3,13 @@
 from django.utils.translation import gettext_lazy as _
 
 from crm.platform.permissions import Role
-from crm.platform.registry import ModuleManifest
+from crm.platform.registry import (
+    CustomerLink,
+    CustomerPanel,
+    MenuEntry,
+    ModuleManifest,
+    PeriodicTask,
+)
 
 SELLERS = (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES)
 MANAGERS = (Role.OWNER, Role.ADMIN, Role.MANAGER)
@@ -37,4 +43,49 @@ MANIFEST = ModuleManifest(
         "sales.targets_manage": MANAGERS,
         "sales.settings": (Role.OWNER, Role.ADMIN),
     },
+    menu=(
+        # receivables
+        MenuEntry(
+            label=_("Receivables"),
+            url_name="sales:receivables_installments",
+            permission="sales.receipt_record",
+        ),
+        MenuEntry(label=_("Receipts"), url_name="sales:receipt_list", permission="sales.receipt_record"),
+        MenuEntry(
+            label=_("Aging"), url_name="sales:receivables_aging", permission="sales.receivables_reports"
+        ),
+        MenuEntry(
+            label=_("Collections forecast"),
+            url_name="sales:receivables_forecast",
+            permission="sales.receivables_reports",
+        ),
+    ),
+    customer_panels=(
+        # receivables
+        CustomerPanel(
+            label=_("Receivables"),
+            template="sales/receivables/_customer_panel.html",
+            context="crm.modules.sales.receivables_panel.customer_panel_context",
+            permission="sales.receipt_record",
+        ),
+    ),
+    customer_links=(
+        # receivables: merge moves installments and receipts; handover moves the owner of open installments.
+        CustomerLink(
+            model="sales.Installment",
+            owner_field="owner",
+            open_filter="crm.modules.sales.services_receivables.open_installments_filter",
+            label=_("open installments"),
+        ),
+        CustomerLink(model="sales.Receipt", label=_("receipts")),
+    ),
+    import_kinds=(
+        # receivables
+        "crm.modules.sales.imports_receivables.PLANS",
+        "crm.modules.sales.imports_receivables.RECEIPTS",
+    ),
+    periodic_tasks=(
+        # receivables: reminders before and after due dates
+        PeriodicTask(name="crm.modules.sales.tasks_receivables.reminders", every_seconds=86400),
+    ),
 )

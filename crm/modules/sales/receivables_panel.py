@@ -38,5 +38,13 @@ def contract_panel_context(*, contract: Any, user: Any) -> dict[str, Any]:
         "rv_allocations": sel.contract_allocations(contract),
         "rv_can_edit_plan": contract.state in PLAN_STATES
         and (has_perm(user, "sales.contract_edit") or has_perm(user, "sales.receivables_all")),
-        "rv_can_record": contract.state in ("confirmed", "completed") and has_perm(user, "sales.receipt_record"),
+        "rv_can_record": contract.state in ("confirmed", "completed")
+        and has_perm(user, "sales.receipt_record"),
     }
+
+
+def customer_panel_context(customer: Any, user: Any) -> dict[str, Any]:
+    """The "receivables" panel of the customer page: open, overdue, credit, last receipts."""
+    from . import selectors_receivables as sel
+
+    return {"rv": sel.customer_summary(customer.pk), "rv_customer": customer}

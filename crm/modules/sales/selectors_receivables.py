@@ -23,7 +23,7 @@ from .models import Contract, Installment, Receipt, ReceiptAllocation
 
 ZERO = Decimal("0.00")
 OPEN_STATES = ("confirmed", "completed")
-MONEY = DecimalField(max_digits=16, decimal_places=2)
+MONEY: Any = DecimalField(max_digits=16, decimal_places=2)
 BUCKETS = ("not_due", "d0_30", "d31_60", "d61_90", "d90_plus")
 
 
@@ -153,7 +153,12 @@ def forecast(*, actor: Any, months: int = 12, owner_id: int | None = None) -> di
         "months": [r["month"].strftime("%Y-%m") for r in rows],
         "totals": [float(r["total"]) for r in rows],
     }
-    return {"overdue": overdue, "rows": rows, "chart": chart, "total": overdue + sum(r["total"] for r in rows)}
+    return {
+        "overdue": overdue,
+        "rows": rows,
+        "chart": chart,
+        "total": overdue + sum(r["total"] for r in rows),
+    }
 
 
 def customer_credit(customer_id: int) -> Decimal:
@@ -183,21 +188,41 @@ def statement(*, actor: Any, customer: Customer, start: date, end: date) -> dict
     events: list[dict[str, Any]] = []
     for c in contracts:
         events.append(
-            {"date": _contract_day(c), "kind": "contract", "ref": c.number, "text": c.title,
-             "debit": c.total_incl, "credit": ZERO, "sort": (0, c.pk)}
+            {
+                "date": _contract_day(c),
+                "kind": "contract",
+                "ref": c.number,
+                "text": c.title,
+                "debit": c.total_incl,
+                "credit": ZERO,
+                "sort": (0, c.pk),
+            }
         )
     from django.utils import timezone
 
     for r in receipts:
         events.append(
-            {"date": r.received_on, "kind": "receipt", "ref": r.number,
-             "text": f"{r.get_method_display()} {r.bank_reference}".strip(),
-             "debit": ZERO, "credit": r.amount, "sort": (1, r.pk)}
+            {
+                "date": r.received_on,
+                "kind": "receipt",
+                "ref": r.number,
+                "text": f"{r.get_method_display()} {r.bank_reference}".strip(),
+                "debit": ZERO,
+                "credit": r.amount,
+                "sort": (1, r.pk),
+            }
         )
         if r.state == Receipt.State.REVERSED and r.reversed_at:
             events.append(
-                {"date": timezone.localdate(r.reversed_at), "kind": "reversal", "ref": r.number,
-                 "text": r.reversal_reason, "debit": r.amount, "credit": ZERO, "sort": (2, r.pk)}
+                {
+                    "date": timezone.localdate(r.reversed_at),
+                    "kind": "reversal",
+                    "ref": r.number,
+                    "text": r.reversal_reason,
+                    "debit": r.amount,
+                    "credit": ZERO,
+                    "sort": (2, r.pk),
+                }
             )
     events.sort(key=lambda e: (e["date"], e["sort"]))
     opening = sum((e["debit"] - e["credit"] for e in events if e["date"] < start), ZERO)
@@ -245,17 +270,14 @@ def customer_summary(customer_id: int, *, today: date | None = None) -> dict[str
         ),
     )
     # Contracts without a plan count with their whole open amount.
-    no_plan = (
-        Contract.objects.filter(customer_id=customer_id, state__in=OPEN_STATES, installments__isnull=True)
-        .aggregate(t=Coalesce(Sum(F("total_incl") - F("paid_amount"), output_field=MONEY), ZERO))["t"]
-    )
+    no_plan = Contract.objects.filter(
+        customer_id=customer_id, state__in=OPEN_STATES, installments__isnull=True
+    ).aggregate(t=Coalesce(Sum(F("total_incl") - F("paid_amount"), output_field=MONEY), ZERO))["t"]
     return {
         "open": got["open"] + no_plan,
         "overdue": got["overdue"],
         "credit": customer_credit(customer_id),
-        "receipts": list(
-            Receipt.objects.filter(customer_id=customer_id).order_by("-received_on", "-id")[:5]
-        ),
+        "receipts": list(Receipt.objects.filter(customer_id=customer_id).order_by("-received_on", "-id")[:5]),
     }
 
 
@@ -280,17 +302,30 @@ def customer_open_items(customer: Customer) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for inst in _open(Installment.objects.filter(customer=customer)).select_related("contract"):
         items.append(
-            {"key": f"i{inst.pk}", "installment_id": inst.pk, "contract_id": inst.contract_id,
-             "number": inst.contract.number, "position": inst.position, "due": inst.due_date,
-             "open": inst.amount - inst.paid_amount}
+            {
+                "key": f"i{inst.pk}",
+                "installment_id": inst.pk,
+                "contract_id": inst.contract_id,
+                "number": inst.contract.number,
+                "position": inst.position,
+                "due": inst.due_date,
+                "open": inst.amount - inst.paid_amount,
+            }
         )
     no_plan = Contract.objects.filter(
         customer=customer, state__in=OPEN_STATES, installments__isnull=True, paid_amount__lt=F("total_incl")
     )
     for c in no_plan:
         items.append(
-            {"key": f"c{c.pk}", "installment_id": None, "contract_id": c.pk, "number": c.number,
-             "position": None, "due": _contract_day(c), "open": c.total_incl - c.paid_amount}
+            {
+                "key": f"c{c.pk}",
+                "installment_id": None,
+                "contract_id": c.pk,
+                "number": c.number,
+                "position": None,
+                "due": _contract_day(c),
+                "open": c.total_incl - c.paid_amount,
+            }
         )
     items.sort(key=lambda x: (x["due"], x["contract_id"], x["position"] or 0))
     return items

@@ -266,21 +266,26 @@ def _lock_open_items(customer_id: int, contract_ids: Iterable[int] | None = None
         qs = qs.filter(pk__in=list(contract_ids))
     contracts = {c.pk: c for c in qs.order_by("pk")}
     plans: dict[int, list[Installment]] = {}
-    for inst in Installment.objects.select_for_update().filter(contract_id__in=list(contracts)).order_by("pk"):
+    for inst in (
+        Installment.objects.select_for_update().filter(contract_id__in=list(contracts)).order_by("pk")
+    ):
         plans.setdefault(inst.contract_id, []).append(inst)
     items: list[_Open] = []
     for c in contracts.values():
         if c.pk in plans:
             items.extend(_Open(c, i, i.due_date) for i in plans[c.pk] if i.paid_amount < i.amount)
         elif c.paid_amount < c.total_incl:
-            when = c.signed_on or (timezone.localdate(c.confirmed_at) if c.confirmed_at else c.created_at.date())
+            when = c.signed_on or (
+                timezone.localdate(c.confirmed_at) if c.confirmed_at else c.created_at.date()
+            )
             items.append(_Open(c, None, when))
     items.sort(key=lambda it: (it.due, it.contract.pk, it.installment.position if it.installment else 0))
     return items
 
 
-def _apply(receipt: Receipt, items: list[_Open], allocations: Sequence[AllocationInput] | None,
-           available: Decimal) -> Decimal:
+def _apply(
+    receipt: Receipt, items: list[_Open], allocations: Sequence[AllocationInput] | None, available: Decimal
+) -> Decimal:
     """Allocate up to `available` of `receipt` (locked rows in `items`); returns what was allocated."""
     plan: list[tuple[_Open, Decimal]] = []
     if allocations is None:  # oldest due first
@@ -299,15 +304,17 @@ def _apply(receipt: Receipt, items: list[_Open], allocations: Sequence[Allocatio
         for n, a in enumerate(allocations):
             field = f"allocations.{n}.amount"
             amount = _check_amount(a.amount, field)
-            if a.installment_id is not None:
-                it = by_inst.get(a.installment_id)
-            else:
-                it = by_contract.get(a.contract_id or 0)
-            if it is None:
+            found = (
+                by_inst.get(a.installment_id)
+                if a.installment_id is not None
+                else by_contract.get(a.contract_id or 0)
+            )
+            if found is None:
                 raise ServiceError(
                     _("This installment or contract is not open for this customer."),
                     field=f"allocations.{n}",
                 )
+            it = found
             key = id(it)
             wanted[key] = wanted.get(key, ZERO) + amount
             if wanted[key] > it.open:
@@ -384,8 +391,17 @@ def receipt_record(
     try:
         with transaction.atomic():
             return _record(
-                actor, customer, amount, received_on, method, bank_reference, note, allocations,
-                keep_credit, token, currency,
+                actor,
+                customer,
+                amount,
+                received_on,
+                method,
+                bank_reference,
+                note,
+                allocations,
+                keep_credit,
+                token,
+                currency,
             )
     except IntegrityError:
         # A concurrent save with the same token won the unique index: that one is the receipt.
@@ -427,11 +443,13 @@ def _record(
         open_total = sum((it.open for it in items), ZERO) + allocated
         if allocations is None and open_total < amount:
             message = _(
-                "The receipt is %(amount)s but only %(open)s is open: tick “keep the rest as customer credit”."
+                "The receipt is %(amount)s but only %(open)s is open: "
+                "tick “keep the rest as customer credit”."
             ) % {"amount": f"{amount:,.2f}", "open": f"{open_total:,.2f}"}
         else:
             message = _(
-                "%(rest)s of the receipt is not allocated: allocate it or tick “keep the rest as customer credit”."
+                "%(rest)s of the receipt is not allocated: "
+                "allocate it or tick “keep the rest as customer credit”."
             ) % {"rest": f"{amount - allocated:,.2f}"}
         raise ServiceError(message, field="keep_credit")
     receipt.allocated_amount = allocated
@@ -500,8 +518,12 @@ def _validate_manual(items: list[_Open], allocations: Sequence[AllocationInput])
     opens = {(it.installment.pk if it.installment else None, it.contract.pk): it.open for it in items}
     for n, a in enumerate(allocations):
         key = next(
-            (k for k in opens if (a.installment_id and k[0] == a.installment_id)
-             or (not a.installment_id and k[0] is None and k[1] == a.contract_id)),
+            (
+                k
+                for k in opens
+                if (a.installment_id and k[0] == a.installment_id)
+                or (not a.installment_id and k[0] is None and k[1] == a.contract_id)
+            ),
             None,
         )
         if key is None:
@@ -517,13 +539,17 @@ def _split(allocations: Sequence[AllocationInput]) -> list[AllocationInput]:
     return [a for a in allocations if a.amount > 0]
 
 
-def _take(queue: list[AllocationInput], budget: Decimal) -> tuple[list[AllocationInput], list[AllocationInput]]:
+def _take(
+    queue: list[AllocationInput], budget: Decimal
+) -> tuple[list[AllocationInput], list[AllocationInput]]:
     taken: list[AllocationInput] = []
     rest = list(queue)
     while rest and budget > 0:
         a = rest[0]
         amount = min(a.amount, budget)
-        taken.append(AllocationInput(amount=amount, installment_id=a.installment_id, contract_id=a.contract_id))
+        taken.append(
+            AllocationInput(amount=amount, installment_id=a.installment_id, contract_id=a.contract_id)
+        )
         budget -= amount
         if amount == a.amount:
             rest.pop(0)
@@ -640,7 +666,9 @@ def _remind(inst: Installment, kind: str) -> None:
     notice_send(user=inst.owner, title=title, url=url)
     if inst.owner.email:
         transaction.on_commit(
-            lambda: send_mail(title, title, settings.DEFAULT_FROM_EMAIL, [inst.owner.email], fail_silently=True)
+            lambda: send_mail(
+                title, title, settings.DEFAULT_FROM_EMAIL, [inst.owner.email], fail_silently=True
+            )
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django_tenants.utils import schema_context
@@ -41,7 +42,10 @@ def test_plan_must_add_up_to_the_cent_and_nothing_is_saved(t):
         svc.plan_set(
             actor=rep,
             contract=c,
-            parts=[svc.PlanPart(date(2027, 1, 1), D("5000.00")), svc.PlanPart(date(2027, 2, 1), D("6299.99"))],
+            parts=[
+                svc.PlanPart(date(2027, 1, 1), D("5000.00")),
+                svc.PlanPart(date(2027, 2, 1), D("6299.99")),
+            ],
         )
     assert "11,300.00" in str(exc.value.message)
     assert not Installment.objects.filter(contract=c).exists()
@@ -90,11 +94,16 @@ def test_plan_edit_keeps_paid_installments(t):
     svc.receipt_record(actor=fin, customer=c.customer, amount=D("1000"), received_on=date(2026, 1, 2))
     with pytest.raises(ServiceError):
         svc.plan_set(
-            actor=rep, contract=c,
-            parts=[svc.PlanPart(date(2026, 1, 1), D("4000"), id=a.pk), svc.PlanPart(date(2026, 6, 1), D("7300"))],
+            actor=rep,
+            contract=c,
+            parts=[
+                svc.PlanPart(date(2026, 1, 1), D("4000"), id=a.pk),
+                svc.PlanPart(date(2026, 6, 1), D("7300")),
+            ],
         )
     plan = svc.plan_set(
-        actor=rep, contract=c,
+        actor=rep,
+        contract=c,
         parts=[
             svc.PlanPart(date(2026, 1, 1), D("5000"), id=a.pk),
             svc.PlanPart(date(2026, 6, 1), D("3000")),
@@ -112,7 +121,8 @@ def test_plan_follows_a_revision(t):
     Contract.objects.filter(pk=c.pk).update(total_incl=D("12000.00"))
     receivables_panel.on_contract_revised(actor=rep, contract=c)
     assert list(Installment.objects.filter(contract=c).values_list("amount", flat=True)) == [
-        D("5000.00"), D("7000.00"),
+        D("5000.00"),
+        D("7000.00"),
     ]
     Contract.objects.filter(pk=c.pk).update(total_incl=D("4000.00"))
     with pytest.raises(ServiceError):
@@ -139,7 +149,10 @@ def test_allocation_by_hand_several_at_once_partial(t):
     c1, c2 = _contract(rep, cust), _contract(rep, cust, price="2000")
     _i1a, i1b = make_plan(c1, [(date(2026, 2, 1), "5000"), (date(2026, 8, 1), "6300")])
     r = svc.receipt_record(
-        actor=fin, customer=cust, amount=D("3000"), received_on=date(2026, 3, 5),
+        actor=fin,
+        customer=cust,
+        amount=D("3000"),
+        received_on=date(2026, 3, 5),
         allocations=[A(D("1000"), installment_id=i1b.pk), A(D("2000"), contract_id=c2.pk)],
     )
     assert r.allocated_amount == D("3000")
@@ -150,7 +163,10 @@ def test_allocation_by_hand_several_at_once_partial(t):
     before = Receipt.objects.count()
     with pytest.raises(ServiceError):
         svc.receipt_record(
-            actor=fin, customer=cust, amount=D("6000"), received_on=date(2026, 3, 5),
+            actor=fin,
+            customer=cust,
+            amount=D("6000"),
+            received_on=date(2026, 3, 5),
             allocations=[A(D("6000"), installment_id=i1b.pk)],
         )
     assert Receipt.objects.count() == before and _fresh(i1b).paid_amount == D("1000")
@@ -218,7 +234,7 @@ def test_same_token_records_one_receipt(t):
     cust = make_customer(rep)
     c = _contract(rep, cust)
     make_plan(c, [(date(2026, 2, 1), "11300")])
-    kw = {"actor": fin, "customer": cust, "amount": D("100"), "received_on": date(2026, 2, 1)}
+    kw: dict[str, Any] = {"actor": fin, "customer": cust, "amount": D("100"), "received_on": date(2026, 2, 1)}
     r1 = svc.receipt_record(**kw, client_token="tok-1")
     r2 = svc.receipt_record(**kw, client_token="tok-1")
     assert r1.pk == r2.pk and Receipt.objects.filter(customer=cust).count() == 1
@@ -230,7 +246,7 @@ def test_permissions_clerk_nothing_rep_own_customers_only(t):
     cust = make_customer(rep)
     c = _contract(rep, cust)
     make_plan(c, [(date(2026, 2, 1), "11300")])
-    kw = {"customer": cust, "amount": D("100"), "received_on": date(2026, 2, 1)}
+    kw: dict[str, Any] = {"customer": cust, "amount": D("100"), "received_on": date(2026, 2, 1)}
     with pytest.raises(PermissionDenied):
         svc.receipt_record(actor=clerk, **kw)
     with pytest.raises(NotFound):
