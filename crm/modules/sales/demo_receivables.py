@@ -39,7 +39,7 @@ def seed(tenant: Any) -> None:
     if actor is None:
         return
     today = tenant_today()
-    rng = random.Random(20260101)  # noqa: S311 - demo data, not security
+    rng = random.Random(20260101)  # demo data, not security
     due = list(
         Installment.objects.filter(contract__state__in=svc.OPEN_STATES, due_date__lt=today)
         .select_related("customer")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django_tenants.utils import schema_context
@@ -15,6 +16,7 @@ from crm.modules.sales.models import Contract, Installment, Receipt
 from .factories import line, make_contract, make_customer
 
 D = Decimal
+JOB: Any = None  # the writers do not read the job
 
 
 @pytest.fixture
@@ -59,18 +61,18 @@ def test_plan_import_sets_the_plan_once(t):
         {"contract": "HT-NOPE", "due_date": "2026-01-01", "amount": "1"},
     ]
     kind = imports_receivables.PLANS
-    created, updated, errors = kind.write(None, rep, _records(kind, rows))
+    created, updated, errors = kind.write(JOB, rep, _records(kind, rows))
     assert (created, updated) == (1, 0) and [e.row for e in errors] == [4]
     assert [(i.due_date, i.amount) for i in Installment.objects.filter(contract=c)] == [
         (date(2026, 3, 31), D("3300")),
         (date(2026, 6, 30), D("8000")),
     ]
     ids = set(Installment.objects.filter(contract=c).values_list("pk", flat=True))
-    assert kind.write(None, rep, _records(kind, rows[:2]))[:2] == (0, 0)
+    assert kind.write(JOB, rep, _records(kind, rows[:2]))[:2] == (0, 0)
     assert set(Installment.objects.filter(contract=c).values_list("pk", flat=True)) == ids
     # A plan that does not add up: a row error, the old plan stays.
     bad = [{"contract": c.number, "due_date": "2026-03-31", "amount": "100"}]
-    assert kind.write(None, rep, _records(kind, bad))[2]
+    assert kind.write(JOB, rep, _records(kind, bad))[2]
     assert Installment.objects.filter(contract=c).count() == 2
     with pytest.raises(ValueError):
         kind.clean_row({"contract": c.number, "due_date": "soon", "amount": "1"}, "contract", None)
@@ -96,10 +98,10 @@ def test_receipt_import_is_idempotent(t):
         {"customer": "没有这个客户", "amount": "1", "received_on": "2026-02-03"},
     ]
     kind = imports_receivables.RECEIPTS
-    created, _updated, errors = kind.write(None, fin, _records(kind, rows))
+    created, _updated, errors = kind.write(JOB, fin, _records(kind, rows))
     assert created == 2 and [e.row for e in errors] == [4]
     c.refresh_from_db()
     assert c.paid_amount == D("11300") and c.payment_status == "full"
     assert Receipt.objects.get(bank_reference="BOC001").method == "bank"
-    created, _updated, _errors = kind.write(None, fin, _records(kind, rows))
+    created, _updated, _errors = kind.write(JOB, fin, _records(kind, rows))
     assert created == 0 and Receipt.objects.filter(customer=cust).count() == 2

@@ -32,7 +32,7 @@ def book(alpha) -> dict[str, Any]:
         c2 = make_contract(alpha.users["sales2"], other)
         make_plan(c2, [(date(2026, 1, 31), "11300")])
         out = {"cust": cust.pk, "c": c.pk, "a": a.pk, "b": b.pk, "other": other.pk, "c2": c2.pk}
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     return out
 
 
@@ -115,7 +115,7 @@ def test_reversal_page_needs_the_permission(alpha, book):
             amount=D("100"),
             received_on=date(2026, 2, 1),
         )
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     assert (
         alpha.client("sales")
         .post(f"/sales/receivables/receipts/{r.pk}/reverse/", {"reason": "x"})
@@ -179,7 +179,7 @@ def test_installment_list_query_count_is_constant(alpha, book):
     small = (count("/sales/receivables/"), count(f"{API}/installments/"))
     with schema_context(alpha.schema):
         installments(n=40, owner=alpha.users["sales"])
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     assert (count("/sales/receivables/"), count(f"{API}/installments/")) == small
 
 
@@ -261,7 +261,7 @@ def test_cross_tenant_receipts_are_not_reachable(alpha, beta, book):
             amount=D("100"),
             received_on=date(2026, 2, 1),
         )
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     assert client.get(f"/sales/receivables/receipts/{r.pk}/").status_code == 404
     assert client.get(f"{API}/receipts/{r.pk}/").status_code == 404
     assert client.get(f"/sales/receivables/contracts/{book['c']}/plan/").status_code == 404
