@@ -14,7 +14,12 @@ from crm.modules.sales.models import (
     Stage,
 )
 
+# receivables
+from crm.modules.sales.selectors_receivables import customer_summary as receivables_customer_summary
+from crm.modules.sales.services_receivables import AllocationInput, credit_available, receipt_record
+
 __all__ = [
+    "AllocationInput",
     "Contract",
     "ContractLine",
     "Installment",
@@ -23,4 +28,7 @@ __all__ = [
     "QuoteLine",
     "Receipt",
     "Stage",
+    "credit_available",
+    "receipt_record",
+    "receivables_customer_summary",
 ]
