@@ -277,3 +277,18 @@ def test_reminders_once_before_and_after(t, mailoutbox):
     assert svc.reminders_run(today=today) == {"before": 0, "after": 0}
     assert Notice.objects.filter(user=rep).count() == 2
     assert fin  # finance gets nothing: the customer's owner is reminded
+
+
+def test_customer_merge_and_handover_move_receivables(t):
+    from crm.kernel.hooks import links_handover_move, links_merge
+
+    rep, rep2, fin = t.users["sales"], t.users["sales2"], t.users["finance"]
+    src, dst = make_customer(rep, "被合并"), make_customer(rep, "保留")
+    c = _contract(rep, src)
+    paid, open_ = make_plan(c, [(date(2026, 1, 1), "5000"), (date(2026, 6, 1), "6300")])
+    svc.receipt_record(actor=fin, customer=src, amount=D("5000"), received_on=date(2026, 1, 2))
+    moved = links_merge(source_id=src.pk, target_id=dst.pk)
+    assert moved["sales.Installment"] == 2 and moved["sales.Receipt"] == 1
+    assert Receipt.objects.get().customer_id == dst.pk
+    links_handover_move(by_target={rep2.pk: [dst.pk]}, from_user_id=rep.pk)
+    assert _fresh(open_).owner_id == rep2.pk and _fresh(paid).owner_id == rep.pk

@@ -267,3 +267,26 @@ def test_cross_tenant_receipts_are_not_reachable(alpha, beta, book):
     assert client.get(f"/sales/receivables/contracts/{book['c']}/plan/").status_code == 404
     assert client.get(f"{API}/customers/{book['cust']}/statement/").status_code == 404
     assert "视图客户" not in client.get("/sales/receivables/").content.decode()
+
+
+def test_customer_panel_and_contract_panel(alpha, book):
+    from crm.modules.sales.manifest import MANIFEST
+
+    index = next(i for i, p in enumerate(MANIFEST.customer_panels) if "receivables" in p.template)
+    html = alpha.client("sales").get(f"/customers/{book['cust']}/panels/sales/{index}/")
+    assert html.status_code == 200, html.status_code
+    body = html.content.decode()
+    assert 'data-testid="rv-open"' in body and "11,300.00" in body
+    assert alpha.client("clerk").get(f"/customers/{book['cust']}/panels/sales/{index}/").status_code in (
+        403,
+        404,
+    )
+    from django.template.loader import render_to_string
+
+    from crm.modules.sales import receivables_panel
+
+    with schema_context(alpha.schema):
+        contract = Contract.objects.get(pk=book["c"])
+        ctx = receivables_panel.contract_panel_context(contract=contract, user=alpha.users["sales"])
+        out = render_to_string("sales/_contract_receivables.html", ctx)
+    assert 'data-testid="plan-table"' in out and "6,300.00" in out and 'data-testid="plan-edit"' in out
