@@ -639,7 +639,7 @@ def reminders_run(today: date | None = None) -> dict[str, int]:
             rows = list(
                 open_qs.filter(due_date__gte=start, due_date__lte=end, **{f"{stamp}__isnull": True})
                 .select_for_update(skip_locked=True, of=("self",))
-                .select_related("contract", "customer", "owner")
+                .select_related("contract", "customer__owner", "owner")
                 .order_by("pk")[:500]
             )
             now = timezone.now()
@@ -663,12 +663,13 @@ def _remind(inst: Installment, kind: str) -> None:
     else:
         title = _("%(customer)s: %(amount)s overdue since %(due)s (%(contract)s)") % values
     url = f"/sales/receivables/contracts/{inst.contract_id}/plan/"
-    notice_send(user=inst.owner, title=title, url=url)
-    if inst.owner.email:
+    # The customer's owner (the installment's owner when the customer has none, e.g. in the pool).
+    user = inst.customer.owner or inst.owner
+    notice_send(user=user, title=title, url=url)
+    if user.email:
+        email = user.email
         transaction.on_commit(
-            lambda: send_mail(
-                title, title, settings.DEFAULT_FROM_EMAIL, [inst.owner.email], fail_silently=True
-            )
+            lambda: send_mail(title, title, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=True)
         )
 
 

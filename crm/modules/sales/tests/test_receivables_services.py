@@ -258,7 +258,7 @@ def test_permissions_clerk_nothing_rep_own_customers_only(t):
         svc.plan_set(actor=clerk, contract=c, parts=[svc.PlanPart(date(2026, 1, 1), D("11300"))])
 
 
-def test_reminders_once_before_and_after(t, mailoutbox):
+def test_reminders_once_before_and_after(t, mailoutbox, django_capture_on_commit_callbacks):
     from crm.kernel.models import Notice
 
     rep, fin = t.users["sales"], t.users["finance"]
@@ -268,14 +268,15 @@ def test_reminders_once_before_and_after(t, mailoutbox):
         c, [(today + timedelta(days=3), "5000"), (today - timedelta(days=1), "5000"), (today, "1300")]
     )
     Installment.objects.filter(pk=paid.pk).update(paid_amount=D("1300"))
-    from django.db import transaction  # noqa: F401
-
-    counts = svc.reminders_run(today=today)
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = svc.reminders_run(today=today)
     assert counts == {"before": 1, "after": 1}
+    assert sorted(m.to[0] for m in mailoutbox) == [rep.email, rep.email]
     assert Notice.objects.filter(user=rep).count() == 2
     assert _fresh(soon).reminded_before_at and _fresh(late).reminded_after_at
-    assert svc.reminders_run(today=today) == {"before": 0, "after": 0}
-    assert Notice.objects.filter(user=rep).count() == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        assert svc.reminders_run(today=today) == {"before": 0, "after": 0}
+    assert Notice.objects.filter(user=rep).count() == 2 and len(mailoutbox) == 2
     assert fin  # finance gets nothing: the customer's owner is reminded
 
 
