@@ -15,7 +15,12 @@ from crm.modules.sales.models import (
     Stage,
 )
 
+# receivables
+from crm.modules.sales.selectors_receivables import customer_summary as receivables_customer_summary
+from crm.modules.sales.services_receivables import AllocationInput, credit_available, receipt_record
+
 __all__ = [
+    "AllocationInput",
     "Contract",
     "ContractLine",
     "Installment",
@@ -24,6 +29,9 @@ __all__ = [
     "QuoteLine",
     "Receipt",
     "Stage",
+    "credit_available",
+    "receipt_record",
+    "receivables_customer_summary",
     # service module
     "seed_demo",
 ]
