@@ -138,7 +138,7 @@ class FakePlatformProvider:
         if not self.url.startswith(("http://", "https://")):
             raise ServiceError(_("The fapiao provider is not configured."), code="provider_unconfigured")
         data = json.dumps(body, ensure_ascii=False).encode()
-        req = urllib.request.Request(
+        req = urllib.request.Request(  # noqa: S310 (only http(s), checked above)
             f"{self.url}{path}", data=data, headers={"Content-Type": "application/json"}, method="POST"
         )
         try:
@@ -156,7 +156,11 @@ class FakePlatformProvider:
             ) from exc
         except (urllib.error.URLError, TimeoutError, ValueError) as exc:
             raise ServiceError(_("The fapiao provider did not answer."), code="provider_down") from exc
-        if not isinstance(answer, dict) or answer.get("code") != "0000" or not isinstance(answer.get("data"), dict):
+        if (
+            not isinstance(answer, dict)
+            or answer.get("code") != "0000"
+            or not isinstance(answer.get("data"), dict)
+        ):
             message = answer.get("message") if isinstance(answer, dict) else ""
             raise ServiceError(
                 _("The fapiao provider refused: %(message)s") % {"message": message or "?"},

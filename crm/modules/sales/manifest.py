@@ -3,7 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from crm.platform.permissions import Role
-from crm.platform.registry import ModuleManifest
+from crm.platform.registry import CustomerLink, CustomerPanel, DashboardWidget, MenuEntry, ModuleManifest
 
 SELLERS = (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES)
 MANAGERS = (Role.OWNER, Role.ADMIN, Role.MANAGER)
@@ -37,4 +37,52 @@ MANIFEST = ModuleManifest(
         "sales.targets_manage": MANAGERS,
         "sales.settings": (Role.OWNER, Role.ADMIN),
     },
+    menu=(
+        # money area: fapiao, invoicing requests, targets, achievement, sales settings
+        MenuEntry(label=_("Fapiao"), url_name="sales:fapiao_list", permission="sales.invoice_request"),
+        MenuEntry(
+            label=_("Invoicing requests"),
+            url_name="sales:invoice_request_list",
+            permission="sales.invoice_request",
+        ),
+        MenuEntry(label=_("Targets"), url_name="sales:target_grid", permission="sales.targets_manage"),
+        MenuEntry(
+            label=_("Target achievement"), url_name="sales:achievement", permission="sales.opportunity_edit"
+        ),
+        MenuEntry(label=_("Sales settings"), url_name="sales:sales_settings", permission="sales.settings"),
+    ),
+    widgets=(
+        # money area: the rep's target this month, the manager's per-rep targets
+        DashboardWidget(
+            label=_("My target this month"),
+            template="sales/money/widget_my_target.html",
+            permission="sales.opportunity_edit",
+            context="crm.modules.sales.fapiao_panel.my_target_context",
+        ),
+        DashboardWidget(
+            label=_("Team targets"),
+            template="sales/money/widget_team_targets.html",
+            permission="sales.targets_manage",
+            context="crm.modules.sales.fapiao_panel.team_targets_context",
+        ),
+    ),
+    customer_panels=(
+        # money area: invoiced, uninvoiced, last fapiao
+        CustomerPanel(
+            label=_("Fapiao"),
+            template="sales/money/panel_customer.html",
+            context="crm.modules.sales.fapiao_panel.customer_panel_context",
+            permission="sales.invoice_request",
+        ),
+    ),
+    customer_links=(
+        # money area: merge moves requests and fapiao; handover moves the owner of open requests
+        CustomerLink(
+            model="sales.InvoiceRequest",
+            owner_field="owner",
+            open_filter={"state": "open"},
+            label=_("Invoicing requests"),
+        ),
+        CustomerLink(model="sales.Fapiao", label=_("Fapiao")),
+    ),
 )

@@ -74,7 +74,9 @@ def team_member_ids(team_id: int) -> set[int]:
 # --- invoicing requests and fapiao --------------------------------------------------------------------------
 
 
-def invoice_requests(*, actor: Any, state: str = "", contract_id: int | None = None) -> QuerySet[InvoiceRequest]:
+def invoice_requests(
+    *, actor: Any, state: str = "", contract_id: int | None = None
+) -> QuerySet[InvoiceRequest]:
     qs = InvoiceRequest.objects.select_related("contract", "customer", "owner", "requested_by", "installment")
     if not sees_all_money(actor):
         qs = visible_to(qs, actor, perm="sales.invoice_request")
@@ -152,19 +154,25 @@ def fapiao_rows(qs: QuerySet[Fapiao]) -> Iterator[list[Any]]:
             f.amount_tax,
             f.amount_incl,
             f.vat_rate,
-            f.red_of.number if f.red_of_id else "",
+            f.red_of.number if f.red_of is not None else "",
             f.reason,
         ]
 
 
 def contract_invoicing(contract: Contract) -> dict[str, Any]:
     """Invoiced vs uninvoiced of one contract, its fapiao (red-letter ones marked) and open requests."""
-    fapiaos = list(Fapiao.objects.filter(contract=contract).select_related("red_of").order_by("issued_on", "id"))
+    fapiaos = list(
+        Fapiao.objects.filter(contract=contract).select_related("red_of").order_by("issued_on", "id")
+    )
     reversed_ids = {f.red_of_id for f in fapiaos if f.red_of_id}
     requests = list(
-        InvoiceRequest.objects.filter(contract=contract).select_related("requested_by", "installment").order_by("-id")
+        InvoiceRequest.objects.filter(contract=contract)
+        .select_related("requested_by", "installment")
+        .order_by("-id")
     )
-    open_requested = sum((r.amount for r in requests if r.state == InvoiceRequest.State.OPEN), Decimal("0.00"))
+    open_requested = sum(
+        (r.amount for r in requests if r.state == InvoiceRequest.State.OPEN), Decimal("0.00")
+    )
     invoiced = contract.invoiced_amount
     return {
         "contract": contract,
@@ -203,7 +211,7 @@ REP_ROLES = (Role.SALES, Role.MANAGER)
 
 
 def parse_month(value: Any, default: date | None = None) -> date:
-    """"2026-12" (or a date) as the first of that month; anything unreadable is the current month."""
+    """ "2026-12" (or a date) as the first of that month; anything unreadable is the current month."""
     if isinstance(value, date):
         return value.replace(day=1)
     try:
@@ -238,12 +246,14 @@ def achieved_series(
     _, end = month_bounds(last)
     ids = None if user_ids is None else list(user_ids)
     if basis() == SalesSettings.TargetBasis.RECEIPTS:
-        qs = Receipt.objects.filter(
+        receipts = Receipt.objects.filter(
             state=Receipt.State.POSTED, received_on__gte=first, received_on__lt=add_months(last, 1)
         )
         if ids is not None:
-            qs = qs.filter(owner_id__in=ids)
-        rows = qs.annotate(m=TruncMonth("received_on")).values("m", "owner_id").annotate(s=Sum("amount"))
+            receipts = receipts.filter(owner_id__in=ids)
+        rows = (
+            receipts.annotate(m=TruncMonth("received_on")).values("m", "owner_id").annotate(s=Sum("amount"))
+        )
     else:
         qs = Contract.objects.filter(confirmed_at__gte=start, confirmed_at__lt=end).exclude(
             state=Contract.State.CANCELLED
@@ -303,7 +313,12 @@ def target_grid(*, actor: Any, month: date) -> dict[str, Any]:
     for rep in reps:
         got = achieved.get(rep.pk, Decimal("0.00"))
         rows.append(
-            {"user": rep, "target": targets.get(rep.pk), "achieved": got, "percent": percent(got, targets.get(rep.pk))}
+            {
+                "user": rep,
+                "target": targets.get(rep.pk),
+                "achieved": got,
+                "percent": percent(got, targets.get(rep.pk)),
+            }
         )
     team_rows = []
     members_by_team: dict[int, set[int]] = {}
@@ -337,13 +352,17 @@ def target_grid(*, actor: Any, month: date) -> dict[str, Any]:
     }
 
 
-def achievement(*, actor: Any, month: date, user: Any = None, team: Team | None = None, months: int = 12) -> dict[str, Any]:
+def achievement(
+    *, actor: Any, month: date, user: Any = None, team: Team | None = None, months: int = 12
+) -> dict[str, Any]:
     """Target vs achieved of a rep (default: the actor) or of a team, for the `months` months to `month`."""
     month = month.replace(day=1)
     first = add_months(month, -(months - 1))
     if team is not None:
         ids = team_member_ids(team.pk)
-        explicit = {t.month: t.amount for t in Target.objects.filter(team=team, month__gte=first, month__lte=month)}
+        explicit = {
+            t.month: t.amount for t in Target.objects.filter(team=team, month__gte=first, month__lte=month)
+        }
         member_targets: dict[date, Decimal] = {}
         for t in Target.objects.filter(user_id__in=ids, month__gte=first, month__lte=month):
             member_targets[t.month] = member_targets.get(t.month, Decimal("0.00")) + t.amount
@@ -351,13 +370,17 @@ def achievement(*, actor: Any, month: date, user: Any = None, team: Team | None 
     else:
         user = user or actor
         ids = {user.pk}
-        targets = {t.month: t.amount for t in Target.objects.filter(user=user, month__gte=first, month__lte=month)}
+        targets = {
+            t.month: t.amount for t in Target.objects.filter(user=user, month__gte=first, month__lte=month)
+        }
     series = achieved_series(first, month, user_ids=ids)
     rows = []
     for i in range(months):
         m = add_months(first, i)
         got = sum(series.get(m, {}).values(), Decimal("0.00"))
-        rows.append({"month": m, "target": targets.get(m), "achieved": got, "percent": percent(got, targets.get(m))})
+        rows.append(
+            {"month": m, "target": targets.get(m), "achieved": got, "percent": percent(got, targets.get(m))}
+        )
     return {
         "rows": rows,
         "chart": {
@@ -368,7 +391,7 @@ def achievement(*, actor: Any, month: date, user: Any = None, team: Team | None 
             "matrix": [[str(r["target"] or 0) for r in rows], [str(r["achieved"]) for r in rows]],
         },
         "basis": basis(),
-        "user": user,
+        "rep": user,
         "team": team,
         "month": month,
     }

@@ -130,7 +130,7 @@ def _kind(kind: str) -> str:
 def _amount(value: Any, field: str = "amount") -> Decimal:
     try:
         amount = round_money(Decimal(str(value)))
-    except Exception as exc:  # noqa: BLE001 (any unreadable number)
+    except (ArithmeticError, ValueError, TypeError) as exc:
         raise ServiceError(_("Enter an amount."), field=field) from exc
     if not amount.is_finite():
         raise ServiceError(_("Enter an amount."), field=field)
@@ -199,7 +199,9 @@ def invoice_request_create(
         )
 
 
-def invoice_request_close(*, actor: User, request: InvoiceRequest, state: str, note: str = "") -> InvoiceRequest:
+def invoice_request_close(
+    *, actor: User, request: InvoiceRequest, state: str, note: str = ""
+) -> InvoiceRequest:
     """Finance rejects an open request, or its requester (or finance) cancels it."""
     if state not in (InvoiceRequest.State.REJECTED, InvoiceRequest.State.CANCELLED):
         raise ServiceError(_("Reject or cancel."), field="state")
@@ -254,7 +256,9 @@ def _check_number(number: str) -> str:
     if len(number) > 30:
         raise ServiceError(_("A fapiao number has at most 30 characters."), field="number")
     if Fapiao.objects.filter(number=number).exists():
-        raise ServiceError(_("A fapiao with this number is already recorded."), code="duplicate", field="number")
+        raise ServiceError(
+            _("A fapiao with this number is already recorded."), code="duplicate", field="number"
+        )
     return number
 
 
@@ -263,7 +267,7 @@ def fapiao_record(
     actor: User,
     contract: Contract,
     number: str,
-    issued_on: date,
+    issued_on: date | None,
     amount_incl: Any,
     amount_excl: Any = None,
     amount_tax: Any = None,
@@ -280,7 +284,9 @@ def fapiao_record(
     check_perm(actor, "sales.fapiao_record", _("Only finance records fapiao."))
     _kind(kind)
     rate = validate_rate(vat_rate)
-    incl, excl, tax = fapiao_amounts(amount_incl=amount_incl, amount_excl=amount_excl, amount_tax=amount_tax, rate=rate)
+    incl, excl, tax = fapiao_amounts(
+        amount_incl=amount_incl, amount_excl=amount_excl, amount_tax=amount_tax, rate=rate
+    )
     if incl <= ZERO:
         raise ServiceError(_("Enter an amount above zero."), field="amount_incl")
     if issued_on is None:
@@ -292,13 +298,17 @@ def fapiao_record(
             contract = _lock_contract(contract.pk)
             if contract.state not in INVOICEABLE_STATES:
                 raise ServiceError(
-                    _("Only a confirmed contract can be invoiced."), code="contract_not_confirmed", field="contract"
+                    _("Only a confirmed contract can be invoiced."),
+                    code="contract_not_confirmed",
+                    field="contract",
                 )
             number = _check_number(number)
             if request is not None:
                 request = InvoiceRequest.objects.select_for_update().get(pk=request.pk)
                 if request.state != InvoiceRequest.State.OPEN:
-                    raise ServiceError(_("This request is no longer open."), code="request_closed", field="request")
+                    raise ServiceError(
+                        _("This request is no longer open."), code="request_closed", field="request"
+                    )
             if contract.invoiced_amount + incl > contract.total_incl:
                 raise ServiceError(
                     _("This would invoice more than the contract total: at most %(left)s is left.")
@@ -319,12 +329,12 @@ def fapiao_record(
                 amount_tax=tax,
                 vat_rate=rate,
                 currency=contract.currency,
-                buyer_title=(buyer_title or (request.buyer_title if request else "") or defaults["buyer_title"])[
-                    :200
-                ],
-                buyer_tax_id=(buyer_tax_id or (request.buyer_tax_id if request else "") or defaults["buyer_tax_id"])[
-                    :30
-                ],
+                buyer_title=(
+                    buyer_title or (request.buyer_title if request else "") or defaults["buyer_title"]
+                )[:200],
+                buyer_tax_id=(
+                    buyer_tax_id or (request.buyer_tax_id if request else "") or defaults["buyer_tax_id"]
+                )[:30],
                 provider=provider,
                 provider_reference=provider_reference[:100],
                 recorded_by=actor,
@@ -376,19 +386,27 @@ def fapiao_issue(
     title = buyer_title or (request.buyer_title if request else "") or defaults["buyer_title"]
     tax_id = buyer_tax_id or (request.buyer_tax_id if request else "") or defaults["buyer_tax_id"]
     seller_name, seller_tax_id = _seller()
-    lines = tuple(
-        fapiao_provider.IssueLine(
-            name=ln.description or contract.title or contract.number,
-            quantity=ln.quantity,
-            amount_excl=ln.amount_excl,
-            tax=ln.amount_tax,
-            rate=ln.vat_rate,
+    lines = (
+        tuple(
+            fapiao_provider.IssueLine(
+                name=ln.description or contract.title or contract.number,
+                quantity=ln.quantity,
+                amount_excl=ln.amount_excl,
+                tax=ln.amount_tax,
+                rate=ln.vat_rate,
+            )
+            for ln in contract.lines.all()
         )
-        for ln in contract.lines.all()
-    ) if incl == contract.total_incl else (
-        fapiao_provider.IssueLine(
-            name=contract.title or contract.number, quantity=Decimal("1"), amount_excl=excl, tax=tax, rate=rate
-        ),
+        if incl == contract.total_incl
+        else (
+            fapiao_provider.IssueLine(
+                name=contract.title or contract.number,
+                quantity=Decimal("1"),
+                amount_excl=excl,
+                tax=tax,
+                rate=rate,
+            ),
+        )
     )
     issued = provider.issue(
         fapiao_provider.IssueRequest(
@@ -512,7 +530,9 @@ def target_set(
     if team is not None and teams is not None and team.pk not in teams:
         raise PermissionDenied(_("This team is not yours."))
     month = first_of_month(month)
-    lookup = {"month": month, "user": user} if user is not None else {"month": month, "team": team}
+    lookup: dict[str, Any] = (
+        {"month": month, "user": user} if user is not None else {"month": month, "team": team}
+    )
     if amount in (None, ""):
         Target.objects.filter(**lookup).delete()
         return None
@@ -532,13 +552,23 @@ def targets_copy_last_month(*, actor: User, month: date) -> int:
     previous = first_of_month(month - timedelta(days=1))
     copied = 0
     with transaction.atomic():
-        existing_users = set(Target.objects.filter(month=month, user__isnull=False).values_list("user_id", flat=True))
-        existing_teams = set(Target.objects.filter(month=month, team__isnull=False).values_list("team_id", flat=True))
+        existing_users = set(
+            Target.objects.filter(month=month, user__isnull=False).values_list("user_id", flat=True)
+        )
+        existing_teams = set(
+            Target.objects.filter(month=month, team__isnull=False).values_list("team_id", flat=True)
+        )
         for t in Target.objects.filter(month=previous):
-            if t.user_id is not None and (t.user_id in existing_users or (users is not None and t.user_id not in users)):
+            if t.user_id is not None and (
+                t.user_id in existing_users or (users is not None and t.user_id not in users)
+            ):
                 continue
-            if t.team_id is not None and (t.team_id in existing_teams or (teams is not None and t.team_id not in teams)):
+            if t.team_id is not None and (
+                t.team_id in existing_teams or (teams is not None and t.team_id not in teams)
+            ):
                 continue
-            Target.objects.create(month=month, user_id=t.user_id, team_id=t.team_id, amount=t.amount, currency=t.currency)
+            Target.objects.create(
+                month=month, user_id=t.user_id, team_id=t.team_id, amount=t.amount, currency=t.currency
+            )
             copied += 1
     return copied
