@@ -251,7 +251,7 @@ def achieved_series(
         )
         if ids is not None:
             receipts = receipts.filter(owner_id__in=ids)
-        rows = (
+        rows: Any = (
             receipts.annotate(m=TruncMonth("received_on")).values("m", "owner_id").annotate(s=Sum("amount"))
         )
     else:

@@ -75,7 +75,7 @@ def _lock_contract(contract_id: int) -> Contract:
     return Contract.objects.select_for_update().get(pk=contract_id)
 
 
-def _refresh_invoiced(contract: Contract) -> Contract:
+def refresh_invoiced(contract: Contract) -> Contract:
     """Store the sum of the contract's fapiao (red-letter ones negative) and the status that follows."""
     total = Fapiao.objects.filter(contract=contract).aggregate(s=Sum("amount_incl"))["s"] or ZERO
     contract.invoiced_amount = total
@@ -342,7 +342,7 @@ def fapiao_record(
             if request is not None:
                 request.state = InvoiceRequest.State.ISSUED
                 request.save(update_fields=["state", "updated_at"])
-            _refresh_invoiced(contract)
+            refresh_invoiced(contract)
     except IntegrityError as exc:  # a concurrent record took the number first
         raise ServiceError(
             _("A fapiao with this number is already recorded."), code="duplicate", field="number"
@@ -493,7 +493,7 @@ def fapiao_red(
                 provider_reference=":".join(p for p in (issued.code, issued.reference) if p)[:100],
                 recorded_by=actor,
             )
-            _refresh_invoiced(contract)
+            refresh_invoiced(contract)
     except IntegrityError as exc:
         raise ServiceError(_("This fapiao is already reversed."), code="already_reversed") from exc
     return red
