@@ -11,8 +11,9 @@ from . import selectors_money
 
 
 def contract_panel_context(*, contract: Any, user: Any) -> dict[str, Any]:
-    """Context for "sales/_contract_fapiao.html" on the contract detail page: invoiced vs uninvoiced, the
-    fapiao (red-letter ones marked), open requests, and which buttons the user gets."""
+    """Context for "sales/_contract_fapiao.html" on the contract detail page: one key, ``fapiao_panel``
+    (so it merges into any page's context without clashes), holding invoiced vs uninvoiced, the fapiao
+    (red-letter ones marked), open requests, and which buttons the user gets."""
     data = selectors_money.contract_invoicing(contract)
     invoiceable = contract.state in ("confirmed", "completed")
     data.update(
@@ -20,7 +21,7 @@ def contract_panel_context(*, contract: Any, user: Any) -> dict[str, Any]:
         can_record=invoiceable and has_perm(user, "sales.fapiao_record") and data["uninvoiced"] > 0,
         can_red=has_perm(user, "sales.fapiao_record"),
     )
-    return data
+    return {"fapiao_panel": data}
 
 
 def customer_panel_context(customer: Any, user: Any) -> dict[str, Any]:

@@ -102,6 +102,7 @@ def _contract_page(request: HttpRequest, contract: Any, status: int = 200, **for
     invoice_request = forms.pop("invoice_request", None)
     context = fapiao_panel.contract_panel_context(contract=contract, user=user)
     context.update(
+        contract=contract,
         request_form=forms.get("request_form") or _request_form(contract),
         fapiao_form=forms.get("fapiao_form") or _fapiao_form(contract, invoice_request=invoice_request),
         for_request=invoice_request,

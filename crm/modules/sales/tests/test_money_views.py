@@ -328,8 +328,12 @@ def test_customer_panel_and_contract_panel(alpha, books):
             "F0001",
         )
         contract = Contract.objects.get(pk=books["mine"].pk)
-        panel = fapiao_panel.contract_panel_context(contract=contract, user=alpha.users["sales"])
+        panel = fapiao_panel.contract_panel_context(contract=contract, user=alpha.users["sales"])[
+            "fapiao_panel"
+        ]
         assert panel["can_request"] and not panel["can_record"] and panel["percent"] == 10
-        finance = fapiao_panel.contract_panel_context(contract=contract, user=alpha.users["finance"])
+        finance = fapiao_panel.contract_panel_context(contract=contract, user=alpha.users["finance"])[
+            "fapiao_panel"
+        ]
         assert finance["can_record"] and finance["can_red"]
     public()
