@@ -25,6 +25,9 @@ from . import services_money as svc
 from .models import Fapiao, Installment, InvoiceRequest, SalesSettings, Target
 
 
+KIND_HELP = "special (专票), ordinary (普票) or digital (数电票)"
+
+
 def _actor(request: Request) -> User:
     return request.user  # type: ignore[return-value]
 
@@ -106,7 +109,7 @@ class InvoiceRequestCreateSerializer(serializers.Serializer):
     amount = serializers.DecimalField(
         max_digits=16, decimal_places=2, required=False, allow_null=True, help_text="Default: the uninvoiced."
     )
-    kind = serializers.ChoiceField(choices=Fapiao.Kind.choices, default=Fapiao.Kind.SPECIAL)
+    kind = serializers.CharField(max_length=10, default=Fapiao.Kind.SPECIAL, help_text=KIND_HELP)
     buyer_title = Text(max_length=200)
     buyer_tax_id = Text(max_length=30)
     note = Text(max_length=300)
@@ -159,6 +162,7 @@ class InvoiceRequestList(generics.ListAPIView):
 
 
 class FapiaoSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(read_only=True, help_text=KIND_HELP)
     contract_number = serializers.CharField(source="contract.number", read_only=True)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     is_red_letter = serializers.SerializerMethodField()
@@ -211,7 +215,7 @@ class FapiaoCreateSerializer(serializers.Serializer):
     request = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False, allow_null=True)
     number = Text(max_length=30, help_text="Required unless issued through the provider.")
     issued_on = serializers.DateField(required=False, allow_null=True)
-    kind = serializers.ChoiceField(choices=Fapiao.Kind.choices, default=Fapiao.Kind.SPECIAL)
+    kind = serializers.CharField(max_length=10, default=Fapiao.Kind.SPECIAL, help_text=KIND_HELP)
     vat_rate = serializers.DecimalField(max_digits=5, decimal_places=4, default=Decimal("0.13"))
     amount_incl = serializers.DecimalField(max_digits=16, decimal_places=2)
     amount_excl = serializers.DecimalField(max_digits=16, decimal_places=2, required=False, allow_null=True)
@@ -387,7 +391,7 @@ class AchievementRowSerializer(serializers.Serializer):
 
 
 class AchievementSerializer(serializers.Serializer):
-    basis = serializers.ChoiceField(choices=SalesSettings.TargetBasis.choices)
+    basis = serializers.CharField(help_text="contracts or receipts (the workspace's setting)")
     user = serializers.IntegerField(allow_null=True)
     team = serializers.IntegerField(allow_null=True)
     rows = AchievementRowSerializer(many=True)
