@@ -24,7 +24,6 @@ from . import selectors_money as sel
 from . import services_money as svc
 from .models import Fapiao, Installment, InvoiceRequest, SalesSettings, Target
 
-
 KIND_HELP = "special (专票), ordinary (普票) or digital (数电票)"
 
 

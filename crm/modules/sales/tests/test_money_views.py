@@ -23,7 +23,7 @@ D = Decimal
 
 
 def public():
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
 
 
 def post_json(client, url, data, method="post"):
