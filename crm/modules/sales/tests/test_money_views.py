@@ -337,3 +337,33 @@ def test_customer_panel_and_contract_panel(alpha, books):
         ]
         assert finance["can_record"] and finance["can_red"]
     public()
+
+
+def test_every_money_page_renders_in_chinese(alpha, books):
+    with schema_context(alpha.schema):
+        svc.invoice_request_create(actor=alpha.users["sales"], contract=books["mine"], amount=D("100"))
+    public()
+    contract, blue = books["mine"], books["blue"]
+    pages = {
+        "finance": [
+            "/sales/fapiao/",
+            f"/sales/fapiao/contracts/{contract.pk}/",
+            f"/sales/fapiao/{blue.pk}/red/",
+            "/sales/invoice-requests/",
+        ],
+        "owner": ["/sales/settings/", "/sales/targets/", "/sales/targets/achievement/", "/settings/"],
+        "sales": ["/sales/targets/achievement/", f"/sales/fapiao/contracts/{contract.pk}/", "/"],
+    }
+    for role, urls in pages.items():
+        client = alpha.client(role, language="zh-hans")
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code == 200, (role, url)
+            text = response.content.decode()
+            assert any(word in text for word in ("发票", "目标", "销售", "开票")), (role, url)
+    text = (
+        alpha.client("finance", language="zh-hans")
+        .get(f"/sales/fapiao/contracts/{contract.pk}/")
+        .content.decode()
+    )
+    assert "登记发票" in text and "未开票" in text
