@@ -3,24 +3,40 @@ Each area adds its public services and selectors here."""
 
 from __future__ import annotations
 
+from crm.modules.sales.fapiao_panel import contract_panel_context as fapiao_contract_panel_context
 from crm.modules.sales.models import (
     Contract,
     ContractLine,
+    Fapiao,
     Installment,
+    InvoiceRequest,
     Opportunity,
     Quote,
     QuoteLine,
     Receipt,
+    SalesSettings,
     Stage,
+    Target,
 )
+
+# money area: the settings row, the invoicing state of a contract, achievement by rep.
+from crm.modules.sales.selectors_money import achieved_by_user, contract_invoicing, sales_settings
 
 __all__ = [
     "Contract",
     "ContractLine",
+    "Fapiao",
     "Installment",
+    "InvoiceRequest",
     "Opportunity",
     "Quote",
     "QuoteLine",
     "Receipt",
+    "SalesSettings",
     "Stage",
+    "Target",
+    "achieved_by_user",
+    "contract_invoicing",
+    "fapiao_contract_panel_context",
+    "sales_settings",
 ]

@@ -160,8 +160,18 @@ def invoice_request_create(
     with transaction.atomic():
         contract = _lock_contract(contract.pk)
         available = requestable(contract)
+        left_on_installment = ZERO
+        if installment is not None:
+            taken = (
+                InvoiceRequest.objects.filter(
+                    installment=installment,
+                    state__in=(InvoiceRequest.State.OPEN, InvoiceRequest.State.ISSUED),
+                ).aggregate(s=Sum("amount"))["s"]
+                or ZERO
+            )
+            left_on_installment = max(ZERO, installment.amount - taken)
         if amount is None:
-            amount = available if installment is None else min(available, installment.amount)
+            amount = available if installment is None else min(available, left_on_installment)
         amount = _amount(amount)
         if amount <= ZERO:
             if available <= ZERO:
@@ -178,9 +188,10 @@ def invoice_request_create(
                 code="over_requested",
                 field="amount",
             )
-        if installment is not None and amount > installment.amount:
+        if installment is not None and amount > left_on_installment:
             raise ServiceError(
-                _("At most the installment's amount, %(amount)s.") % {"amount": f"{installment.amount:,.2f}"},
+                _("At most the installment's amount, %(amount)s.")
+                % {"amount": f"{left_on_installment:,.2f}"},
                 code="over_installment",
                 field="amount",
             )

@@ -87,6 +87,9 @@ def test_request_for_installment_within_its_amount_and_only_confirmed_contracts(
     with pytest.raises(ServiceError) as err:
         svc.invoice_request_create(actor=rep, contract=contract, installment=inst, amount=D("3000.01"))
     assert err.value.code == "over_installment"
+    with pytest.raises(ServiceError) as err:  # the installment is fully requested already
+        svc.invoice_request_create(actor=rep, contract=contract, installment=inst, amount=D("0.01"))
+    assert err.value.code == "over_installment"
     draft = make_contract(rep, state="draft")
     with pytest.raises(ServiceError) as err:
         svc.invoice_request_create(actor=rep, contract=draft)

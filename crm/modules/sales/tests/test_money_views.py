@@ -367,3 +367,29 @@ def test_every_money_page_renders_in_chinese(alpha, books):
         .content.decode()
     )
     assert "登记发票" in text and "未开票" in text
+
+
+def test_dashboard_widgets_and_customer_panel_render(alpha, books):
+    from django.urls import reverse
+
+    from crm.modules.sales.manifest import MANIFEST
+
+    templates = [w.template for w in MANIFEST.widgets]
+    mine = templates.index("sales/money/widget_my_target.html")
+    team = templates.index("sales/money/widget_team_targets.html")
+    panel = [p.template for p in MANIFEST.customer_panels].index("sales/money/panel_customer.html")
+    with schema_context(alpha.schema):
+        Target.objects.create(month=date.today().replace(day=1), user=alpha.users["sales"], amount=D("1000"))
+        urls = {
+            "mine": reverse("core:widget", args=["sales", mine]),
+            "team": reverse("core:widget", args=["sales", team]),
+            "panel": reverse("core:customer_panel", args=[books["mine"].customer_id, "sales", panel]),
+        }
+    public()
+    widget = alpha.client("sales").get(urls["mine"])
+    assert widget.status_code == 200 and "¥1,000.00" in widget.content.decode()
+    assert alpha.client("sales").get(urls["team"]).status_code in (403, 404)  # managers only
+    assert alpha.client("manager").get(urls["team"]).status_code == 200
+    shown = alpha.client("sales").get(urls["panel"])
+    assert shown.status_code == 200 and "F0001" in shown.content.decode()
+    assert alpha.client("clerk").get(urls["panel"]).status_code in (403, 404)
