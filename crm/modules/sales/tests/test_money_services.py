@@ -373,3 +373,21 @@ def test_target_permissions_and_copy_last_month(t):
     assert dec == {t.users["sales"].pk: D("1000.00"), t.users["sales2"].pk: D("5.00")}
     svc.target_set(actor=t.users["owner"], month=date(2026, 12, 1), amount=None, user=t.users["sales2"])
     assert not Target.objects.filter(month=date(2026, 12, 1), user=t.users["sales2"]).exists()
+
+
+def test_merge_moves_requests_and_fapiao_and_handover_moves_open_requests(t):
+    from crm.kernel import hooks
+
+    rep = t.users["sales"]
+    source, target = make_customer(rep, "源客户"), make_customer(rep, "目标客户")
+    contract = make_contract(rep, source)
+    req = svc.invoice_request_create(actor=rep, contract=contract, amount=D("100"))
+    fapiao = record(t, contract, "M1", D("200"))
+    moved = hooks.links_merge(source_id=source.pk, target_id=target.pk)
+    assert moved["sales.InvoiceRequest"] == 1 and moved["sales.Fapiao"] == 1
+    req.refresh_from_db()
+    fapiao.refresh_from_db()
+    assert req.customer_id == fapiao.customer_id == target.pk
+    hooks.links_handover_move(by_target={t.users["sales2"].pk: [target.pk]}, from_user_id=rep.pk)
+    req.refresh_from_db()
+    assert req.owner_id == t.users["sales2"].pk
