@@ -51,11 +51,17 @@ def contract_get(*, actor: Any, pk: int) -> Contract:
     return contract
 
 
-def team_subtree_ids(team_id: int) -> set[int]:
-    """The team and its sub-teams (Team.parent tree)."""
+def team_children() -> dict[int | None, list[int]]:
+    """Team id -> its direct sub-teams, in one query."""
     children: dict[int | None, list[int]] = {}
     for pk, parent in Team.objects.values_list("pk", "parent_id"):
         children.setdefault(parent, []).append(pk)
+    return children
+
+
+def team_subtree_ids(team_id: int, children: dict[int | None, list[int]] | None = None) -> set[int]:
+    """The team and its sub-teams (Team.parent tree)."""
+    children = team_children() if children is None else children
     found, todo = set(), [team_id]
     while todo:
         current = todo.pop()
@@ -296,8 +302,9 @@ def teams_for(actor: Any) -> list[Team]:
         return list(Team.objects.order_by("name"))
     if data_scope(actor) == "team":
         ids: set[int] = set()
+        children = team_children()
         for team in Team.objects.filter(manager=actor):
-            ids |= team_subtree_ids(team.pk)
+            ids |= team_subtree_ids(team.pk, children)
         return list(Team.objects.filter(pk__in=ids).order_by("name"))
     return []
 
@@ -321,12 +328,11 @@ def target_grid(*, actor: Any, month: date) -> dict[str, Any]:
             }
         )
     team_rows = []
-    members_by_team: dict[int, set[int]] = {}
     all_users = list(User.objects.filter(is_active=True).values_list("pk", "team_id"))
+    children = team_children()
     for team in teams_for(actor):
-        subtree = team_subtree_ids(team.pk)
+        subtree = team_subtree_ids(team.pk, children)
         members = {pk for pk, tid in all_users if tid in subtree}
-        members_by_team[team.pk] = members
         got = sum((achieved.get(pk, Decimal("0.00")) for pk in members), Decimal("0.00"))
         explicit = team_targets.get(team.pk)
         summed = sum((targets.get(pk) or Decimal("0.00") for pk in members), Decimal("0.00"))
