@@ -393,3 +393,30 @@ def test_dashboard_widgets_and_customer_panel_render(alpha, books):
     shown = alpha.client("sales").get(urls["panel"])
     assert shown.status_code == 200 and "F0001" in shown.content.decode()
     assert alpha.client("clerk").get(urls["panel"]).status_code in (403, 404)
+
+
+def test_red_letter_and_copy_targets_through_the_pages(alpha, books):
+    finance = alpha.client("finance")
+    blue = books["blue"]
+    assert alpha.client("sales").get(f"/sales/fapiao/{blue.pk}/red/").status_code == 403
+    missing = finance.post(
+        f"/sales/fapiao/{blue.pk}/red/", {"reason": "", "number": "R", "issued_on": "2026-12-02"}
+    )
+    assert missing.status_code == 400
+    done = finance.post(
+        f"/sales/fapiao/{blue.pk}/red/", {"reason": "退票", "number": "F0001H", "issued_on": "2026-12-02"}
+    )
+    assert done.status_code == 302
+    again = finance.post(
+        f"/sales/fapiao/{blue.pk}/red/", {"reason": "退票", "number": "F0001J", "issued_on": "2026-12-02"}
+    )
+    assert again.status_code == 400
+    with schema_context(alpha.schema):
+        assert Contract.objects.get(pk=books["mine"].pk).invoiced_amount == D("0.00")
+        Target.objects.create(month=date(2026, 11, 1), user=alpha.users["sales"], amount=D("500"))
+    public()
+    manager = alpha.client("manager")
+    assert manager.post("/sales/targets/copy/", {"month": "2026-12"}).status_code == 302
+    with schema_context(alpha.schema):
+        assert Target.objects.get(month=date(2026, 12, 1)).amount == D("500.00")
+    public()
