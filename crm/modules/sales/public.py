@@ -4,16 +4,24 @@ Each area adds its public services and selectors here."""
 from __future__ import annotations
 
 from crm.modules.sales.demo import seed as seed_demo
+from crm.modules.sales.fapiao_panel import contract_panel_context as fapiao_contract_panel_context
 from crm.modules.sales.models import (
     Contract,
     ContractLine,
+    Fapiao,
     Installment,
+    InvoiceRequest,
     Opportunity,
     Quote,
     QuoteLine,
     Receipt,
+    SalesSettings,
     Stage,
+    Target,
 )
+
+# money area: the settings row, the invoicing state of a contract, achievement by rep.
+from crm.modules.sales.selectors_money import achieved_by_user, contract_invoicing, sales_settings
 
 # receivables
 from crm.modules.sales.selectors_receivables import customer_summary as receivables_customer_summary
@@ -23,15 +31,23 @@ __all__ = [
     "AllocationInput",
     "Contract",
     "ContractLine",
+    "Fapiao",
     "Installment",
+    "InvoiceRequest",
     "Opportunity",
     "Quote",
     "QuoteLine",
     "Receipt",
+    "SalesSettings",
     "Stage",
+    "Target",
+    "achieved_by_user",
+    "contract_invoicing",
     "credit_available",
+    "fapiao_contract_panel_context",
     "receipt_record",
     "receivables_customer_summary",
+    "sales_settings",
     # service module
     "seed_demo",
 ]
