@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django_tenants.utils import schema_context
+
+
+@pytest.fixture
+def inv(beta: Any) -> Iterator[Any]:
+    """Inside beta's schema (beta has inventory on through the trade module)."""
+    with schema_context(beta.schema):
+        yield beta
