@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -114,6 +114,15 @@ def stock_as_of(*, actor: Any, day: date, warehouse_id: int | None = None, produ
     )
 
 
+def stock_value_as_of(*, actor: Any, day: date, warehouse_id: int | None = None) -> Decimal:
+    require_view(actor)
+    _start, end = day_bounds(day)
+    qs = StockMove.objects.filter(posted_at__lt=end)
+    if warehouse_id:
+        qs = qs.filter(warehouse_id=warehouse_id)
+    return qs.aggregate(v=Sum("value"))["v"] or ZERO
+
+
 def move_list(
     *,
     actor: Any,
@@ -169,7 +178,3 @@ def product_list(*, actor: Any) -> QuerySet[Product]:
 def conversions_of(*, actor: Any, product_id: int) -> QuerySet[UnitConversion]:
     require_view(actor)
     return UnitConversion.objects.filter(product_id=product_id).order_by("unit")
-
-
-def default_since(days: int = 30) -> date:
-    return date.today() - timedelta(days=days)
