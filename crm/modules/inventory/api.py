@@ -27,6 +27,8 @@ from .models import StockBalance, StockDocument, StockDocumentLine, StockMove, S
 
 VIEW_MANAGE = HasPerm("inventory.view", write="inventory.manage")
 QTY = {"max_digits": 18, "decimal_places": 4}
+# Transfers go through their own route (both moves in one document).
+POSTABLE = ("receipt", "delivery", "return_in", "return_out", "adjustment", "opening")
 
 
 def _actor(request: Request) -> User:
@@ -36,7 +38,14 @@ def _actor(request: Request) -> User:
 # --- serializers ---------------------------------------------------------------------------------------
 
 
+def _kinds(choices: Any) -> str:
+    return ", ".join(str(value) for value, _label in choices)
+
+
 class WarehouseSerializer(serializers.ModelSerializer):
+    # Plain strings, not enums: "kind" names other choice sets in other modules' schemas.
+    kind = serializers.CharField(read_only=True, help_text=_kinds(Warehouse.Kind.choices))
+
     class Meta:
         model = Warehouse
         fields = ["id", "code", "name", "address", "kind", "is_active", "allows_negative"]
@@ -46,7 +55,12 @@ class WarehouseInput(serializers.Serializer):
     code = serializers.CharField(max_length=30)
     name = serializers.CharField(max_length=100)
     address = Text(max_length=200, default="")
-    kind = serializers.ChoiceField(choices=Warehouse.Kind.choices, default=Warehouse.Kind.STOCK)
+    kind = serializers.CharField(default=Warehouse.Kind.STOCK, help_text=_kinds(Warehouse.Kind.choices))
+
+    def validate_kind(self, value: str) -> str:
+        if value not in Warehouse.Kind.values:
+            raise serializers.ValidationError(_("Choose a kind."))
+        return value
     is_active = serializers.BooleanField(default=True)
     allows_negative = serializers.BooleanField(default=False)
 
@@ -75,6 +89,7 @@ class BalanceSerializer(serializers.ModelSerializer):
 
 
 class MoveSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(read_only=True, help_text=_kinds(StockMove.Kind.choices))
     product_name = serializers.CharField(source="product.name", read_only=True)
     warehouse_code = serializers.CharField(source="warehouse.code", read_only=True)
 
@@ -105,14 +120,15 @@ class AsOfRowSerializer(serializers.Serializer):
     value = serializers.DecimalField(max_digits=18, decimal_places=2)
 
 
-class DocumentLineSerializer(serializers.ModelSerializer):
+class StockDocumentLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = StockDocumentLine
         fields = ["product", "quantity", "expected", "counted", "unit_cost"]
 
 
-class DocumentSerializer(serializers.ModelSerializer):
-    lines = DocumentLineSerializer(many=True, read_only=True)
+class StockDocumentSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(read_only=True, help_text=_kinds(StockDocument.Kind.choices))
+    lines = StockDocumentLineSerializer(many=True, read_only=True)
 
     class Meta:
         model = StockDocument
@@ -151,21 +167,17 @@ class CountInput(serializers.Serializer):
 class MoveInput(serializers.Serializer):
     product = serializers.IntegerField(min_value=1)
     warehouse = serializers.IntegerField(min_value=1)
-    kind = serializers.ChoiceField(
-        choices=[
-            StockMove.Kind.RECEIPT,
-            StockMove.Kind.DELIVERY,
-            StockMove.Kind.RETURN_IN,
-            StockMove.Kind.RETURN_OUT,
-            StockMove.Kind.ADJUSTMENT,
-            StockMove.Kind.OPENING,
-        ]
-    )
+    kind = serializers.CharField(help_text=", ".join(POSTABLE))
     quantity = serializers.DecimalField(**QTY)
     unit_cost = serializers.DecimalField(required=False, allow_null=True, min_value=Decimal("0"), **QTY)
     unit = Text(max_length=20, default="")
     reason = Text(max_length=200, default="")
     document_line_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+    def validate_kind(self, value: str) -> str:
+        if value not in POSTABLE:
+            raise serializers.ValidationError(_("Choose a kind of move."))
+        return value
 
 
 class PostInput(serializers.Serializer):
@@ -177,7 +189,7 @@ class PostInput(serializers.Serializer):
 
 
 class PostResultSerializer(serializers.Serializer):
-    document = DocumentSerializer(allow_null=True)
+    document = StockDocumentSerializer(allow_null=True)
     moves = MoveSerializer(many=True)
 
 
@@ -342,7 +354,7 @@ class StockAsOf(generics.ListAPIView):
 
 
 class _DocumentList(generics.ListAPIView):
-    serializer_class = DocumentSerializer
+    serializer_class = StockDocumentSerializer
     permission_classes = [IsAuthenticated, VIEW_MANAGE]
     kind = ""
 
@@ -355,7 +367,7 @@ class TransferList(_DocumentList):
 
     kind = StockDocument.Kind.TRANSFER
 
-    @extend_schema(request=TransferInput, responses={201: DocumentSerializer})
+    @extend_schema(request=TransferInput, responses={201: StockDocumentSerializer})
     def post(self, request: Request) -> Response:
         data = parse(TransferInput, request.data)
         doc = services.transfer_create(
@@ -366,7 +378,7 @@ class TransferList(_DocumentList):
             reason=data["reason"],
             idempotency_key=_key(request),
         )
-        return Response(DocumentSerializer(doc).data, status=status.HTTP_201_CREATED)
+        return Response(StockDocumentSerializer(doc).data, status=status.HTTP_201_CREATED)
 
 
 class CountList(_DocumentList):
@@ -374,7 +386,7 @@ class CountList(_DocumentList):
 
     kind = StockDocument.Kind.COUNT
 
-    @extend_schema(request=CountInput, responses={201: DocumentSerializer})
+    @extend_schema(request=CountInput, responses={201: StockDocumentSerializer})
     def post(self, request: Request) -> Response:
         data = parse(CountInput, request.data)
         doc = services.count_create(
@@ -384,7 +396,7 @@ class CountList(_DocumentList):
             reason=data["reason"],
             idempotency_key=_key(request),
         )
-        return Response(DocumentSerializer(doc).data, status=status.HTTP_201_CREATED)
+        return Response(StockDocumentSerializer(doc).data, status=status.HTTP_201_CREATED)
 
 
 class Post(APIView):
@@ -424,7 +436,7 @@ class Post(APIView):
         doc, posted = services.posting_create(
             actor=_actor(request), moves=moves, idempotency_key=key, reason=data["reason"], document=ref
         )
-        body = {"document": DocumentSerializer(doc).data if doc else None, "moves": MoveSerializer(posted, many=True).data}
+        body = {"document": StockDocumentSerializer(doc).data if doc else None, "moves": MoveSerializer(posted, many=True).data}
         return Response(body, status=status.HTTP_201_CREATED)
 
 

@@ -28,6 +28,7 @@ MANIFEST = ModuleManifest(
         MenuEntry(label=_("Stock counts"), url_name="inventory:count_list", permission="inventory.view"),
         MenuEntry(label=_("Reorder"), url_name="inventory:reorder", permission="inventory.view"),
     ),
+    import_kinds=("crm.modules.inventory.imports.OPENING_STOCK",),
     periodic_tasks=(
         # Every balance equals the sum of its moves; differences go to the operators' log and the owners.
         PeriodicTask(name="crm.modules.inventory.tasks.ledger_check", every_seconds=86400),

@@ -52,3 +52,9 @@ def ledger(product: Product, wh: Warehouse) -> tuple[Decimal, Decimal]:
 
     row = StockMove.objects.filter(product=product, warehouse=wh).aggregate(q=Sum("quantity"), v=Sum("value"))
     return row["q"] or Decimal("0"), row["v"] or Decimal("0")
+
+
+def to_public() -> None:
+    from django.db import connection
+
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
