@@ -26,7 +26,6 @@ from . import selectors, services
 from .models import StockBalance, StockDocument, StockDocumentLine, StockMove, StockProduct, Warehouse
 
 VIEW_MANAGE = HasPerm("inventory.view", write="inventory.manage")
-QTY = {"max_digits": 18, "decimal_places": 4}
 # Transfers go through their own route (both moves in one document).
 POSTABLE = ("receipt", "delivery", "return_in", "return_out", "adjustment", "opening")
 
@@ -61,6 +60,7 @@ class WarehouseInput(serializers.Serializer):
         if value not in Warehouse.Kind.values:
             raise serializers.ValidationError(_("Choose a kind."))
         return value
+
     is_active = serializers.BooleanField(default=True)
     allows_negative = serializers.BooleanField(default=False)
 
@@ -68,8 +68,10 @@ class WarehouseInput(serializers.Serializer):
 class BalanceSerializer(serializers.ModelSerializer):
     product_name = serializers.CharField(source="product.name", read_only=True)
     warehouse_code = serializers.CharField(source="warehouse.code", read_only=True)
-    available = serializers.DecimalField(source="available_qty", read_only=True, **QTY)
-    min_stock = serializers.DecimalField(read_only=True, **QTY)
+    available = serializers.DecimalField(
+        source="available_qty", read_only=True, max_digits=18, decimal_places=4
+    )
+    min_stock = serializers.DecimalField(read_only=True, max_digits=18, decimal_places=4)
 
     class Meta:
         model = StockBalance
@@ -116,7 +118,7 @@ class MoveSerializer(serializers.ModelSerializer):
 class AsOfRowSerializer(serializers.Serializer):
     product_id = serializers.IntegerField()
     warehouse_id = serializers.IntegerField()
-    quantity = serializers.DecimalField(**QTY)
+    quantity = serializers.DecimalField(max_digits=18, decimal_places=4)
     value = serializers.DecimalField(max_digits=18, decimal_places=2)
 
 
@@ -137,8 +139,10 @@ class StockDocumentSerializer(serializers.ModelSerializer):
 
 class ReorderSerializer(serializers.ModelSerializer):
     product_name = serializers.CharField(source="product.name", read_only=True)
-    available = serializers.DecimalField(source="available_qty", read_only=True, **QTY)
-    suggested = serializers.DecimalField(read_only=True, **QTY)
+    available = serializers.DecimalField(
+        source="available_qty", read_only=True, max_digits=18, decimal_places=4
+    )
+    suggested = serializers.DecimalField(read_only=True, max_digits=18, decimal_places=4)
 
     class Meta:
         model = StockProduct
@@ -147,7 +151,7 @@ class ReorderSerializer(serializers.ModelSerializer):
 
 class LineInputSerializer(serializers.Serializer):
     product = serializers.IntegerField(min_value=1)
-    quantity = serializers.DecimalField(min_value=Decimal("0"), **QTY)
+    quantity = serializers.DecimalField(min_value=Decimal("0"), max_digits=18, decimal_places=4)
     unit = Text(max_length=20, default="")
 
 
@@ -168,8 +172,10 @@ class MoveInput(serializers.Serializer):
     product = serializers.IntegerField(min_value=1)
     warehouse = serializers.IntegerField(min_value=1)
     kind = serializers.CharField(help_text=", ".join(POSTABLE))
-    quantity = serializers.DecimalField(**QTY)
-    unit_cost = serializers.DecimalField(required=False, allow_null=True, min_value=Decimal("0"), **QTY)
+    quantity = serializers.DecimalField(max_digits=18, decimal_places=4)
+    unit_cost = serializers.DecimalField(
+        required=False, allow_null=True, min_value=Decimal("0"), max_digits=18, decimal_places=4
+    )
     unit = Text(max_length=20, default="")
     reason = Text(max_length=200, default="")
     document_line_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
@@ -284,7 +290,9 @@ class WarehouseDetail(APIView):
         parameters=[
             OpenApiParameter("warehouse", int, description="Only this warehouse."),
             OpenApiParameter("product", int, description="Only this product."),
-            OpenApiParameter("low", bool, description="Only balances whose available stock is below minimum."),
+            OpenApiParameter(
+                "low", bool, description="Only balances whose available stock is below minimum."
+            ),
             OpenApiParameter("q", str, description="Product name or code."),
         ]
     )
@@ -436,7 +444,10 @@ class Post(APIView):
         doc, posted = services.posting_create(
             actor=_actor(request), moves=moves, idempotency_key=key, reason=data["reason"], document=ref
         )
-        body = {"document": StockDocumentSerializer(doc).data if doc else None, "moves": MoveSerializer(posted, many=True).data}
+        body = {
+            "document": StockDocumentSerializer(doc).data if doc else None,
+            "moves": MoveSerializer(posted, many=True).data,
+        }
         return Response(body, status=status.HTTP_201_CREATED)
 
 

@@ -11,8 +11,6 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import Warehouse
 
-QTY = {"max_digits": 18, "decimal_places": 4}
-
 
 class WarehouseForm(forms.ModelForm):
     class Meta:
@@ -37,13 +35,21 @@ class AsOfForm(forms.Form):
 
 class LineForm(forms.Form):
     product = forms.TypedChoiceField(label=_("Product"), coerce=int, required=False, empty_value=None)
-    quantity = forms.DecimalField(label=_("Quantity"), min_value=Decimal("0"), required=False, **QTY)
+    quantity = forms.DecimalField(
+        label=_("Quantity"), min_value=Decimal("0"), required=False, max_digits=18, decimal_places=4
+    )
     unit = forms.CharField(label=_("Unit"), max_length=20, required=False)
-    unit_cost = forms.DecimalField(label=_("Unit cost (excl. VAT)"), min_value=Decimal("0"), required=False, **QTY)
+    unit_cost = forms.DecimalField(
+        label=_("Unit cost (excl. VAT)"),
+        min_value=Decimal("0"),
+        required=False,
+        max_digits=18,
+        decimal_places=4,
+    )
 
     def __init__(self, *args: Any, products: list[tuple[Any, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["product"].choices = [("", "-")] + list(products or [])  # type: ignore[attr-defined]
+        self.fields["product"].choices = [("", "-"), *(products or [])]  # type: ignore[attr-defined]
         self.fields["quantity"].widget.attrs.update({"inputmode": "decimal"})
 
 
@@ -51,14 +57,18 @@ LineFormSet = formset_factory(LineForm, extra=5, max_num=50)
 
 
 class TransferForm(forms.Form):
-    from_warehouse = forms.ModelChoiceField(label=_("From"), queryset=Warehouse.objects.filter(is_active=True))
+    from_warehouse = forms.ModelChoiceField(
+        label=_("From"), queryset=Warehouse.objects.filter(is_active=True)
+    )
     to_warehouse = forms.ModelChoiceField(label=_("To"), queryset=Warehouse.objects.filter(is_active=True))
     reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
     key = forms.CharField(widget=forms.HiddenInput, required=False)
 
 
 class CountForm(forms.Form):
-    warehouse = forms.ModelChoiceField(label=_("Warehouse"), queryset=Warehouse.objects.filter(is_active=True))
+    warehouse = forms.ModelChoiceField(
+        label=_("Warehouse"), queryset=Warehouse.objects.filter(is_active=True)
+    )
     reason = forms.CharField(label=_("Reason"), max_length=200)
     key = forms.CharField(widget=forms.HiddenInput, required=False)
 
@@ -66,16 +76,24 @@ class CountForm(forms.Form):
 class StockProductForm(forms.Form):
     tracked = forms.BooleanField(label=_("Stock-tracked"), required=False, initial=True)
     base_unit = forms.CharField(label=_("Base unit"), max_length=20, required=False)
-    min_stock = forms.DecimalField(label=_("Minimum stock"), min_value=Decimal("0"), initial=0, **QTY)
-    reorder_qty = forms.DecimalField(label=_("Reorder quantity"), min_value=Decimal("0"), initial=0, **QTY)
+    min_stock = forms.DecimalField(
+        label=_("Minimum stock"), min_value=Decimal("0"), initial=0, max_digits=18, decimal_places=4
+    )
+    reorder_qty = forms.DecimalField(
+        label=_("Reorder quantity"), min_value=Decimal("0"), initial=0, max_digits=18, decimal_places=4
+    )
 
 
 class ConversionForm(forms.Form):
     unit = forms.CharField(label=_("Unit"), max_length=20)
-    factor = forms.DecimalField(label=_("Base units per unit"), min_value=Decimal("0.0001"), **QTY)
+    factor = forms.DecimalField(
+        label=_("Base units per unit"), min_value=Decimal("0.0001"), max_digits=18, decimal_places=4
+    )
 
 
 class OpeningForm(forms.Form):
-    warehouse = forms.ModelChoiceField(label=_("Warehouse"), queryset=Warehouse.objects.filter(is_active=True))
+    warehouse = forms.ModelChoiceField(
+        label=_("Warehouse"), queryset=Warehouse.objects.filter(is_active=True)
+    )
     reason = forms.CharField(label=_("Note"), max_length=200, required=False)
     key = forms.CharField(widget=forms.HiddenInput, required=False)

@@ -29,13 +29,19 @@ FIELDS = (
         ("product", "商品", "产品", "商品编码", "产品编码", "物料编码", "商品名称", "产品名称", "品名"),
     ),
     ("quantity", gettext_lazy("Quantity"), ("quantity", "数量", "库存数量", "期初数量", "结存数量")),
-    ("unit_cost", gettext_lazy("Unit cost (excl. VAT)"), ("unit_cost", "unit cost", "单价", "成本", "单位成本", "成本价")),
+    (
+        "unit_cost",
+        gettext_lazy("Unit cost (excl. VAT)"),
+        ("unit_cost", "unit cost", "单价", "成本", "单位成本", "成本价"),
+    ),
     ("unit", gettext_lazy("Unit"), ("unit", "单位")),
 )
 
 
 def _prepare() -> dict[str, Any]:
-    warehouses = {code.upper(): pk for pk, code in Warehouse.objects.filter(is_active=True).values_list("pk", "code")}
+    warehouses = {
+        code.upper(): pk for pk, code in Warehouse.objects.filter(is_active=True).values_list("pk", "code")
+    }
     by_code: dict[str, int] = {}
     by_name: dict[str, list[int]] = defaultdict(list)
     for pk, code, name in Product.objects.filter(is_active=True).values_list("pk", "code", "name"):
@@ -67,7 +73,9 @@ def _clean(rec: dict[str, str], key: str, ctx: dict[str, Any]) -> dict[str, Any]
     if pid is None:
         named = ctx["by_name"].get(raw, [])
         if len(named) > 1:
-            raise ValueError(("product", _("Several products are named “%(v)s”: use the code.") % {"v": raw[:60]}))
+            raise ValueError(
+                ("product", _("Several products are named “%(v)s”: use the code.") % {"v": raw[:60]})
+            )
         pid = named[0] if named else None
     if pid is None:
         raise ValueError(("product", _("Unknown product “%(v)s”.") % {"v": raw[:60]}))
@@ -87,7 +95,9 @@ def _clean(rec: dict[str, str], key: str, ctx: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def _write(job: ImportJob, actor: User, records: list[tuple[int, dict[str, Any]]]) -> tuple[int, int, list[RowError]]:
+def _write(
+    job: ImportJob, actor: User, records: list[tuple[int, dict[str, Any]]]
+) -> tuple[int, int, list[RowError]]:
     pairs = {(rec["product_id"], rec["warehouse_id"]) for _line, rec in records}
     done = set(
         StockMove.objects.filter(
@@ -103,7 +113,10 @@ def _write(job: ImportJob, actor: User, records: list[tuple[int, dict[str, Any]]
             continue  # opening stock already there: the same file imported again adds nothing
         per_warehouse[rec["warehouse_id"]].append(
             services.LineInput(
-                product_id=rec["product_id"], quantity=rec["quantity"], unit=rec["unit"], unit_cost=rec["unit_cost"]
+                product_id=rec["product_id"],
+                quantity=rec["quantity"],
+                unit=rec["unit"],
+                unit_cost=rec["unit_cost"],
             )
         )
         lines_of[rec["warehouse_id"]].append(line)
@@ -140,7 +153,13 @@ OPENING_STOCK = ImportKind(
     prepare=_prepare,
     clean_row=_clean,
     write=_write,
-    example=(("warehouse", "WH01"), ("product", "P0001"), ("quantity", "120"), ("unit_cost", "8.50"), ("unit", "件")),
+    example=(
+        ("warehouse", "WH01"),
+        ("product", "P0001"),
+        ("quantity", "120"),
+        ("unit_cost", "8.50"),
+        ("unit", "件"),
+    ),
     note=gettext_lazy(
         "Products are found by code, else by name. A warehouse and product that already have opening stock "
         "are skipped, so the same file imported twice adds nothing; correct stock later with a stock count."

@@ -33,5 +33,4 @@ MANIFEST = ModuleManifest(
         # Every balance equals the sum of its moves; differences go to the operators' log and the owners.
         PeriodicTask(name="crm.modules.inventory.tasks.ledger_check", every_seconds=86400),
     ),
-
 )

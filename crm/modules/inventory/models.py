@@ -15,9 +15,6 @@ from crm.modules.core.public import Product
 from crm.platform.models import TimeStampedModel
 
 ZERO = Decimal("0")
-QTY = {"max_digits": 18, "decimal_places": 4}
-COST = {"max_digits": 18, "decimal_places": 4}
-VALUE = {"max_digits": 18, "decimal_places": 2}
 
 
 class InventorySettings(TimeStampedModel):
@@ -61,8 +58,8 @@ class StockProduct(TimeStampedModel):
     product = models.OneToOneField(Product, on_delete=models.CASCADE, related_name="stock_settings")
     tracked = models.BooleanField(_("stock-tracked"), default=True)
     base_unit = models.CharField(_("base unit"), max_length=20, blank=True)
-    min_stock = models.DecimalField(_("minimum stock"), **QTY, default=ZERO)
-    reorder_qty = models.DecimalField(_("reorder quantity"), **QTY, default=ZERO)
+    min_stock = models.DecimalField(_("minimum stock"), max_digits=18, decimal_places=4, default=ZERO)
+    reorder_qty = models.DecimalField(_("reorder quantity"), max_digits=18, decimal_places=4, default=ZERO)
 
     class Meta:
         ordering = ["product_id"]
@@ -77,7 +74,7 @@ class UnitConversion(TimeStampedModel):
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="unit_conversions")
     unit = models.CharField(_("unit"), max_length=20)
-    factor = models.DecimalField(_("base units per unit"), **QTY)
+    factor = models.DecimalField(_("base units per unit"), max_digits=18, decimal_places=4)
 
     class Meta:
         ordering = ["product_id", "unit"]
@@ -127,10 +124,12 @@ class StockDocumentLine(TimeStampedModel):
 
     document = models.ForeignKey(StockDocument, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
-    quantity = models.DecimalField(_("quantity"), **QTY)
-    expected = models.DecimalField(_("book quantity"), **QTY, null=True, blank=True)
-    counted = models.DecimalField(_("counted quantity"), **QTY, null=True, blank=True)
-    unit_cost = models.DecimalField(_("unit cost"), **COST, null=True, blank=True)
+    quantity = models.DecimalField(_("quantity"), max_digits=18, decimal_places=4)
+    expected = models.DecimalField(_("book quantity"), max_digits=18, decimal_places=4, null=True, blank=True)
+    counted = models.DecimalField(
+        _("counted quantity"), max_digits=18, decimal_places=4, null=True, blank=True
+    )
+    unit_cost = models.DecimalField(_("unit cost"), max_digits=18, decimal_places=4, null=True, blank=True)
 
     class Meta:
         ordering = ["document_id", "id"]
@@ -145,7 +144,9 @@ class StockPosting(TimeStampedModel):
     and writes nothing."""
 
     idempotency_key = models.CharField(max_length=200, unique=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     document_type = models.CharField(max_length=60, blank=True)
     document_id = models.BigIntegerField(null=True, blank=True)
     document_number = models.CharField(max_length=40, blank=True)
@@ -177,16 +178,18 @@ class StockMove(models.Model):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="moves")
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
-    quantity = models.DecimalField(_("quantity"), **QTY)
-    unit_cost = models.DecimalField(_("unit cost"), **COST)
-    value = models.DecimalField(_("value"), **VALUE)
+    quantity = models.DecimalField(_("quantity"), max_digits=18, decimal_places=4)
+    unit_cost = models.DecimalField(_("unit cost"), max_digits=18, decimal_places=4)
+    value = models.DecimalField(_("value"), max_digits=18, decimal_places=2)
     # The document behind the line ("inventory.stockdocument", "sales.order", ...), its id, line and number.
     document_type = models.CharField(max_length=60, blank=True)
     document_id = models.BigIntegerField(null=True, blank=True)
     document_line_id = models.BigIntegerField(null=True, blank=True)
     document_number = models.CharField(_("document"), max_length=40, blank=True)
     idempotency_key = models.CharField(max_length=220, unique=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     posted_at = models.DateTimeField(_("posted at"))
     reason = models.CharField(_("reason"), max_length=200, blank=True)
 
@@ -210,10 +213,10 @@ class StockBalance(models.Model):
 
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="balances")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
-    on_hand = models.DecimalField(_("on hand"), **QTY, default=ZERO)
-    reserved = models.DecimalField(_("reserved"), **QTY, default=ZERO)
-    value = models.DecimalField(_("value"), **VALUE, default=ZERO)
-    average_cost = models.DecimalField(_("average cost"), **COST, default=ZERO)
+    on_hand = models.DecimalField(_("on hand"), max_digits=18, decimal_places=4, default=ZERO)
+    reserved = models.DecimalField(_("reserved"), max_digits=18, decimal_places=4, default=ZERO)
+    value = models.DecimalField(_("value"), max_digits=18, decimal_places=2, default=ZERO)
+    average_cost = models.DecimalField(_("average cost"), max_digits=18, decimal_places=4, default=ZERO)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -241,7 +244,7 @@ class Reservation(TimeStampedModel):
     document_line_id = models.BigIntegerField(default=0)
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="reservations")
-    quantity = models.DecimalField(_("open quantity"), **QTY, default=ZERO)
+    quantity = models.DecimalField(_("open quantity"), max_digits=18, decimal_places=4, default=ZERO)
 
     class Meta:
         ordering = ["-id"]

@@ -29,8 +29,7 @@ from crm.platform.permissions import has_perm
 from .models import StockBalance, StockDocument, StockMove, StockProduct, UnitConversion, Warehouse
 
 ZERO = Decimal("0")
-QTY_FIELD = DecimalField(max_digits=18, decimal_places=4)
-VALUE_FIELD = DecimalField(max_digits=18, decimal_places=2)
+QTY_FIELD: DecimalField[Decimal, Decimal] = DecimalField(max_digits=18, decimal_places=4)
 
 
 def require_view(actor: Any) -> None:
@@ -96,7 +95,9 @@ def stock_value_total(*, actor: Any, warehouse_id: int | None = None) -> Decimal
     return qs.aggregate(v=Sum("value"))["v"] or ZERO
 
 
-def stock_as_of(*, actor: Any, day: date, warehouse_id: int | None = None, product_id: int | None = None) -> Any:
+def stock_as_of(
+    *, actor: Any, day: date, warehouse_id: int | None = None, product_id: int | None = None
+) -> Any:
     """Quantity and value per (product, warehouse) at the end of `day` (tenant time zone), summed from the
     moves (one GROUP BY, no replay); pairs that were at zero are left out."""
     require_view(actor)
@@ -154,7 +155,11 @@ def reorder_suggestions(*, actor: Any) -> QuerySet[StockProduct]:
     return (
         StockProduct.objects.filter(tracked=True, min_stock__gt=0)
         .select_related("product")
-        .annotate(available_qty=Coalesce(Subquery(avail, output_field=QTY_FIELD), Value(ZERO), output_field=QTY_FIELD))
+        .annotate(
+            available_qty=Coalesce(
+                Subquery(avail, output_field=QTY_FIELD), Value(ZERO), output_field=QTY_FIELD
+            )
+        )
         .filter(available_qty__lt=F("min_stock"))
         .annotate(
             suggested=Greatest(F("reorder_qty"), F("min_stock") - F("available_qty"), output_field=QTY_FIELD)

@@ -61,7 +61,7 @@ MAX_COST = Decimal("100000000000")
 Kind = StockMove.Kind
 INBOUND = {Kind.RECEIPT, Kind.RETURN_IN, Kind.TRANSFER_IN, Kind.OPENING}
 OUTBOUND = {Kind.DELIVERY, Kind.RETURN_OUT, Kind.TRANSFER_OUT}
-DOC_PREFIX = {
+DOC_PREFIX: dict[str, str] = {
     StockDocument.Kind.TRANSFER: "DB",  # 调拨
     StockDocument.Kind.COUNT: "PD",  # 盘点
     StockDocument.Kind.OPENING: "QC",  # 期初
@@ -149,7 +149,11 @@ def unit_factor(*, product_id: int, unit: str, base_unit: str | None = None) -> 
             base_unit = Product.objects.filter(pk=product_id).values_list("unit", flat=True).first() or ""
     if unit == base_unit:
         return Decimal("1")
-    factor = UnitConversion.objects.filter(product_id=product_id, unit=unit).values_list("factor", flat=True).first()
+    factor = (
+        UnitConversion.objects.filter(product_id=product_id, unit=unit)
+        .values_list("factor", flat=True)
+        .first()
+    )
     if factor is None:
         raise ServiceError(
             _("The unit %(unit)s has no conversion to the base unit of this product.") % {"unit": unit},
@@ -257,7 +261,9 @@ def _normalise(moves: Sequence[MoveData]) -> list[_Move]:
         if m.unit_cost is not None and (
             not Decimal(m.unit_cost).is_finite() or m.unit_cost < 0 or m.unit_cost > MAX_COST
         ):
-            raise ServiceError(_("Line %(n)s: the unit cost must not be negative.") % where, field="unit_cost")
+            raise ServiceError(
+                _("Line %(n)s: the unit cost must not be negative.") % where, field="unit_cost"
+            )
         factor = unit_factor(product_id=m.product_id, unit=m.unit)
         base_qty = qty * factor
         if m.kind in OUTBOUND:
@@ -359,7 +365,9 @@ def stock_post(
     key. Raises ServiceError (translated, nothing written) on bad input or when stock would go below zero."""
     key = (idempotency_key or "").strip()
     if not key or len(key) > 200:
-        raise ServiceError(_("An idempotency key (at most 200 characters) is required."), field="idempotency_key")
+        raise ServiceError(
+            _("An idempotency key (at most 200 characters) is required."), field="idempotency_key"
+        )
     items = _normalise(moves)
     ref = _document_ref(document)
     with transaction.atomic():
@@ -393,7 +401,11 @@ def stock_post(
             }
             reason = m.data.reason[:200]
             if m.quantity > 0:  # inbound (receipt, return in, transfer in, opening, positive adjustment)
-                if m.unit_cost is None and m.kind == Kind.TRANSFER_IN and transfers_out.get(m.data.product_id):
+                if (
+                    m.unit_cost is None
+                    and m.kind == Kind.TRANSFER_IN
+                    and transfers_out.get(m.data.product_id)
+                ):
                     out_qty, out_value = transfers_out[m.data.product_id].pop(0)
                     value = out_value if out_qty == m.quantity else money(out_value / out_qty * m.quantity)
                     unit_cost = cost(value / m.quantity)
@@ -437,7 +449,10 @@ def stock_post(
                 if b.on_hand - out < 0 and not may_go_negative:
                     name = Product.objects.filter(pk=m.data.product_id).values_list("name", flat=True).first()
                     raise ServiceError(
-                        _("Not enough stock of %(product)s in %(warehouse)s: %(on_hand)s on hand, %(qty)s needed.")
+                        _(
+                            "Not enough stock of %(product)s in %(warehouse)s: "
+                            "%(on_hand)s on hand, %(qty)s needed."
+                        )
                         % {
                             "product": name,
                             "warehouse": wh.code,
@@ -598,11 +613,13 @@ def _document_create(
                 line.document = doc
             StockDocumentLine.objects.bulk_create(lines)
             stock_post(actor=actor, moves=moves, idempotency_key=key, document=doc)
-            first = StockPosting.objects.filter(idempotency_key=key).values_list("document_id", flat=True).get()
+            first = (
+                StockPosting.objects.filter(idempotency_key=key).values_list("document_id", flat=True).get()
+            )
             if first != doc.pk:
                 raise _Replayed(first)  # a racing first call won: undo this document
     except _Replayed as replayed:
-        return StockDocument.objects.get(pk=replayed.document_id)
+        return StockDocument.objects.get(pk=int(replayed.document_id or 0))
     return doc
 
 
@@ -648,8 +665,12 @@ def transfer_create(
             raise ServiceError(_("The quantity must be positive."), field="quantity")
         factor = unit_factor(product_id=line.product_id, unit=line.unit)
         qty = line.quantity * factor
-        moves.append(MoveData(product_id=line.product_id, warehouse_id=src.pk, quantity=qty, kind=Kind.TRANSFER_OUT))
-        moves.append(MoveData(product_id=line.product_id, warehouse_id=dst.pk, quantity=qty, kind=Kind.TRANSFER_IN))
+        moves.append(
+            MoveData(product_id=line.product_id, warehouse_id=src.pk, quantity=qty, kind=Kind.TRANSFER_OUT)
+        )
+        moves.append(
+            MoveData(product_id=line.product_id, warehouse_id=dst.pk, quantity=qty, kind=Kind.TRANSFER_IN)
+        )
         doc_lines.append(StockDocumentLine(product_id=line.product_id, quantity=qty))
     return _document_create(
         actor=actor,
@@ -695,7 +716,9 @@ def count_create(
             expected = balances[(line.product_id, wh.pk)].on_hand
             diff = counted - expected
             doc_lines.append(
-                StockDocumentLine(product_id=line.product_id, quantity=diff, expected=expected, counted=counted)
+                StockDocumentLine(
+                    product_id=line.product_id, quantity=diff, expected=expected, counted=counted
+                )
             )
             if diff:
                 moves.append(
@@ -773,12 +796,16 @@ def posting_create(
     if not moves:
         raise ServiceError(_("Add at least one line."), field="moves")
     if document is not None:
-        return None, stock_post(actor=actor, moves=moves, idempotency_key=f"api:{idempotency_key}", document=document)
+        return None, stock_post(
+            actor=actor, moves=moves, idempotency_key=f"api:{idempotency_key}", document=document
+        )
     wh = Warehouse.objects.filter(pk=moves[0].warehouse_id).first()
     if wh is None:
         raise ServiceError(_("Unknown warehouse."), field="warehouse")
     key = f"api:{idempotency_key}"
-    lines = [StockDocumentLine(product_id=m.product_id, quantity=m.quantity, unit_cost=m.unit_cost) for m in moves]
+    lines = [
+        StockDocumentLine(product_id=m.product_id, quantity=m.quantity, unit_cost=m.unit_cost) for m in moves
+    ]
     _normalise(moves)  # refuse bad lines before a number is taken
     doc = _document_create(
         actor=actor,

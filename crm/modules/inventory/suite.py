@@ -36,7 +36,9 @@ def _products(n: int) -> list[Product]:
 
 def warehouses(*, n: int, owner: Any) -> None:
     start = Warehouse.objects.count()
-    Warehouse.objects.bulk_create(Warehouse(code=f"SW{start + i:05d}", name=f"仓库{start + i}") for i in range(n))
+    Warehouse.objects.bulk_create(
+        Warehouse(code=f"SW{start + i:05d}", name=f"仓库{start + i}") for i in range(n)
+    )
 
 
 def balances(*, n: int, owner: Any) -> None:
@@ -44,7 +46,9 @@ def balances(*, n: int, owner: Any) -> None:
     made = _products(n)
     StockProduct.objects.bulk_create(StockProduct(product=p, min_stock=Decimal("5")) for p in made)
     StockBalance.objects.bulk_create(
-        StockBalance(product=p, warehouse=wh, on_hand=Decimal("2"), value=Decimal("4"), average_cost=Decimal("2"))
+        StockBalance(
+            product=p, warehouse=wh, on_hand=Decimal("2"), value=Decimal("4"), average_cost=Decimal("2")
+        )
         for p in made
     )
 
@@ -77,7 +81,13 @@ def _documents(kind: str) -> Callable[..., None]:
         wh = _warehouse()
         start = StockDocument.objects.count()
         docs = StockDocument.objects.bulk_create(
-            StockDocument(kind=kind, number=f"SUITE-{kind}-{start + i:06d}", warehouse=wh, to_warehouse=wh, created_by=owner)
+            StockDocument(
+                kind=kind,
+                number=f"SUITE-{kind}-{start + i:06d}",
+                warehouse=wh,
+                to_warehouse=wh,
+                created_by=owner,
+            )
             for i in range(n)
         )
         (product,) = _products(1)

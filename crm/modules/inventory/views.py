@@ -59,7 +59,9 @@ def stock(request: HttpRequest) -> HttpResponse:
     form = FilterForm(request.GET or None)
     f = form.cleaned_data if form.is_valid() else {}
     wh = f.get("warehouse")
-    qs = selectors.balance_list(actor=user, warehouse_id=wh.pk if wh else None, low=bool(f.get("low")), q=f.get("q") or "")
+    qs = selectors.balance_list(
+        actor=user, warehouse_id=wh.pk if wh else None, low=bool(f.get("low")), q=f.get("q") or ""
+    )
     ctx = {
         "form": form,
         "page": _page(request, qs),
@@ -80,9 +82,16 @@ def as_of(request: HttpRequest) -> HttpResponse:
     page = _page(request, rows)
     names = dict(Product.objects.filter(pk__in=[r["product_id"] for r in page]).values_list("pk", "name"))
     codes = dict(Warehouse.objects.values_list("pk", "code"))
-    lines = [{**r, "product": names.get(r["product_id"], ""), "warehouse": codes.get(r["warehouse_id"], "")} for r in page]
+    lines = [
+        {**r, "product": names.get(r["product_id"], ""), "warehouse": codes.get(r["warehouse_id"], "")}
+        for r in page
+    ]
     total = selectors.stock_value_as_of(actor=user, day=day, warehouse_id=wh.pk if wh else None)
-    return _render(request, "inventory/as_of.html", {"form": form, "page": page, "lines": lines, "day": day, "total": total})
+    return _render(
+        request,
+        "inventory/as_of.html",
+        {"form": form, "page": page, "lines": lines, "day": day, "total": total},
+    )
 
 
 @require_perm("inventory.view")
@@ -146,7 +155,9 @@ def warehouse_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             if "settings" in request.POST and settings_form.is_valid():
-                services.settings_update(actor=user, allow_negative=settings_form.cleaned_data["allow_negative"])
+                services.settings_update(
+                    actor=user, allow_negative=settings_form.cleaned_data["allow_negative"]
+                )
                 messages.success(request, _("Saved."))
                 return redirect("inventory:warehouse_list")
             if "warehouse" in request.POST and form.is_valid():
@@ -181,7 +192,12 @@ def warehouse_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _product_choices() -> list[tuple[int, str]]:
-    return [(pk, f"{code} {name}".strip()) for pk, code, name in Product.objects.filter(is_active=True).order_by("name", "id").values_list("pk", "code", "name")[:1000]]
+    return [
+        (pk, f"{code} {name}".strip())
+        for pk, code, name in Product.objects.filter(is_active=True)
+        .order_by("name", "id")
+        .values_list("pk", "code", "name")[:1000]
+    ]
 
 
 def _line_inputs(formset: Any, *, counted: bool = False) -> list[services.LineInput]:
@@ -191,7 +207,10 @@ def _line_inputs(formset: Any, *, counted: bool = False) -> list[services.LineIn
         if d.get("product") and d.get("quantity") is not None and (counted or d["quantity"] > 0):
             lines.append(
                 services.LineInput(
-                    product_id=d["product"], quantity=d["quantity"], unit=d.get("unit") or "", unit_cost=d.get("unit_cost")
+                    product_id=d["product"],
+                    quantity=d["quantity"],
+                    unit=d.get("unit") or "",
+                    unit_cost=d.get("unit_cost"),
                 )
             )
     return lines
@@ -289,7 +308,9 @@ def opening(request: HttpRequest) -> HttpResponse:
 def document(request: HttpRequest, pk: int) -> HttpResponse:
     doc = services.document_get(pk)
     lines = doc.lines.select_related("product")
-    moves = selectors.move_list(actor=_user(request)).filter(document_type="inventory.stockdocument", document_id=doc.pk)
+    moves = selectors.move_list(actor=_user(request)).filter(
+        document_type="inventory.stockdocument", document_id=doc.pk
+    )
     return _render(request, "inventory/document.html", {"doc": doc, "lines": lines, "moves": moves})
 
 

@@ -18,7 +18,9 @@ def make_warehouse(code: str = "", **kw: Any) -> Warehouse:
     return Warehouse.objects.create(code=code or f"WH{n:03d}", name=kw.pop("name", f"仓库{n}"), **kw)
 
 
-def make_product(name: str = "", *, unit: str = "件", min_stock: str | None = None, reorder: str = "0") -> Product:
+def make_product(
+    name: str = "", *, unit: str = "件", min_stock: str | None = None, reorder: str = "0"
+) -> Product:
     n = next(_seq)
     product = Product.objects.create(name=name or f"测试商品{n}", code=f"P{n:05d}", unit=unit)
     if min_stock is not None:
@@ -28,7 +30,9 @@ def make_product(name: str = "", *, unit: str = "件", min_stock: str | None = N
     return product
 
 
-def mv(product: Product, wh: Warehouse, qty: str, kind: str, cost: str | None = None, **kw: Any) -> services.MoveData:
+def mv(
+    product: Product, wh: Warehouse, qty: str, kind: str, cost: str | None = None, **kw: Any
+) -> services.MoveData:
     return services.MoveData(
         product_id=product.pk,
         warehouse_id=wh.pk,

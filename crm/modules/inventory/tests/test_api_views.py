@@ -42,14 +42,21 @@ def jpost(client: Any, url: str, data: Any, **headers: Any) -> Any:
 def test_balances_list_for_managers_and_not_for_reps(beta: Any, stock: dict[str, Any]) -> None:
     body = beta.client("manager").get(f"{API}/balances/?low=true").json()
     (row,) = body["results"]
-    assert (row["on_hand"], row["available"], row["value"], row["average_cost"]) == ("12.0000", "12.0000", "96.00", "8.0000")
+    assert (row["on_hand"], row["available"], row["value"], row["average_cost"]) == (
+        "12.0000",
+        "12.0000",
+        "96.00",
+        "8.0000",
+    )
     assert beta.client("sales").get(f"{API}/balances/").status_code == 403
     assert beta.client("manager").get(f"{API}/balances/?warehouse=abc").status_code == 400
 
 
 def test_post_with_idempotency_key_posts_once(beta: Any, stock: dict[str, Any]) -> None:
     client = beta.client("warehouse")
-    body = {"moves": [{"product": stock["p"].pk, "warehouse": stock["a"].pk, "kind": "delivery", "quantity": "5"}]}
+    body = {
+        "moves": [{"product": stock["p"].pk, "warehouse": stock["a"].pk, "kind": "delivery", "quantity": "5"}]
+    }
     first = jpost(client, f"{API}/post/", body, **{"Idempotency-Key": "ship-42"})
     assert first.status_code == 201, first.content
     assert first.json()["moves"][0]["value"] == "-40.00"
@@ -64,8 +71,14 @@ def test_post_with_idempotency_key_posts_once(beta: Any, stock: dict[str, Any]) 
 
 
 def test_post_refuses_overselling_with_a_translated_error(beta: Any, stock: dict[str, Any]) -> None:
-    body = {"moves": [{"product": stock["p"].pk, "warehouse": stock["a"].pk, "kind": "delivery", "quantity": "50"}]}
-    response = jpost(beta.client("warehouse", language="zh-hans"), f"{API}/post/", body, **{"Idempotency-Key": "big"})
+    body = {
+        "moves": [
+            {"product": stock["p"].pk, "warehouse": stock["a"].pk, "kind": "delivery", "quantity": "50"}
+        ]
+    }
+    response = jpost(
+        beta.client("warehouse", language="zh-hans"), f"{API}/post/", body, **{"Idempotency-Key": "big"}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["fields"]["quantity"]
 
@@ -75,19 +88,29 @@ def test_transfer_and_count_through_the_api(beta: Any, stock: dict[str, Any]) ->
     transfer = jpost(
         client,
         f"{API}/transfers/",
-        {"from_warehouse": stock["a"].pk, "to_warehouse": stock["b"].pk, "lines": [{"product": stock["p"].pk, "quantity": "2"}]},
+        {
+            "from_warehouse": stock["a"].pk,
+            "to_warehouse": stock["b"].pk,
+            "lines": [{"product": stock["p"].pk, "quantity": "2"}],
+        },
     )
     assert transfer.status_code == 201, transfer.content
     count = jpost(
         client,
         f"{API}/counts/",
-        {"warehouse": stock["b"].pk, "reason": "月末盘点", "lines": [{"product": stock["p"].pk, "quantity": "1"}]},
+        {
+            "warehouse": stock["b"].pk,
+            "reason": "月末盘点",
+            "lines": [{"product": stock["p"].pk, "quantity": "1"}],
+        },
     )
     assert count.status_code == 201, count.content
     assert count.json()["lines"][0]["quantity"] == "-1.0000"
     moves = client.get(f"{API}/moves/?product={stock['p'].pk}").json()["results"]
     assert [m["kind"] for m in moves] == ["adjustment", "transfer_in", "transfer_out", "receipt"]
-    assert all(m["document_number"].startswith(("PD-", "DB-")) for m in moves[:3])  # the document behind each line
+    assert all(
+        m["document_number"].startswith(("PD-", "DB-")) for m in moves[:3]
+    )  # the document behind each line
     as_of = client.get(f"{API}/stock-as-of/?warehouse={stock['b'].pk}").json()["results"]
     assert as_of[0]["quantity"] == "1.0000"
     assert client.get(f"{API}/stock-as-of/?date=yesterday").status_code == 400
@@ -101,7 +124,11 @@ def test_api_move_list_query_count_is_constant(beta: Any, stock: dict[str, Any])
         client.get(f"{API}/moves/")
     with schema_context(beta.schema):
         for _ in range(5):
-            post(beta.users["owner"], mv(stock["p"], stock["a"], "1", K.RECEIPT, "1"), mv(stock["p"], stock["b"], "1", K.RECEIPT, "2"))
+            post(
+                beta.users["owner"],
+                mv(stock["p"], stock["a"], "1", K.RECEIPT, "1"),
+                mv(stock["p"], stock["b"], "1", K.RECEIPT, "2"),
+            )
     to_public()
     with CaptureQueriesContext(connection) as many:
         assert len(client.get(f"{API}/moves/").json()["results"]) == 11
@@ -110,8 +137,16 @@ def test_api_move_list_query_count_is_constant(beta: Any, stock: dict[str, Any])
 
 def test_pages_render_for_viewers_and_forbid_reps(beta: Any, stock: dict[str, Any]) -> None:
     manager = beta.client("manager")
-    for url in ["/inventory/", "/inventory/as-of/", f"/inventory/products/{stock['p'].pk}/", "/inventory/warehouses/",
-                "/inventory/transfers/", "/inventory/counts/", "/inventory/opening/", "/inventory/reorder/"]:
+    for url in [
+        "/inventory/",
+        "/inventory/as-of/",
+        f"/inventory/products/{stock['p'].pk}/",
+        "/inventory/warehouses/",
+        "/inventory/transfers/",
+        "/inventory/counts/",
+        "/inventory/opening/",
+        "/inventory/reorder/",
+    ]:
         response = manager.get(url)
         assert response.status_code == 200, url
     page = manager.get("/inventory/?low=on").content.decode()
@@ -155,7 +190,9 @@ def test_transfer_form_posts_once_on_a_double_submit(beta: Any, stock: dict[str,
     to_public()
 
 
-def test_alpha_without_inventory_gets_404_and_never_sees_betas_stock(alpha: Any, beta: Any, stock: dict[str, Any]) -> None:
+def test_alpha_without_inventory_gets_404_and_never_sees_betas_stock(
+    alpha: Any, beta: Any, stock: dict[str, Any]
+) -> None:
     assert alpha.client("owner").get("/inventory/").status_code == 404
     assert alpha.client("owner").get(f"{API}/balances/").status_code == 404
     # Beta's session on alpha's host is not a session there
@@ -168,7 +205,9 @@ def test_opening_stock_import_is_idempotent(beta: Any, stock: dict[str, Any]) ->
     with schema_context(beta.schema):
         actor = beta.users["warehouse"]
         other = make_product("玻璃杯")
-        data = f"仓库,商品,数量,单价,单位\nB01,{stock['p'].code},10,7.5,\nB01,玻璃杯,4,2.25,\n".encode("gb18030")
+        data = f"仓库,商品,数量,单价,单位\nB01,{stock['p'].code},10,7.5,\nB01,玻璃杯,4,2.25,\n".encode(
+            "gb18030"
+        )
         for _round in range(2):
             job = imports.import_upload(actor=actor, kind="opening_stock", filename="期初.csv", data=data)
             imports.import_start(actor=actor, job=job, mapping=job.mapping, key="", all_or_nothing=False)
@@ -178,7 +217,9 @@ def test_opening_stock_import_is_idempotent(beta: Any, stock: dict[str, Any]) ->
         assert StockBalance.objects.get(product=stock["p"], warehouse=b).on_hand == Decimal("10")
         assert StockBalance.objects.get(product=other, warehouse=b).value == Decimal("9.00")
         assert StockDocument.objects.filter(kind="opening").count() == 1
-        bad = imports.import_upload(actor=actor, kind="opening_stock", filename="x.csv", data="仓库,商品,数量\nZZ,玻璃杯,1\n".encode())
+        bad = imports.import_upload(
+            actor=actor, kind="opening_stock", filename="x.csv", data="仓库,商品,数量\nZZ,玻璃杯,1\n".encode()
+        )
         imports.import_start(actor=actor, job=bad, mapping=bad.mapping, key="", all_or_nothing=False)
         assert imports.import_run(bad.pk).created_count == 0
     to_public()

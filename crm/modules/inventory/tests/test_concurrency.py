@@ -113,7 +113,8 @@ def test_two_threads_shipping_the_last_units_never_oversell(beta: Any) -> None:
         with schema_context(schema):
             b = StockBalance.objects.get(product_id=product_id, warehouse_id=wh_id)
             ledger = sum(
-                (m.quantity for m in StockMove.objects.filter(product_id=product_id, warehouse_id=wh_id)), Decimal(0)
+                (m.quantity for m in StockMove.objects.filter(product_id=product_id, warehouse_id=wh_id)),
+                Decimal(0),
             )
             same = StockMove.objects.filter(posting__idempotency_key="conc:same-key").count()
             return b.on_hand, ledger, b.value, same, services.ledger_mismatches()

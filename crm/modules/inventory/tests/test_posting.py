@@ -76,7 +76,9 @@ def test_shipping_more_than_on_hand_is_refused_and_writes_nothing(inv: Any) -> N
         ("2", "teleport", None, "kind"),
     ],
 )
-def test_bad_moves_are_refused_with_the_field(inv: Any, qty: str, kind: str, cost: str | None, field: str) -> None:
+def test_bad_moves_are_refused_with_the_field(
+    inv: Any, qty: str, kind: str, cost: str | None, field: str
+) -> None:
     u, p, w = inv.users["owner"], make_product(), make_warehouse()
     with pytest.raises(ServiceError) as err:
         post(u, mv(p, w, qty, kind, cost))
@@ -92,7 +94,11 @@ def test_unknown_or_inactive_warehouse_is_refused(inv: Any) -> None:
     with pytest.raises(ServiceError, match="Unknown warehouse"):
         services.stock_post(
             actor=u,
-            moves=[services.MoveData(product_id=p.pk, warehouse_id=987654, quantity=D("1"), kind=K.RECEIPT, unit_cost=D("1"))],
+            moves=[
+                services.MoveData(
+                    product_id=p.pk, warehouse_id=987654, quantity=D("1"), kind=K.RECEIPT, unit_cost=D("1")
+                )
+            ],
             idempotency_key="x-unknown",
         )
 
@@ -110,7 +116,11 @@ def test_negative_stock_when_allowed_gets_a_visible_cost_correction(inv: Any) ->
     u, p, w = inv.users["owner"], make_product(), make_warehouse(allows_negative=True)
     post(u, mv(p, w, "2", K.RECEIPT, "10"))
     post(u, mv(p, w, "5", K.DELIVERY))  # 3 shipped ahead of stock at the last average (10)
-    assert (bal(p, w).on_hand, bal(p, w).value, bal(p, w).average_cost) == (D("-3"), D("-30.00"), D("10.0000"))
+    assert (bal(p, w).on_hand, bal(p, w).value, bal(p, w).average_cost) == (
+        D("-3"),
+        D("-30.00"),
+        D("10.0000"),
+    )
     moves = post(u, mv(p, w, "10", K.RECEIPT, "12"))
     receipt, correction = moves
     assert (receipt.kind, receipt.value) == (K.RECEIPT, D("120.00"))
@@ -157,19 +167,31 @@ def test_transfer_moves_quantity_and_value_atomically(inv: Any) -> None:
     assert doc.number.startswith("DB-")
     out, into = StockMove.objects.filter(document_id=doc.pk).order_by("id")
     assert (out.kind, out.quantity, out.value) == (K.TRANSFER_OUT, D("-6"), D("-21.00"))
-    assert (into.kind, into.quantity, into.value, into.unit_cost) == (K.TRANSFER_IN, D("6"), D("21.00"), D("3.5000"))
+    assert (into.kind, into.quantity, into.value, into.unit_cost) == (
+        K.TRANSFER_IN,
+        D("6"),
+        D("21.00"),
+        D("3.5000"),
+    )
     assert into.document_number == doc.number
     assert (bal(p, a).on_hand, bal(p, a).value) == (D("14"), D("49.00"))
     assert (bal(p, b).on_hand, bal(p, b).value) == (D("6"), D("21.00"))
     # Too much: nothing of the transfer is written, no number taken
     with pytest.raises(ServiceError):
-        services.transfer_create(actor=u, from_warehouse=a, to_warehouse=b, lines=[services.LineInput(p.pk, D("15"))])
+        services.transfer_create(
+            actor=u, from_warehouse=a, to_warehouse=b, lines=[services.LineInput(p.pk, D("15"))]
+        )
     assert StockDocument.objects.filter(kind="transfer").count() == 1
     with pytest.raises(ServiceError):
-        services.transfer_create(actor=u, from_warehouse=a, to_warehouse=a, lines=[services.LineInput(p.pk, D("1"))])
+        services.transfer_create(
+            actor=u, from_warehouse=a, to_warehouse=a, lines=[services.LineInput(p.pk, D("1"))]
+        )
     with pytest.raises(PermissionDenied):
         services.transfer_create(
-            actor=inv.users["manager"], from_warehouse=a, to_warehouse=b, lines=[services.LineInput(p.pk, D("1"))]
+            actor=inv.users["manager"],
+            from_warehouse=a,
+            to_warehouse=b,
+            lines=[services.LineInput(p.pk, D("1"))],
         )
 
 
@@ -177,8 +199,12 @@ def test_transfer_with_the_same_key_twice_is_one_document(inv: Any) -> None:
     u, p, a, b = inv.users["owner"], make_product(), make_warehouse(), make_warehouse()
     post(u, mv(p, a, "5", K.RECEIPT, "1"))
     lines = [services.LineInput(p.pk, D("2"))]
-    d1 = services.transfer_create(actor=u, from_warehouse=a, to_warehouse=b, lines=lines, idempotency_key="k1")
-    d2 = services.transfer_create(actor=u, from_warehouse=a, to_warehouse=b, lines=lines, idempotency_key="k1")
+    d1 = services.transfer_create(
+        actor=u, from_warehouse=a, to_warehouse=b, lines=lines, idempotency_key="k1"
+    )
+    d2 = services.transfer_create(
+        actor=u, from_warehouse=a, to_warehouse=b, lines=lines, idempotency_key="k1"
+    )
     assert d1.pk == d2.pk
     assert bal(p, b).on_hand == D("2")
 
@@ -186,7 +212,12 @@ def test_transfer_with_the_same_key_twice_is_one_document(inv: Any) -> None:
 def test_stock_count_posts_the_differences_with_the_reason(inv: Any) -> None:
     u, w = inv.users["owner"], make_warehouse()
     short, surplus, same = make_product(), make_product(), make_product()
-    post(u, mv(short, w, "10", K.RECEIPT, "2"), mv(surplus, w, "4", K.RECEIPT, "5"), mv(same, w, "1", K.RECEIPT, "1"))
+    post(
+        u,
+        mv(short, w, "10", K.RECEIPT, "2"),
+        mv(surplus, w, "4", K.RECEIPT, "5"),
+        mv(same, w, "1", K.RECEIPT, "1"),
+    )
     doc = services.count_create(
         actor=u,
         warehouse=w,
@@ -198,10 +229,18 @@ def test_stock_count_posts_the_differences_with_the_reason(inv: Any) -> None:
         ],
     )
     lines = {ln.product_id: ln for ln in doc.lines.all()}
-    assert (lines[short.pk].expected, lines[short.pk].counted, lines[short.pk].quantity) == (D("10"), D("8"), D("-2"))
+    assert (lines[short.pk].expected, lines[short.pk].counted, lines[short.pk].quantity) == (
+        D("10"),
+        D("8"),
+        D("-2"),
+    )
     moves = {m.product_id: m for m in StockMove.objects.filter(document_id=doc.pk)}
     assert set(moves) == {short.pk, surplus.pk}
-    assert (moves[short.pk].kind, moves[short.pk].value, moves[short.pk].reason) == (K.ADJUSTMENT, D("-4.00"), "年末盘点")
+    assert (moves[short.pk].kind, moves[short.pk].value, moves[short.pk].reason) == (
+        K.ADJUSTMENT,
+        D("-4.00"),
+        "年末盘点",
+    )
     assert moves[surplus.pk].value == D("10.00")  # a surplus at the average cost
     assert bal(short, w).on_hand == D("8") and bal(surplus, w).on_hand == D("6")
     with pytest.raises(ServiceError, match="reason"):
@@ -222,7 +261,10 @@ def test_stock_as_of_a_date_sums_the_moves_before_its_end(inv: Any) -> None:
     post(u, mv(p, w, "4", K.DELIVERY))
     today = tenant_today()
     StockMove.objects.filter(pk=old[0].pk).update(posted_at=old[0].posted_at - timedelta(days=3))
-    then = {r["product_id"]: r for r in selectors.stock_as_of(actor=u, day=today - timedelta(days=2), warehouse_id=w.pk)}
+    then = {
+        r["product_id"]: r
+        for r in selectors.stock_as_of(actor=u, day=today - timedelta(days=2), warehouse_id=w.pk)
+    }
     assert (then[p.pk]["quantity"], then[p.pk]["value"]) == (D("10"), D("20.00"))
     now = {r["product_id"]: r for r in selectors.stock_as_of(actor=u, day=today, warehouse_id=w.pk)}
     assert (now[p.pk]["quantity"], now[p.pk]["value"]) == (D("6"), D("12.00"))
@@ -235,8 +277,12 @@ def test_reservations_make_available_on_hand_minus_reserved(inv: Any) -> None:
     u, p, w = inv.users["owner"], make_product(), make_warehouse()
     post(u, mv(p, w, "10", K.RECEIPT, "1"))
     order = services.DocumentRef(type="sales.order", id=5, number="SO-2026-00005")
-    services.stock_reserve(actor=u, product_id=p.pk, warehouse_id=w.pk, quantity=D("7"), document=order, document_line_id=1)
-    services.stock_reserve(actor=u, product_id=p.pk, warehouse_id=w.pk, quantity=D("7"), document=order, document_line_id=1)
+    services.stock_reserve(
+        actor=u, product_id=p.pk, warehouse_id=w.pk, quantity=D("7"), document=order, document_line_id=1
+    )
+    services.stock_reserve(
+        actor=u, product_id=p.pk, warehouse_id=w.pk, quantity=D("7"), document=order, document_line_id=1
+    )
     assert (bal(p, w).reserved, selectors.available(product_id=p.pk, warehouse_id=w.pk)) == (D("7"), D("3"))
     with pytest.raises(ServiceError, match="Only 3 available"):
         services.stock_reserve(
@@ -251,7 +297,7 @@ def test_reorder_suggestions_and_low_stock_filter(inv: Any) -> None:
     low, fine = make_product(min_stock="10", reorder="50"), make_product(min_stock="2", reorder="5")
     never = make_product(min_stock="100", reorder="20")
     post(inv.users["owner"], mv(low, w, "3", K.RECEIPT, "1"), mv(fine, w, "3", K.RECEIPT, "1"))
-    rows = {r.product_id: r for r in selectors.reorder_suggestions(actor=u)}
+    rows: dict[int, Any] = {r.product_id: r for r in selectors.reorder_suggestions(actor=u)}
     assert set(rows) == {low.pk, never.pk}
     assert (rows[low.pk].available_qty, rows[low.pk].suggested) == (D("3"), D("50"))
     assert rows[never.pk].suggested == D("100")  # back to the minimum when that is more than the reorder qty
@@ -265,6 +311,11 @@ def test_ledger_check_finds_a_tampered_balance_and_tells_the_owner_once(inv: Any
     assert services.ledger_mismatches() == []
     StockBalance.objects.filter(product=p, warehouse=w).update(on_hand=D("6"))
     (found,) = services.ledger_check()
-    assert (found.product_id, found.warehouse_id, found.on_hand, found.ledger_quantity) == (p.pk, w.pk, D("6"), D("5"))
+    assert (found.product_id, found.warehouse_id, found.on_hand, found.ledger_quantity) == (
+        p.pk,
+        w.pk,
+        D("6"),
+        D("5"),
+    )
     services.ledger_check()  # a second run the same day
     assert Notice.objects.filter(user=u, title__contains="differ from the stock ledger").count() == 1

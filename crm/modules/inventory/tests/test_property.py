@@ -58,7 +58,11 @@ def test_random_postings_keep_balances_equal_to_the_ledger(inv: Any, ops: list[t
                         )
                     elif name == "count":
                         services.count_create(
-                            actor=actor, warehouse=wh, reason="盘点", lines=[services.LineInput(p.pk, q)], idempotency_key=key
+                            actor=actor,
+                            warehouse=wh,
+                            reason="盘点",
+                            lines=[services.LineInput(p.pk, q)],
+                            idempotency_key=key,
                         )
                     else:
                         moves = services.stock_post(
