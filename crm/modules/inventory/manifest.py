@@ -3,7 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from crm.platform.permissions import Role
-from crm.platform.registry import MenuEntry, ModuleManifest, PeriodicTask
+from crm.platform.registry import DashboardWidget, MenuEntry, ModuleManifest, PeriodicTask
 
 VIEWERS = (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.WAREHOUSE)
 
@@ -29,6 +29,15 @@ MANIFEST = ModuleManifest(
         MenuEntry(label=_("Reorder"), url_name="inventory:reorder", permission="inventory.view"),
     ),
     import_kinds=("crm.modules.inventory.imports.OPENING_STOCK",),
+    widgets=(
+        # Stock value and how many products are below their minimum (links to the reorder suggestions).
+        DashboardWidget(
+            label=_("Stock"),
+            template="inventory/_widget.html",
+            permission="inventory.view",
+            context="crm.modules.inventory.selectors.widget_context",
+        ),
+    ),
     periodic_tasks=(
         # Every balance equals the sum of its moves; differences go to the operators' log and the owners.
         PeriodicTask(name="crm.modules.inventory.tasks.ledger_check", every_seconds=86400),

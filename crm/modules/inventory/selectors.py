@@ -183,3 +183,11 @@ def product_list(*, actor: Any) -> QuerySet[Product]:
 def conversions_of(*, actor: Any, product_id: int) -> QuerySet[UnitConversion]:
     require_view(actor)
     return UnitConversion.objects.filter(product_id=product_id).order_by("unit")
+
+
+def widget_context(user: Any) -> dict[str, Any]:
+    """The dashboard widget: stock value and the number of products to reorder."""
+    return {
+        "stock_value": stock_value_total(actor=user),
+        "to_reorder": reorder_suggestions(actor=user).count(),
+    }

@@ -273,6 +273,31 @@ def _normalise(moves: Sequence[MoveData]) -> list[_Move]:
     return out
 
 
+def _pair_transfers(items: list[_Move]) -> list[_Move]:
+    """Put each transfer in without a cost right after a transfer out of the same product, so that it
+    takes the value that left the other warehouse whatever order the caller listed them in."""
+    out: list[_Move] = []
+    unmatched_out: dict[int, int] = {}  # product -> transfer outs not yet paired
+    held: dict[int, list[_Move]] = {}  # product -> transfer ins waiting for their transfer out
+    for m in items:
+        pid = m.data.product_id
+        if m.kind == Kind.TRANSFER_IN and m.unit_cost is None:
+            if unmatched_out.get(pid):
+                unmatched_out[pid] -= 1
+                out.append(m)
+            else:
+                held.setdefault(pid, []).append(m)
+            continue
+        out.append(m)
+        if m.kind == Kind.TRANSFER_OUT:
+            if held.get(pid):
+                out.append(held[pid].pop(0))
+            else:
+                unmatched_out[pid] = unmatched_out.get(pid, 0) + 1
+    # Transfers in with no transfer out in this posting come in at the warehouse's average cost.
+    return out + [m for waiting in held.values() for m in waiting]
+
+
 def _check_refs(moves: list[_Move]) -> dict[int, Warehouse]:
     product_ids = {m.data.product_id for m in moves}
     warehouse_ids = {m.data.warehouse_id for m in moves}
@@ -368,7 +393,7 @@ def stock_post(
         raise ServiceError(
             _("An idempotency key (at most 200 characters) is required."), field="idempotency_key"
         )
-    items = _normalise(moves)
+    items = _pair_transfers(_normalise(moves))
     ref = _document_ref(document)
     with transaction.atomic():
         posting_id = _claim_key(key, actor, ref)

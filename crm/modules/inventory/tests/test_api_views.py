@@ -80,7 +80,7 @@ def test_post_refuses_overselling_with_a_translated_error(beta: Any, stock: dict
         beta.client("warehouse", language="zh-hans"), f"{API}/post/", body, **{"Idempotency-Key": "big"}
     )
     assert response.status_code == 400
-    assert response.json()["error"]["fields"]["quantity"]
+    assert "库存不足" in response.json()["error"]["fields"]["quantity"][0]
 
 
 def test_transfer_and_count_through_the_api(beta: Any, stock: dict[str, Any]) -> None:
@@ -223,3 +223,14 @@ def test_opening_stock_import_is_idempotent(beta: Any, stock: dict[str, Any]) ->
         imports.import_start(actor=actor, job=bad, mapping=bad.mapping, key="", all_or_nothing=False)
         assert imports.import_run(bad.pk).created_count == 0
     to_public()
+
+
+def test_dashboard_widget_shows_value_and_reorder_count(beta: Any, stock: dict[str, Any]) -> None:
+    from django.urls import reverse
+
+    url = reverse("core:widget", kwargs={"module": "inventory", "index": 0}, urlconf="config.urls_tenant")
+    response = beta.client("manager").get(url)
+    assert beta.client("sales").get(url).status_code == 404  # not theirs to see
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "¥96.00" in page and "1 product to reorder" in page

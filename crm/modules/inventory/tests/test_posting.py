@@ -319,3 +319,11 @@ def test_ledger_check_finds_a_tampered_balance_and_tells_the_owner_once(inv: Any
     )
     services.ledger_check()  # a second run the same day
     assert Notice.objects.filter(user=u, title__contains="differ from the stock ledger").count() == 1
+
+
+def test_a_transfer_in_listed_before_its_transfer_out_still_takes_the_value_that_left(inv: Any) -> None:
+    u, p, a, b = inv.users["owner"], make_product(), make_warehouse(), make_warehouse()
+    post(u, mv(p, a, "4", K.RECEIPT, "2.50"), mv(p, b, "1", K.RECEIPT, "9"))
+    moves = post(u, mv(p, b, "2", K.TRANSFER_IN), mv(p, a, "2", K.TRANSFER_OUT))
+    assert [(m.kind, m.value) for m in moves] == [(K.TRANSFER_OUT, D("-5.00")), (K.TRANSFER_IN, D("5.00"))]
+    assert (bal(p, b).on_hand, bal(p, b).value) == (D("3"), D("14.00"))
