@@ -233,4 +233,4 @@ def test_dashboard_widget_shows_value_and_reorder_count(beta: Any, stock: dict[s
     assert beta.client("sales").get(url).status_code == 404  # not theirs to see
     page = response.content.decode()
     assert response.status_code == 200
-    assert "¥96.00" in page and "1 product to reorder" in page
+    assert "¥96.00" in page and "1 种商品需要补货" in page
