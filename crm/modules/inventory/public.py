@@ -1,0 +1,29 @@
+"""Names other modules may import from the inventory capability (architecture section 5, rule 6)."""
+
+from crm.modules.inventory.models import StockBalance, StockMove, Warehouse
+from crm.modules.inventory.selectors import available, balance_get, stock_as_of
+from crm.modules.inventory.services import (
+    DocumentRef,
+    MoveData,
+    lock_balances,
+    stock_post,
+    stock_release,
+    stock_reserve,
+    unit_factor,
+)
+
+__all__ = [
+    "DocumentRef",
+    "MoveData",
+    "StockBalance",
+    "StockMove",
+    "Warehouse",
+    "available",
+    "balance_get",
+    "lock_balances",
+    "stock_as_of",
+    "stock_post",
+    "stock_release",
+    "stock_reserve",
+    "unit_factor",
+]
