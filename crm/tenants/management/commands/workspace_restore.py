@@ -37,6 +37,8 @@ class Command(BaseCommand):
         if tenant is None:
             raise CommandError(f"no workspace {options['slug']!r}")
         actor = User.objects.filter(email__iexact=options["operator"]).first()
+        if actor is None:
+            raise CommandError(f"no user {options['operator']!r}")
         archive = Path(options["archive"])
         if not archive.is_file():
             raise CommandError(f"no file {archive}")
