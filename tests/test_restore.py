@@ -275,3 +275,29 @@ def test_the_management_command_restores(alpha: Any, operator: Any, media: Path)
                  stdout=out)
     assert "restored" in out.getvalue()
     assert backup.schema_stats(alpha.schema) == expected
+
+
+def test_a_restore_whose_worker_died_is_requeued_then_failed(
+    alpha: Any, operator: Any, media: Path, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from crm.platform.jobs import jobs_sweep
+
+    settings.CRM_JOB_MAX_ATTEMPTS = 1
+    export = backup.workspace_export_write(tenant=alpha.tenant)
+    old = timezone.now() - timedelta(hours=1)
+    job = RestoreJob.objects.create(
+        tenant=alpha.tenant, created_by=operator, archive=export.name, mode="in_place", status="running",
+        started_at=old, heartbeat_at=old,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs_sweep()  # requeued: the eager task runs the restore again from the start
+    job.refresh_from_db()
+    assert job.attempts == 1 and job.recovery == "resumed" and job.status == "done", job.error
+    RestoreJob.objects.filter(pk=job.pk).update(status="running", heartbeat_at=old)
+    jobs_sweep()
+    job.refresh_from_db()
+    assert job.status == "failed" and job.recovery == "gave_up"
