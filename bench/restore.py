@@ -40,7 +40,9 @@ def _fill(n: int, batch: int) -> None:
             for i in range(start, min(n, start + batch))
         )
         Contact.objects.bulk_create(Contact(customer=c, name="联系人") for c in made[::10])
-        Activity.objects.bulk_create(Activity(customer=c, purpose="拜访", occurred_at=now) for c in made[::10])
+        Activity.objects.bulk_create(
+            Activity(customer=c, purpose="拜访", occurred_at=now) for c in made[::10]
+        )
 
 
 def run() -> dict[str, Any]:
@@ -60,7 +62,9 @@ def run() -> dict[str, Any]:
     tenant = Tenant.objects.create(
         schema_name=schema, slug=f"bench-rst-{tag}", name="bench restore", status=TenantStatus.CLOSED
     )
-    operator = User.objects.create_user(f"bench-rst-{tag}@platform.example.com", None, name="bench", role="operator")
+    operator = User.objects.create_user(
+        f"bench-rst-{tag}@platform.example.com", None, name="bench", role="operator"
+    )
     out: dict[str, Any] = {"customers": n}
     try:
         with tempfile.TemporaryDirectory() as media, override_settings(MEDIA_ROOT=media):
@@ -76,7 +80,9 @@ def run() -> dict[str, Any]:
             out["export_mb"] = round(export.stat().st_size / 1e6, 2)
 
             started = time.perf_counter()
-            result = backup.workspace_restore(actor=operator, archive_path=export, tenant=tenant, mode="in_place")
+            result = backup.workspace_restore(
+                actor=operator, archive_path=export, tenant=tenant, mode="in_place"
+            )
             out["restore_in_place_seconds"] = round(time.perf_counter() - started, 2)
             out["rows"] = result.rows
             out["tables"] = result.tables

@@ -58,8 +58,13 @@ def _fill(ws: Any, media: Path) -> Path:
         shop = make_shop(ws.users)
         retail.sale_record(actor=ws.users["clerk"], member=shop.member, store=shop.store, amount="188.50")
         MessageTemplate.objects.create(kind="birthday", channel="sms", body="生日快乐 {{ name }}")
-        OutboundMessage.objects.create(channel="sms", recipient="13800138000", body="您好", kind="birthday",
-                                       idempotency_key=f"restore-{ws.schema}")
+        OutboundMessage.objects.create(
+            channel="sms",
+            recipient="13800138000",
+            body="您好",
+            kind="birthday",
+            idempotency_key=f"restore-{ws.schema}",
+        )
         order(owner, Decimal("1200"))
         customer = Customer.objects.create(name="恢复测试有限公司", owner=owner)
         rel = f"{ws.schema}/documents/{customer.pk}/contract.pdf"
@@ -106,14 +111,28 @@ def test_round_trip_in_place_is_identical_table_by_table_and_files(
     export = backup.workspace_export_write(tenant=alpha.tenant)
     expected = _expected(export)
     assert expected == backup.schema_stats(alpha.schema)
-    for table in ("core_customer", "core_contact", "core_activity", "core_task", "core_product",
-                  "retail_member", "retail_sale", "retail_pointsentry", "messaging_outboundmessage",
-                  "dummy_dummyorder", "core_document"):
+    for table in (
+        "core_customer",
+        "core_contact",
+        "core_activity",
+        "core_task",
+        "core_product",
+        "retail_member",
+        "retail_sale",
+        "retail_pointsentry",
+        "messaging_outboundmessage",
+        "dummy_dummyorder",
+        "core_document",
+    ):
         assert expected[table]["rows"] > 0, table
     with zipfile.ZipFile(export) as archive:
         manifest = json.loads(archive.read("manifest.json"))
-        assert manifest["tenant"] == {"id": alpha.tenant.pk, "slug": "alpha", "schema": alpha.schema,
-                                      "name": alpha.tenant.name}
+        assert manifest["tenant"] == {
+            "id": alpha.tenant.pk,
+            "slug": "alpha",
+            "schema": alpha.schema,
+            "name": alpha.tenant.name,
+        }
         assert ["core", "0001_initial"] in manifest["migrations"]
         (entry,) = manifest["files"]
         assert archive.read("files/" + entry["path"]) == original
@@ -121,7 +140,9 @@ def test_round_trip_in_place_is_identical_table_by_table_and_files(
     _mutate(alpha, file)
     assert backup.schema_stats(alpha.schema) != expected
 
-    result = backup.workspace_restore(actor=operator, archive_path=export, tenant=alpha.tenant, mode="in_place")
+    result = backup.workspace_restore(
+        actor=operator, archive_path=export, tenant=alpha.tenant, mode="in_place"
+    )
     assert result.schema == alpha.schema and result.files == 1
     assert backup.schema_stats(alpha.schema) == expected
     assert file.read_bytes() == original
@@ -143,7 +164,9 @@ def test_round_trip_into_a_new_schema_switches_and_keeps_the_old_one(
     _mutate(alpha, file)
     mutated = backup.schema_stats(alpha.schema)
 
-    result = backup.workspace_restore(actor=operator, archive_path=export, tenant=alpha.tenant, mode="new_schema")
+    result = backup.workspace_restore(
+        actor=operator, archive_path=export, tenant=alpha.tenant, mode="new_schema"
+    )
     tenant = Tenant.objects.get(pk=alpha.tenant.pk)
     assert tenant.schema_name == result.schema != alpha.schema and result.old_schema == alpha.schema
     assert backup.schema_stats(result.schema) == expected
@@ -195,15 +218,17 @@ def test_refuses_an_export_with_a_migration_unknown_here(alpha: Any, operator: A
     assert caught.value.code == "older_schema"
 
 
-def test_a_tampered_csv_changes_nothing_and_names_the_table(
-    alpha: Any, operator: Any, media: Path
-) -> None:
+def test_a_tampered_csv_changes_nothing_and_names_the_table(alpha: Any, operator: Any, media: Path) -> None:
     file = _fill(alpha, media)
     export = backup.workspace_export_write(tenant=alpha.tenant)
     _mutate(alpha, file)
     before = backup.schema_stats(alpha.schema)
-    copy = _rewrite(export, media / "tampered.zip", member="core_customer.csv",
-                    change=lambda data: data.replace("恢复测试".encode(), "篡改测试".encode()))
+    copy = _rewrite(
+        export,
+        media / "tampered.zip",
+        member="core_customer.csv",
+        change=lambda data: data.replace("恢复测试".encode(), "篡改测试".encode()),
+    )
     for mode in ("in_place", "new_schema"):
         with pytest.raises(ServiceError) as caught:
             backup.workspace_restore(actor=operator, archive_path=copy, tenant=alpha.tenant, mode=mode)
@@ -212,8 +237,12 @@ def test_a_tampered_csv_changes_nothing_and_names_the_table(
         assert Tenant.objects.get(pk=alpha.tenant.pk).schema_name == alpha.schema
     assert file.read_bytes() == b"overwritten"  # files are placed only after the load succeeded
 
-    copy = _rewrite(export, media / "badfile.zip", member=next(
-        n for n in zipfile.ZipFile(export).namelist() if n.startswith("files/")), change=lambda d: d + b"x")
+    copy = _rewrite(
+        export,
+        media / "badfile.zip",
+        member=next(n for n in zipfile.ZipFile(export).namelist() if n.startswith("files/")),
+        change=lambda d: d + b"x",
+    )
     with pytest.raises(ServiceError) as caught:
         backup.workspace_restore(actor=operator, archive_path=copy, tenant=alpha.tenant, mode="in_place")
     assert caught.value.code == "checksum"
@@ -271,8 +300,16 @@ def test_the_management_command_restores(alpha: Any, operator: Any, media: Path)
     copy = media / "offsite.zip"
     shutil.copy(export, copy)
     out = StringIO()
-    call_command("workspace_restore", "alpha", str(copy), "--mode", "in_place", "--operator", operator.email,
-                 stdout=out)
+    call_command(
+        "workspace_restore",
+        "alpha",
+        str(copy),
+        "--mode",
+        "in_place",
+        "--operator",
+        operator.email,
+        stdout=out,
+    )
     assert "restored" in out.getvalue()
     assert backup.schema_stats(alpha.schema) == expected
 
@@ -290,8 +327,13 @@ def test_a_restore_whose_worker_died_is_requeued_then_failed(
     export = backup.workspace_export_write(tenant=alpha.tenant)
     old = timezone.now() - timedelta(hours=1)
     job = RestoreJob.objects.create(
-        tenant=alpha.tenant, created_by=operator, archive=export.name, mode="in_place", status="running",
-        started_at=old, heartbeat_at=old,
+        tenant=alpha.tenant,
+        created_by=operator,
+        archive=export.name,
+        mode="in_place",
+        status="running",
+        started_at=old,
+        heartbeat_at=old,
     )
     with django_capture_on_commit_callbacks(execute=True):
         jobs_sweep()  # requeued: the eager task runs the restore again from the start

@@ -222,9 +222,14 @@ def workspace_export_write(*, tenant: Tenant, now: datetime | None = None) -> Pa
             for table in schema_tables(cursor, schema):
                 cols = columns[table]
                 query = sql.SQL("COPY {}.{} ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(
-                    sql.Identifier(schema), sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, cols))
+                    sql.Identifier(schema),
+                    sql.Identifier(table),
+                    sql.SQL(", ").join(map(sql.Identifier, cols)),
                 )
-                with archive.open(f"{table}.csv", "w", force_zip64=True) as member, cursor.copy(query) as copy:
+                with (
+                    archive.open(f"{table}.csv", "w", force_zip64=True) as member,
+                    cursor.copy(query) as copy,
+                ):
                     for chunk in copy:
                         member.write(bytes(chunk))
                 rows, digest = _table_stats(cursor, schema, table, cols, pks.get(table, []))
@@ -362,7 +367,7 @@ def _stage_files(archive: zipfile.ZipFile, manifest: dict[str, Any], staging: Pa
         digest = hashlib.sha256()
         try:
             with archive.open(FILES_PREFIX + rel.as_posix()) as src, target.open("wb") as dst:
-                for chunk in iter(lambda: src.read(CHUNK), b""):  # noqa: B023
+                for chunk in iter(lambda: src.read(CHUNK), b""):
                     digest.update(chunk)
                     dst.write(chunk)
         except KeyError:
@@ -406,7 +411,8 @@ def _load_order(cursor: Any, schema: str, tables: list[str]) -> list[str]:
 
 def _reset_sequences(cursor: Any, schema: str) -> None:
     cursor.execute(
-        "SELECT c.relname, a.attname, pg_get_serial_sequence(format('%%I.%%I', n.nspname, c.relname), a.attname) "
+        "SELECT c.relname, a.attname, "
+        "pg_get_serial_sequence(format('%%I.%%I', n.nspname, c.relname), a.attname) "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "JOIN pg_attribute a ON a.attrelid = c.oid "
         "WHERE n.nspname = %s AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped "
@@ -482,8 +488,8 @@ def _load(
             if rows != info["rows"] or digest != info["md5"]:
                 raise _refuse(
                     _(
-                        "Table %(t)s differs after loading (%(rows)s rows, the export has %(expected)s, or the "
-                        "checksum differs): nothing was changed."
+                        "Table %(t)s differs after loading (%(rows)s rows, the export has %(expected)s, "
+                        "or the checksum differs): nothing was changed."
                     )
                     % {"t": table, "rows": rows, "expected": info["rows"]},
                     "checksum",
@@ -557,7 +563,11 @@ def workspace_restore(
                 progress("schema", 0, 1)
                 schema_clone(target)
             rows = _load(
-                archive=archive, manifest=manifest, schema=target, missing_migrations=missing, progress=progress
+                archive=archive,
+                manifest=manifest,
+                schema=target,
+                missing_migrations=missing,
+                progress=progress,
             )
             if mode == "new_schema":
                 Tenant.objects.filter(pk=tenant.pk).update(schema_name=target)
@@ -610,7 +620,9 @@ def restore_request(*, actor: Any, tenant: Tenant, archive: str, mode: str, conf
     if export_file(tenant, archive) is None:
         raise ServiceError(_("Choose one of this workspace's exports."), field="archive")
     if (confirm or "").strip() != (tenant.slug or ""):
-        raise ServiceError(_("Type the workspace's name (%(slug)s) to confirm.") % {"slug": tenant.slug}, field="confirm")
+        raise ServiceError(
+            _("Type the workspace's name (%(slug)s) to confirm.") % {"slug": tenant.slug}, field="confirm"
+        )
     with transaction.atomic():
         if RestoreJob.objects.filter(tenant=tenant, status__in=["queued", "running"]).exists():
             raise ServiceError(_("A restore of this workspace is already under way."), code="conflict")
@@ -677,13 +689,17 @@ def restore_run(*, job_id: int) -> Any:
     path = export_file(job.tenant, job.archive)
     try:
         if path is None:
-            raise ServiceError(_("The export %(f)s is no longer there.") % {"f": job.archive}, code="bad_archive")
+            raise ServiceError(
+                _("The export %(f)s is no longer there.") % {"f": job.archive}, code="bad_archive"
+            )
         result = workspace_restore(
             actor=job.created_by, archive_path=path, tenant=job.tenant, mode=job.mode, progress=progress
         )
     except ServiceError as exc:
         connection.set_schema_to_public()  # type: ignore[attr-defined]
-        RestoreJob.objects.filter(pk=job.pk).update(status="failed", error=str(exc.message), finished_at=timezone.now())
+        RestoreJob.objects.filter(pk=job.pk).update(
+            status="failed", error=str(exc.message), finished_at=timezone.now()
+        )
         OperatorAudit.objects.create(
             operator=job.created_by,
             tenant=job.tenant,

@@ -20,10 +20,13 @@ from crm.tenants.models import RestoreJob, Tenant
 
 class RestoreForm(forms.Form):
     archive = forms.ChoiceField(label=gettext_lazy("Export"))
-    mode = forms.ChoiceField(label=gettext_lazy("How"), choices=RestoreJob.Mode.choices, widget=forms.RadioSelect)
+    mode = forms.ChoiceField(
+        label=gettext_lazy("How"), choices=RestoreJob.Mode.choices, widget=forms.RadioSelect
+    )
     confirm = forms.CharField(
-        label=gettext_lazy("Type the workspace's name to confirm"), max_length=40, widget=forms.TextInput(
-            attrs={"autocomplete": "off", "autocapitalize": "off"})
+        label=gettext_lazy("Type the workspace's name to confirm"),
+        max_length=40,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "off"}),
     )
 
     def __init__(self, *args: Any, exports: list[str], **kwargs: Any) -> None:
@@ -31,7 +34,9 @@ class RestoreForm(forms.Form):
         self.fields["archive"].choices = [(name, name) for name in exports]  # type: ignore[attr-defined]
 
 
-def _page(request: HttpRequest, tenant: Tenant, form: RestoreForm | None = None, status: int = 200) -> HttpResponse:
+def _page(
+    request: HttpRequest, tenant: Tenant, form: RestoreForm | None = None, status: int = 200
+) -> HttpResponse:
     exports = [p.name for p in backup.exports_list(tenant)]
     context = {
         "tenant": tenant,
@@ -66,5 +71,7 @@ def restore_job(request: HttpRequest, pk: int, job_id: int) -> HttpResponse:
     job = next((j for j in backup.restore_jobs(actor=_actor(request), tenant=tenant) if j.pk == job_id), None)
     if job is None:
         raise Http404
-    template = "console/_restore_job.html" if request.headers.get("HX-Request") else "console/restore_job.html"
+    template = (
+        "console/_restore_job.html" if request.headers.get("HX-Request") else "console/restore_job.html"
+    )
     return render(request, template, {"tenant": tenant, "job": job})

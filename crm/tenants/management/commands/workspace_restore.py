@@ -54,7 +54,10 @@ class Command(BaseCommand):
         except ServiceError as exc:
             raise CommandError(str(exc.message)) from None
         OperatorAudit.objects.create(
-            operator=actor, tenant=tenant, action="tenant.restore", detail={"archive": archive.name, **result.as_dict()}
+            operator=actor,
+            tenant=tenant,
+            action="tenant.restore",
+            detail={"archive": archive.name, **result.as_dict()},
         )
         self.stdout.write(self.style.SUCCESS(f"restored: {result.as_dict()}"))
         if result.mode == "new_schema":
