@@ -140,10 +140,19 @@ def test_round_trip_in_place_is_identical_table_by_table_and_files(
     _mutate(alpha, file)
     assert backup.schema_stats(alpha.schema) != expected
 
+    from django.core.cache import cache
+
+    for ws in (alpha, beta):
+        with schema_context(ws.schema):
+            cache.set("restore-probe", ws.schema)
     result = backup.workspace_restore(
         actor=operator, archive_path=export, tenant=alpha.tenant, mode="in_place"
     )
     assert result.schema == alpha.schema and result.files == 1
+    with schema_context(alpha.schema):
+        assert cache.get("restore-probe") is None  # the restored workspace's cached values are dropped
+    with schema_context(beta.schema):
+        assert cache.get("restore-probe") == beta.schema
     assert backup.schema_stats(alpha.schema) == expected
     assert file.read_bytes() == original
     assert backup.schema_stats(beta.schema) == beta_before

@@ -558,7 +558,7 @@ def workspace_restore(
         target = old_schema if mode == "in_place" else new_schema_name("r")
         with transaction.atomic():
             # Exclusive: no two restores of one workspace at once (the lock ends with the transaction).
-            Tenant.objects.select_for_update().filter(pk=tenant.pk).exists()
+            list(Tenant.objects.select_for_update().filter(pk=tenant.pk).values_list("pk", flat=True))
             if mode == "new_schema":
                 progress("schema", 0, 1)
                 schema_clone(target)
@@ -575,6 +575,8 @@ def workspace_restore(
         _place_files(staging, str(manifest["tenant"]["schema"]))
     if mode == "new_schema":
         _move_exports(old_schema, target)
+    else:
+        _cache_forget(target)
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     result = RestoreResult(
         mode=mode,
@@ -588,6 +590,20 @@ def workspace_restore(
     )
     log.warning("workspace %s restored (%s) into %s: %s", tenant.slug, mode, target, result.as_dict())
     return result
+
+
+def _cache_forget(schema: str) -> None:
+    """Drop the cached values of the restored schema (module sets, permissions, ...): every key carries the
+    schema name first (django-tenants' key function). Best effort: with Redis down they expire anyway."""
+    from django.core.cache import cache
+
+    try:
+        client = cache._cache.get_client(None, write=True)  # type: ignore[attr-defined]
+        keys = list(client.scan_iter(match=f"{schema}:*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+    except Exception:  # noqa: BLE001 - the cache is optional here
+        log.warning("restore of %s: cached values not dropped (they expire within minutes)", schema)
 
 
 def _media_ok() -> bool:
