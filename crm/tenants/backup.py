@@ -602,7 +602,7 @@ def _cache_forget(schema: str) -> None:
         keys = list(client.scan_iter(match=f"{schema}:*", count=1000))
         for start in range(0, len(keys), 500):
             client.delete(*keys[start : start + 500])
-    except Exception:  # noqa: BLE001 - the cache is optional here
+    except Exception:  # the cache is optional here
         log.warning("restore of %s: cached values not dropped (they expire within minutes)", schema)
 
 
