@@ -258,6 +258,7 @@ class RestoreResult:
     files: int
     seconds: float = 0.0
     added_migrations: list[str] = field(default_factory=list)
+    migrated_forward: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -269,6 +270,7 @@ class RestoreResult:
             "files": self.files,
             "seconds": round(self.seconds, 2),
             "added_migrations": self.added_migrations,
+            "migrated_forward": self.migrated_forward,
         }
 
 
@@ -308,9 +310,13 @@ def _tenant_app_labels() -> set[str]:
     return labels
 
 
-def migrations_check(manifest: dict[str, Any]) -> list[tuple[str, str]]:
-    """Refuse an export made by another version of the schema. Returns the shared-app migrations the export
-    does not record (harmless: they create nothing in a tenant schema; their records are added)."""
+def migrations_check(
+    manifest: dict[str, Any], *, mode: str = "in_place"
+) -> tuple[list[tuple[str, str]], bool]:
+    """Refuse an export made by a newer version of the schema (a migration unknown here). An older one (it
+    lacks a migration of a tenant app) is restored into a new schema only, migrated forward after the load.
+    Returns the shared-app migrations the export does not record (harmless: they create nothing in a tenant
+    schema; their records are added) and whether the export is older."""
     from crm.tenants.migrator import expected_migrations
 
     exported = {(str(app), str(name)) for app, name in manifest["migrations"]}
@@ -328,16 +334,44 @@ def migrations_check(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     missing = ours - exported
     tenant_apps = _tenant_app_labels()
     older = sorted(m for m in missing if m[0] in tenant_apps)
-    if older:
+    if older and mode != "new_schema":
         raise _refuse(
             _(
                 "This export was made by an older version of the software: it lacks migration %(m)s. "
-                "Restore it with the version that made it, then migrate."
+                "Restore it into a new schema: it is migrated forward there after loading."
             )
             % {"m": ".".join(older[0])},
             "older_schema",
         )
-    return sorted(missing)
+    return ([] if older else sorted(missing)), bool(older)
+
+
+def export_targets(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    """The migration targets that rebuild the export's schema version: per app, the exported migrations that
+    no other exported migration of the app depends on."""
+    from django.db.migrations.loader import MigrationLoader
+
+    graph = MigrationLoader(None, ignore_no_migrations=True).graph
+    exported = {(str(app), str(name)) for app, name in manifest["migrations"]}
+    parents = {p.key for node in exported for p in graph.node_map[node].parents if p.key[0] == node[0]}
+    return sorted(node for node in exported if node not in parents)
+
+
+def schema_migrate_to(schema: str, targets: list[tuple[str, str]] | None = None) -> None:
+    """Apply migrations in `schema` up to `targets` (None: all), the way django-tenants migrates one schema
+    (its own django_migrations table; shared-only apps' operations skipped by the router)."""
+    from django.core.management.sql import emit_post_migrate_signal
+    from django.db.migrations.executor import MigrationExecutor
+    from django.db.migrations.recorder import MigrationRecorder
+
+    connection.set_schema(schema, include_public=False)  # type: ignore[attr-defined]
+    MigrationRecorder(connection).ensure_schema()
+    connection.set_schema(schema)  # type: ignore[attr-defined]
+    executor = MigrationExecutor(connection)
+    goal = targets if targets is not None else executor.loader.graph.leaf_nodes()
+    executor.migrate(goal, plan=executor.migration_plan(goal))
+    if targets is None:  # content types and permissions of the models added since the export
+        emit_post_migrate_signal(0, False, connection.alias)
 
 
 def _check_identity(manifest: dict[str, Any], tenant: Tenant) -> None:
@@ -496,6 +530,13 @@ def _load(
                 )
             total_rows += rows
             progress("verify", index + 1, len(order))
+        # The manifest's migration list must be the loaded django_migrations table (it decided the checks).
+        loaded = {(a, n) for a, n in _applied_migrations(cursor, schema)}
+        if loaded != {(str(a), str(n)) for a, n in manifest["migrations"]}:
+            raise _refuse(
+                _("The export's manifest does not match its own migration records: it was altered."),
+                "bad_manifest",
+            )
         # Compared already: now record the shared-app migrations the export predates.
         for app, name in missing_migrations:
             cursor.execute(
@@ -549,7 +590,7 @@ def workspace_restore(
     with archive, tempfile.TemporaryDirectory(dir=settings.MEDIA_ROOT if _media_ok() else None) as tmp:
         manifest = manifest_read(archive)
         _check_identity(manifest, tenant)
-        missing = migrations_check(manifest)
+        missing, older = migrations_check(manifest, mode=mode)
         progress("files", 0, len(manifest["files"]))
         staging = Path(tmp) / "files"
         staging.mkdir()
@@ -561,7 +602,13 @@ def workspace_restore(
             list(Tenant.objects.select_for_update().filter(pk=tenant.pk).values_list("pk", flat=True))
             if mode == "new_schema":
                 progress("schema", 0, 1)
-                schema_clone(target)
+                if older:  # the export's own schema version, rebuilt from this code's migrations
+                    with connection.cursor() as cursor:
+                        cursor.execute(f"CREATE SCHEMA {_q(target)}")
+                    schema_migrate_to(target, export_targets(manifest))
+                    connection.set_schema_to_public()  # type: ignore[attr-defined]
+                else:
+                    schema_clone(target)
             rows = _load(
                 archive=archive,
                 manifest=manifest,
@@ -569,6 +616,11 @@ def workspace_restore(
                 missing_migrations=missing,
                 progress=progress,
             )
+            if older:  # compared at the export's version; now brought up to this code's
+                progress("migrate", 0, 1)
+                schema_migrate_to(target)
+                connection.set_schema_to_public()  # type: ignore[attr-defined]
+                progress("migrate", 1, 1)
             if mode == "new_schema":
                 Tenant.objects.filter(pk=tenant.pk).update(schema_name=target)
         # Files belong to the schema named in the export (documents' paths are stored in the rows).
@@ -587,6 +639,7 @@ def workspace_restore(
         files=files,
         seconds=time.perf_counter() - started,
         added_migrations=[f"{a}.{n}" for a, n in missing],
+        migrated_forward=older,
     )
     log.warning("workspace %s restored (%s) into %s: %s", tenant.slug, mode, target, result.as_dict())
     return result
