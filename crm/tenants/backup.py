@@ -17,9 +17,12 @@ with it: DDL is transactional) and the message names the table. Files are staged
 load and moved into place after the commit. No statement names any schema other than the target one.
 
 Migrations: an export that records a migration this code does not have is refused (made by a newer
-version). An export that misses a migration of a tenant app is refused too (older version: we chose to
-refuse rather than migrate forward; restore it with the version that made it, then migrate). Missing
-migrations of shared-only apps (they create no table in a tenant schema) are fine: their records are added.
+version). An export that misses a migration of a tenant app (made by an older version) is restored into a new
+schema only: the schema is built by this code's migrations up to the export's own version
+(`export_targets`), loaded and compared there, then migrated forward to this code's version, all in the same
+transaction; in place it is refused (the live schema is already newer). Missing migrations of shared-only
+apps (they create no table in a tenant schema) are fine: their records are added. The manifest's migration
+list must equal the django_migrations table it carries.
 """
 
 from __future__ import annotations
