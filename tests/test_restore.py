@@ -412,3 +412,27 @@ def test_an_older_export_is_migrated_forward_in_a_new_schema(alpha: Any, operato
         assert list(Product.objects.values_list("code", flat=True)) == ["OLD1"]
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     Tenant.objects.filter(pk=alpha.tenant.pk).update(schema_name=alpha.schema)
+
+
+def test_a_refused_restore_job_says_why_and_changes_nothing(
+    alpha: Any, beta: Any, operator: Any, media: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.test import Client
+
+    # beta's export copied into alpha's folder: listed there, refused by the worker as another workspace's.
+    theirs = backup.workspace_export_write(tenant=beta.tenant)
+    folder = backup.export_dir(alpha.tenant)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(theirs, folder / "alpha-20990101-000000.zip")
+    before = backup.schema_stats(alpha.schema)
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(operator, backend="crm.tenants.accounts.backends.EmailBackend")
+    url = f"/console/tenants/{alpha.tenant.pk}/restore/"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {"archive": "alpha-20990101-000000.zip", "mode": "new_schema", "confirm": "alpha"})
+    job = RestoreJob.objects.get()
+    assert job.status == "failed" and "beta" in job.error
+    fragment = client.get(f"{url}{job.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-status="failed"' in fragment and "beta" in fragment and "<html" not in fragment
+    assert backup.schema_stats(alpha.schema) == before
+    assert OperatorAudit.objects.filter(tenant=alpha.tenant, action="tenant.restore.failed").exists()

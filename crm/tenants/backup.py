@@ -767,16 +767,24 @@ def restore_run(*, job_id: int) -> Any:
         result = workspace_restore(
             actor=job.created_by, archive_path=path, tenant=job.tenant, mode=job.mode, progress=progress
         )
-    except ServiceError as exc:
+    except Exception as exc:
+        # A refusal, or anything unexpected (logged): the job says failed, nothing changed (rolled back).
         connection.set_schema_to_public()  # type: ignore[attr-defined]
+        if isinstance(exc, ServiceError):
+            message = str(exc.message)
+        else:
+            log.exception("restore job %s failed", job.pk)
+            message = _("The restore failed (%(error)s). Details are in the worker's log.") % {
+                "error": type(exc).__name__
+            }
         RestoreJob.objects.filter(pk=job.pk).update(
-            status="failed", error=str(exc.message), finished_at=timezone.now()
+            status="failed", error=message, finished_at=timezone.now()
         )
         OperatorAudit.objects.create(
             operator=job.created_by,
             tenant=job.tenant,
             action="tenant.restore.failed",
-            detail={"job": job.pk, "archive": job.archive, "mode": job.mode, "error": str(exc.message)},
+            detail={"job": job.pk, "archive": job.archive, "mode": job.mode, "error": message},
         )
         return None
     RestoreJob.objects.filter(pk=job.pk).update(
