@@ -4,7 +4,6 @@ applying Stripe objects (fetched fresh, so replays and out-of-order webhooks con
 from __future__ import annotations
 
 import logging
-import zipfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -13,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -61,6 +60,7 @@ from crm.billing.models import (
 from crm.platform.errors import ServiceError
 from crm.platform.permissions import check_operator, check_perm
 from crm.platform.registry import registry
+from crm.tenants import backup
 from crm.tenants.models import LIVE_STATUSES, Tenant, TenantModule, TenantStatus
 from crm.tenants.selectors import billing_terms
 from crm.tenants.services import tenant_reactivate, tenant_set_status, tenant_suspend, tenant_url
@@ -1171,39 +1171,13 @@ def retention_ends_at(*, suspended_since: datetime) -> datetime:
 
 
 def _export_dir(tenant: Tenant) -> Path:
-    # Keyed by schema: one tenant's exports never share a folder with another's.
-    return Path(settings.MEDIA_ROOT) / "exports" / tenant.schema_name
+    return backup.export_dir(tenant)
 
 
 def tenant_export_write(*, tenant: Tenant, now: datetime | None = None) -> Path:
-    """A zip of the tenant's whole schema, one CSV file (with header) per table, under
-    MEDIA_ROOT/exports/<schema>/. Tables are listed from the catalogue for this schema only (the search
-    path also holds public) and copied with PostgreSQL's COPY, streamed into the zip."""
-    from psycopg import sql
-
-    now = now or timezone.now()
-    folder = _export_dir(tenant)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{tenant.schema_name}-{now:%Y%m%d-%H%M%S}.zip"
-    partial = path.with_suffix(".part")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = %s AND table_type = 'BASE TABLE' ORDER BY table_name",
-            [tenant.schema_name],
-        )
-        tables = [row[0] for row in cursor.fetchall()]
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for table in tables:
-                query = sql.SQL("COPY (SELECT * FROM {}.{}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(
-                    sql.Identifier(tenant.schema_name), sql.Identifier(table)
-                )
-                with archive.open(f"{table}.csv", "w") as member, cursor.copy(query) as copy:
-                    for chunk in copy:
-                        member.write(bytes(chunk))
-    # Renamed only once complete: a crash never leaves a truncated file that looks like an export.
-    partial.replace(path)
-    return path
+    """A full, self-describing export of the workspace (crm.tenants.backup: one CSV per table of its
+    schema, its files and manifest.json), under MEDIA_ROOT/exports/<schema>/."""
+    return backup.workspace_export_write(tenant=tenant, now=now)
 
 
 def _now_ts() -> float:
@@ -1249,14 +1223,13 @@ def tenant_export_run(*, tenant_id: int) -> Path | None:
 
 
 def tenant_exports(*, tenant: Tenant) -> list[Path]:
-    folder = _export_dir(tenant)
-    return sorted(folder.glob("*.zip"), reverse=True) if folder.is_dir() else []
+    return backup.exports_list(tenant)
 
 
 def tenant_export_file(*, tenant: Tenant, name: str) -> Path | None:
     """The export called `name` among those listed for this tenant's own folder: no path from a URL ever
     reaches the disk."""
-    return next((p for p in tenant_exports(tenant=tenant) if p.name == name), None)
+    return backup.export_file(tenant, name)
 
 
 def tenant_close(*, actor: Any, tenant: Tenant, now: datetime | None = None) -> Path:

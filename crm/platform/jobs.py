@@ -60,18 +60,19 @@ def job_heartbeat(job: Any) -> None:
         side.close()
 
 
-def _job_models() -> list[tuple[Any, str]]:
-    return [(apps.get_model(label), task) for label, task in settings.CRM_HEARTBEAT_JOBS.items()]
+def _job_models(setting: str = "CRM_HEARTBEAT_JOBS") -> list[tuple[Any, str]]:
+    return [(apps.get_model(label), task) for label, task in getattr(settings, setting, {}).items()]
 
 
-def jobs_sweep_schema(*, now: Any = None) -> dict[str, int]:
-    """Requeue or fail the stalled jobs of the current schema."""
+def jobs_sweep_schema(*, now: Any = None, setting: str = "CRM_HEARTBEAT_JOBS") -> dict[str, int]:
+    """Requeue or fail the stalled jobs of the current schema (tenant job models; with
+    setting="CRM_PUBLIC_HEARTBEAT_JOBS", the public schema's, e.g. workspace restores)."""
     from crm.kernel.dispatch import enqueue
 
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.CRM_JOB_STALE_SECONDS)
     requeued = failed = 0
-    for model, task_name in _job_models():
+    for model, task_name in _job_models(setting):
         stalled = model.objects.filter(status="running").filter(
             Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
         )
@@ -112,6 +113,12 @@ def jobs_sweep(*, now: Any = None) -> dict[str, int]:
     from crm.tenants.models import Tenant
 
     total = {"requeued": 0, "failed": 0}
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    try:
+        with transaction.atomic():
+            total = jobs_sweep_schema(now=now, setting="CRM_PUBLIC_HEARTBEAT_JOBS")
+    except Exception:
+        log.exception("jobs sweep failed in public")
     for schema in Tenant.objects.exclude(schema_name="public").values_list("schema_name", flat=True):
         with schema_context(schema):
             try:

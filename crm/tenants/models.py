@@ -8,7 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
-from crm.platform.models import TimeStampedModel
+from crm.platform.models import HeartbeatJob, TimeStampedModel
 
 
 class TenantStatus(models.TextChoices):
@@ -129,3 +129,37 @@ class BillingTerms(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"trial {self.trial_days}d, grace {self.grace_days}d"
+
+
+class RestoreJob(HeartbeatJob, TimeStampedModel):
+    """An operator's restore of one workspace from one of its exports (crm.tenants.backup), run by a worker
+    with a heartbeat; the console shows its phase and progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed: nothing changed")
+
+    class Mode(models.TextChoices):
+        IN_PLACE = "in_place", _("In place (replace all data of the workspace)")
+        NEW_SCHEMA = "new_schema", _("Into a new schema (the current one is kept)")
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="restores")
+    created_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    archive = models.CharField(max_length=200)  # a file name in the tenant's own export folder
+    mode = models.CharField(max_length=20, choices=Mode.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    phase = models.CharField(max_length=20, blank=True)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"restore {self.tenant_id} {self.archive} {self.status}"

@@ -10,3 +10,13 @@ def refill_pool() -> int:
     from crm.tenants.provisioning import pool_refill
 
     return pool_refill()
+
+
+@shared_task(
+    name="crm.tenants.tasks.workspace_restore", ignore_result=True, acks_late=True, reject_on_worker_lost=True
+)
+def workspace_restore(job_id: int) -> None:
+    """An operator's restore of one workspace (crm.tenants.backup.restore_request)."""
+    from crm.tenants.backup import restore_run
+
+    restore_run(job_id=job_id)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from crm.platform.console import views
+from crm.tenants import backup_views
 
 app_name = "console"
 
@@ -15,4 +16,6 @@ urlpatterns = [
     path("tenants/<int:pk>/reactivate/", views.tenant_reactivate, name="tenant-reactivate"),
     path("tenants/<int:pk>/comp/", views.tenant_comp, name="tenant-comp"),
     path("tenants/<int:pk>/impersonate/", views.tenant_impersonate, name="tenant-impersonate"),
+    path("tenants/<int:pk>/restore/", backup_views.restore, name="tenant-restore"),
+    path("tenants/<int:pk>/restore/<int:job_id>/", backup_views.restore_job, name="tenant-restore-job"),
 ]
