@@ -32,6 +32,7 @@ def _close(rep: Any, name: str, kind: str, days: int) -> Opportunity:
     opp = make_opportunity(rep, name=name, amount="10000")
     stage = stage_named("赢单" if kind == "won" else "输单")
     opp = svc.opportunity_move(actor=rep, opportunity=opp, stage=stage, lost_reason="价格")
+    assert opp.closed_at is not None
     Opportunity.objects.filter(pk=opp.pk).update(created_at=opp.closed_at - timedelta(days=days))
     return opp
 

@@ -225,6 +225,7 @@ def test_an_activity_on_an_opportunity_is_a_follow_up_of_its_customer(schema):
     assert OpportunityActivity.objects.filter(opportunity=opp, activity=activity).exists()
     customer = Customer.objects.get(pk=opp.customer_id)
     assert customer.pool_warned_at is None
+    assert customer.last_activity_at is not None
     assert customer.last_activity_at >= activity.occurred_at - timedelta(seconds=1)
     with pytest.raises(ServiceError):
         svc.opportunity_log_activity(actor=rep, opportunity=opp, kind="call")
