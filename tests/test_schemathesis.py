@@ -82,12 +82,16 @@ def _send(client: Any, case: Any) -> tuple[int, bytes, str]:
     savepoint = transaction.savepoint()
     response = getattr(client, method)(path, **kwargs)
     try:
+        # A streamed answer (exports) queries while it is read: read it inside the request's savepoint.
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+    except Exception as exc:  # the stream broke half-way: to the client that is a server error
+        body, response.status_code = repr(exc).encode(), 500
+    try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         transaction.savepoint_commit(savepoint)
     except DatabaseError:
         transaction.savepoint_rollback(savepoint)
-    body = b"".join(response.streaming_content) if response.streaming else response.content
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     return response.status_code, body, response.get("Content-Type", "")
 

@@ -230,6 +230,10 @@ SPECTACULAR_SETTINGS = {
         # service module: agreements and service orders both have a status.
         "ServiceAgreementStatusEnum": "crm.modules.service.models.Agreement.Status",
         "ServiceOrderStatusEnum": "crm.modules.service.models.ServiceOrder.Status",
+        # sales receivables: a receipt is posted or reversed.
+        "ReceiptStateEnum": "crm.modules.sales.models.Receipt.State",
+        "QuoteStateEnum": "crm.modules.sales.models.Quote.State",
+        "ContractStateEnum": "crm.modules.sales.models.Contract.State",
     },
     # Every operation documents the one error shape (crm/api/schema.py).
     "POSTPROCESSING_HOOKS": [

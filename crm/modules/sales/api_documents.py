@@ -46,7 +46,11 @@ class LineOutSerializer(serializers.Serializer):
     vat_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
     discount_percent = serializers.DecimalField(max_digits=5, decimal_places=2)
     unit_cost_excl = serializers.DecimalField(
-        max_digits=14, decimal_places=4, allow_null=True, help_text="Only for holders of sales.view_costs."
+        max_digits=14,
+        decimal_places=4,
+        allow_null=True,
+        required=False,
+        help_text="Only for holders of sales.view_costs (absent for the others).",
     )
     amount_incl = serializers.DecimalField(max_digits=16, decimal_places=2)
     amount_excl = serializers.DecimalField(max_digits=16, decimal_places=2)
@@ -93,12 +97,12 @@ class _DocumentOut(serializers.ModelSerializer):
         user = self.context["request"].user
         return costs.can_see_margin_percent(user) if percent else costs.can_see_costs(user)
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_margin_percent(self, obj: Any) -> str | None:
         value = obj.margin_percent if self._may(True) else None
         return None if value is None else str(value)
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_cost_excl(self, obj: Any) -> str | None:
         value = obj.cost_excl if self._may(False) else None
         return None if value is None else str(value)
@@ -174,6 +178,24 @@ class ContractSerializer(_DocumentOut):
         ]
 
 
+class QuoteDetailSerializer(QuoteSerializer):
+    """A quote with its lines (what the detail, create, update and action routes answer)."""
+
+    lines = LineOutSerializer(many=True, read_only=True)
+
+    class Meta(QuoteSerializer.Meta):
+        fields = [*QuoteSerializer.Meta.fields, "lines"]
+
+
+class ContractDetailSerializer(ContractSerializer):
+    """A contract or order with its lines."""
+
+    lines = LineOutSerializer(many=True, read_only=True)
+
+    class Meta(ContractSerializer.Meta):
+        fields = [*ContractSerializer.Meta.fields, "lines"]
+
+
 def _detail(serializer: type[_DocumentOut], document: Any, request: Request) -> dict[str, Any]:
     data = dict(serializer(document, context={"request": request}).data)
     data["lines"] = _cost_free(LineOutSerializer(document.lines.all(), many=True).data, request)
@@ -242,7 +264,7 @@ class QuoteList(generics.ListCreateAPIView):
     def get_queryset(self) -> QuerySet[Quote]:
         return sel.quote_list(actor=_actor(self.request), **parse_query(ListQuery, self.request))
 
-    @extend_schema(request=QuoteCreateSerializer, responses={201: QuoteSerializer})
+    @extend_schema(request=QuoteCreateSerializer, responses={201: QuoteDetailSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = parse(QuoteCreateSerializer, request.data)
         customer = _customer(request, data["customer"])
@@ -272,11 +294,11 @@ class QuoteDetail(APIView):
 
     permission_classes = [IsAuthenticated, HasPerm("sales.quote_edit")]
 
-    @extend_schema(responses={200: QuoteSerializer})
+    @extend_schema(responses={200: QuoteDetailSerializer})
     def get(self, request: Request, pk: int) -> Response:
         return Response(_detail(QuoteSerializer, sel.quote_get(actor=_actor(request), pk=pk), request))
 
-    @extend_schema(request=QuoteUpdateSerializer, responses={200: QuoteSerializer})
+    @extend_schema(request=QuoteUpdateSerializer, responses={200: QuoteDetailSerializer})
     def patch(self, request: Request, pk: int) -> Response:
         quote = sel.quote_get(actor=_actor(request), pk=pk)
         data = parse(QuoteUpdateSerializer, request.data)
@@ -303,7 +325,7 @@ class QuoteTransition(APIView):
 
     permission_classes = [IsAuthenticated, HasPerm("sales.quote_edit")]
 
-    @extend_schema(request=TransitionSerializer, responses={200: QuoteSerializer})
+    @extend_schema(request=TransitionSerializer, responses={200: QuoteDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
         data = parse(TransitionSerializer, request.data)
         quote = sel.quote_get(actor=_actor(request), pk=pk)
@@ -322,7 +344,7 @@ class QuoteRevise(APIView):
 
     permission_classes = [IsAuthenticated, HasPerm("sales.quote_edit")]
 
-    @extend_schema(request=None, responses={201: QuoteSerializer})
+    @extend_schema(request=None, responses={201: QuoteDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
         quote = sel.quote_get(actor=_actor(request), pk=pk)
         new = svc.quote_revise(actor=_actor(request), quote=quote)
@@ -338,7 +360,7 @@ class QuoteConvert(APIView):
 
     permission_classes = [IsAuthenticated, HasPerm("sales.contract_edit")]
 
-    @extend_schema(request=ConvertSerializer, responses={201: ContractSerializer})
+    @extend_schema(request=ConvertSerializer, responses={201: ContractDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
         data = parse(ConvertSerializer, request.data)
         quote = sel.quote_get(actor=_actor(request), pk=pk)
@@ -414,7 +436,7 @@ class ContractList(generics.ListCreateAPIView):
     def get_queryset(self) -> QuerySet[Contract]:
         return sel.contract_list(actor=_actor(self.request), **parse_query(ContractListQuery, self.request))
 
-    @extend_schema(request=ContractCreateSerializer, responses={201: ContractSerializer})
+    @extend_schema(request=ContractCreateSerializer, responses={201: ContractDetailSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = parse(ContractCreateSerializer, request.data)
         customer = _customer(request, data.pop("customer"))
@@ -430,11 +452,11 @@ class ContractDetail(APIView):
 
     permission_classes = [IsAuthenticated, HasPerm("sales.contract_edit")]
 
-    @extend_schema(responses={200: ContractSerializer})
+    @extend_schema(responses={200: ContractDetailSerializer})
     def get(self, request: Request, pk: int) -> Response:
         return Response(_detail(ContractSerializer, sel.contract_get(actor=_actor(request), pk=pk), request))
 
-    @extend_schema(request=ContractFieldsSerializer, responses={200: ContractSerializer})
+    @extend_schema(request=ContractFieldsSerializer, responses={200: ContractDetailSerializer})
     def patch(self, request: Request, pk: int) -> Response:
         contract = sel.contract_get(actor=_actor(request), pk=pk)
         data = parse(ContractFieldsSerializer, request.data)
@@ -456,7 +478,7 @@ class ContractTransition(APIView):
 
     permission_classes = [IsAuthenticated, HasPerm("sales.contract_edit")]
 
-    @extend_schema(request=TransitionSerializer, responses={200: ContractSerializer})
+    @extend_schema(request=TransitionSerializer, responses={200: ContractDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
         data = parse(TransitionSerializer, request.data)
         contract = sel.contract_get(actor=_actor(request), pk=pk)

@@ -318,8 +318,8 @@ class FapiaoRed(APIView):
 
 
 class TargetSerializer(serializers.ModelSerializer):
-    user_name = serializers.CharField(source="user.name", default=None, read_only=True)
-    team_name = serializers.CharField(source="team.name", default=None, read_only=True)
+    user_name = serializers.CharField(source="user.name", default=None, read_only=True, allow_null=True)
+    team_name = serializers.CharField(source="team.name", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = Target

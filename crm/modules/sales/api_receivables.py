@@ -378,7 +378,7 @@ class ForecastRowSerializer(serializers.Serializer):
     total = serializers.DecimalField(**MONEY)
 
 
-class ForecastSerializer(serializers.Serializer):
+class CollectionsForecastSerializer(serializers.Serializer):
     overdue = serializers.DecimalField(**MONEY)
     rows = ForecastRowSerializer(many=True)
     total = serializers.DecimalField(**MONEY)
@@ -391,10 +391,14 @@ class ForecastQuery(serializers.Serializer):
 class Forecast(APIView):
     permission_classes = [IsAuthenticated, HasPerm("sales.receivables_reports")]
 
-    @extend_schema(parameters=[OpenApiParameter("months", int)], responses={200: ForecastSerializer})
+    @extend_schema(
+        parameters=[OpenApiParameter("months", int)], responses={200: CollectionsForecastSerializer}
+    )
     def get(self, request: Request) -> Response:
         q = parse_query(ForecastQuery, request)
-        return Response(ForecastSerializer(sel.forecast(actor=request.user, months=q["months"])).data)
+        return Response(
+            CollectionsForecastSerializer(sel.forecast(actor=request.user, months=q["months"])).data
+        )
 
 
 class StatementLineSerializer(serializers.Serializer):

@@ -13,5 +13,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("customers/<int:pk>/credit/apply/", api.CreditApply.as_view(), name="customer-credit-apply"),
     path("customers/<int:pk>/statement/", api.Statement.as_view(), name="customer-statement"),
     path("aging/", api.Aging.as_view(), name="aging"),
-    path("forecast/", api.Forecast.as_view(), name="forecast"),
+    path("collections-forecast/", api.Forecast.as_view(), name="collections-forecast"),
 ]

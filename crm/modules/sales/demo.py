@@ -9,7 +9,10 @@ from typing import Any
 
 def seed(tenant: Any) -> None:
     """Stages, opportunities, quotes, contracts, plans, receipts, fapiao and targets for a demo workspace."""
+    from django_tenants.utils import schema_context
+
     from . import demo_documents, demo_money, demo_pipeline, demo_receivables
 
-    for part in (demo_pipeline, demo_documents, demo_receivables, demo_money):
-        part.seed(tenant)
+    with schema_context(tenant.schema_name):
+        for part in (demo_pipeline, demo_documents, demo_receivables, demo_money):
+            part.seed(tenant)

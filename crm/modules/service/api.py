@@ -57,8 +57,12 @@ class EntitlementSerializer(serializers.ModelSerializer):
 
 class AgreementSerializer(serializers.ModelSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True)
-    hours_sold = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True, default=None)
-    hours_used = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True, default=None)
+    hours_sold = serializers.DecimalField(
+        max_digits=12, decimal_places=2, read_only=True, default=None, allow_null=True
+    )
+    hours_used = serializers.DecimalField(
+        max_digits=12, decimal_places=2, read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Agreement
@@ -115,7 +119,9 @@ class AgreementInputSerializer(serializers.Serializer):
 
 class OrderSerializer(serializers.ModelSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True)
-    assignee_name = serializers.CharField(source="assignee.name", default=None, read_only=True)
+    assignee_name = serializers.CharField(
+        source="assignee.name", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = ServiceOrder
@@ -181,7 +187,7 @@ class OrderQuery(serializers.Serializer):
     q = Text(max_length=100)
 
 
-class TransitionSerializer(serializers.Serializer):
+class ServiceOrderTransitionSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=list(services.TRANSITIONS))
     assignee = _id(required=False, allow_null=True)
 
@@ -492,9 +498,9 @@ class OrderTransition(APIView):
 
     permission_classes = [IsAuthenticated, HasPerm("service.order_work")]
 
-    @extend_schema(request=TransitionSerializer, responses={200: OrderDetailSerializer})
+    @extend_schema(request=ServiceOrderTransitionSerializer, responses={200: OrderDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        data = parse(TransitionSerializer, request.data)
+        data = parse(ServiceOrderTransitionSerializer, request.data)
         order = selectors.order_get(_actor(request), pk)
         order = services.order_transition(
             actor=_actor(request),

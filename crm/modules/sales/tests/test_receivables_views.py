@@ -244,7 +244,7 @@ def test_api_plan_put_and_reports(alpha, book):
     mgr = alpha.client("manager")
     aging = mgr.get(f"{API}/aging/?as_of=2026-06-30").json()
     assert aging["totals"]["d31_60"] == "11300.00"  # the rep's contract, due 2026-05-01: 60 days
-    assert mgr.get(f"{API}/forecast/?months=3").status_code == 200
+    assert mgr.get(f"{API}/collections-forecast/?months=3").status_code == 200
     assert rep.get(f"{API}/aging/").status_code == 403
     st = alpha.client("finance").get(
         f"{API}/customers/{book['cust']}/statement/?start=2025-01-01&end=2026-12-31"
