@@ -119,6 +119,23 @@ def test_nested_field_errors_are_text_under_dotted_keys(alpha):
     assert all(isinstance(m, str) and "ErrorDetail" not in m for m in fields["lines.0.quantity"])
 
 
+def test_validation_errors_carry_a_code_per_field(alpha):
+    owner = alpha.client("owner")
+    response = call(owner, "post", "/api/v1/core/customers/", body={"name": "", "email": "not-an-email"})
+    assert response.status_code == 400
+    error = json.loads(response.content_bytes)["error"]
+    assert error["code"] == "invalid"
+    assert set(error["field_codes"]) == set(error["fields"]) >= {"name", "email"}
+    assert error["field_codes"]["name"] == ["blank"]
+    assert error["field_codes"]["email"] == ["invalid"]
+    response = call(owner, "post", "/api/v1/core/customers/", body={"name": "x" * 300})
+    error = json.loads(response.content_bytes)["error"]
+    assert error["field_codes"]["name"] == ["max_length"]
+    # other errors keep the plain shape: one code, no field codes
+    error = json.loads(call(owner, "get", "/api/v1/core/customers/999999999/").content_bytes)["error"]
+    assert error["code"] == "not_found" and "field_codes" not in error
+
+
 def _customer_id(tenant: TenantFixture) -> int:
     from crm.modules.core.suite import customers
 

@@ -1,4 +1,6 @@
-"""One error shape for the whole API: {"error": {"code", "message", "fields"}}."""
+"""One error shape for the whole API: {"error": {"code", "message", "fields"}}; validation errors add
+"field_codes" (the same keys as "fields", each with machine-readable codes: required, max_length, invalid,
+null, does_not_exist, ...), so that an integrator can branch on a code rather than on translated text."""
 
 from __future__ import annotations
 
@@ -57,6 +59,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code, message, fields = "invalid", _("Please correct the errors."), _flatten(exc.detail)
         if isinstance(exc.detail, list):
             message = " ".join(str(x) for x in exc.detail)
+        field_codes = {key: value for key, value in _flatten(exc.get_codes()).items() if key in fields}
+        response.data = {"error": {"code": code, "message": message, "fields": fields}}
+        response.data["error"]["field_codes"] = field_codes
+        return response
     else:
         detail = getattr(exc, "detail", "")
         code = str(getattr(detail, "code", None) or getattr(exc, "default_code", "error"))

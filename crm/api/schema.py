@@ -17,6 +17,12 @@ ERROR_SCHEMA = {
                     "additionalProperties": {"type": "array", "items": {"type": "string"}},
                     "description": "Per-field messages (empty when the error is not about one field).",
                 },
+                "field_codes": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    "description": "Validation errors only: per field, machine-readable codes (required, "
+                    "max_length, invalid, null, does_not_exist, ...) in the order of the messages.",
+                },
             },
             "required": ["code", "message", "fields"],
         }

@@ -42,6 +42,19 @@ class DashboardWidget:
 
 
 @dataclass(frozen=True)
+class OnboardingStep:
+    """One item of the getting-started checklist that owners and admins see after signup, chosen by the
+    modules the workspace has. `done` is the dotted path of a callable() -> bool run in the tenant schema
+    (one cheap query, e.g. an exists()); `url_name` is where the step is done."""
+
+    key: str
+    label: Text
+    url_name: str
+    done: str
+    query: str = ""  # appended to the URL, e.g. "kind=members" for the import page
+
+
+@dataclass(frozen=True)
 class CustomerPanel:
     """A panel on the customer detail page, fetched lazily from `/customers/<pk>/panels/<module>/<index>/`.
     `context` is the dotted path of a callable(customer, user) -> dict passed to `template`."""
@@ -104,6 +117,7 @@ class ModuleManifest:
     permissions: dict[str, tuple[str, ...]] = field(default_factory=dict)  # permission -> roles
     menu: tuple[MenuEntry, ...] = ()
     widgets: tuple[DashboardWidget, ...] = ()
+    onboarding: tuple[OnboardingStep, ...] = ()  # the getting-started checklist's steps of this module
     periodic_tasks: tuple[PeriodicTask, ...] = ()
     urls: str = ""  # dotted module path of HTML urlpatterns, mounted at /<slug>/
     api_urls: str = ""  # dotted module path of API urlpatterns, mounted at /api/v1/<slug>/

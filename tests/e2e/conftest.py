@@ -243,6 +243,16 @@ def page(browser: Any, viewport: tuple[str, dict[str, int]]) -> Iterator[Any]:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
+def login(page: Any, server: LiveServer, slug: str, email: str) -> None:
+    """Sign in through the workspace's login page (password PASSWORD) and land inside the workspace."""
+    page.goto(server.tenant_url(slug, "/auth/login/"))
+    page.locator("input[name=username]").fill(email)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form:has(input[name=password]) button[type=submit]").click()
+    page.wait_for_url(server.tenant_url(slug, "/**"))
+    assert "/auth/login" not in page.url
+
+
 def status_of(page: Any, url: str) -> int:
     """HTTP status of `url` fetched by the browser (its resolver knows *.localhost; Playwright's request
     API resolves through the system and does not), with the page's cookies."""

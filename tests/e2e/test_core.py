@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, LiveServer, screenshot
+from tests.e2e.conftest import PASSWORD, LiveServer, login, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -49,21 +49,12 @@ def _count(server: LiveServer, slug: str, email: str) -> int:
     return int(out.strip().splitlines()[-1])  # the shell may print a banner line first
 
 
-def _login(page: Any, server: LiveServer, slug: str, email: str) -> None:
-    page.goto(server.tenant_url(slug, "/auth/login/"))
-    page.locator("input[name=username]").fill(email)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form:has(input[name=password]) button[type=submit]").click()
-    page.wait_for_url(server.tenant_url(slug, "/**"))
-    assert "/auth/login" not in page.url
-
-
 def test_rep_logs_a_visit_and_sees_it_on_the_dashboard(
     e2e_server: LiveServer, page: Any, viewport: tuple[str, dict[str, int]]
 ) -> None:
     slug = f"corevisit{viewport[0]}"
     emails, ids = _workspace(e2e_server, slug)
-    _login(page, e2e_server, slug, emails["rep"])
+    login(page, e2e_server, slug, emails["rep"])
 
     # When the rep opens a customer from the list and logs a visit with a next step for today
     page.goto(e2e_server.tenant_url(slug, "/customers/"))
@@ -92,7 +83,7 @@ def test_admin_hands_over_a_departing_reps_customers(
 ) -> None:
     slug = f"corehand{viewport[0]}"
     emails, _ids = _workspace(e2e_server, slug)
-    _login(page, e2e_server, slug, emails["admin"])
+    login(page, e2e_server, slug, emails["admin"])
 
     page.goto(e2e_server.tenant_url(slug, "/handover/"))
     page.locator("select[name=from_user]").select_option(label="张伟")

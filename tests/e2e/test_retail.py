@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, LiveServer, screenshot
+from tests.e2e.conftest import PASSWORD, LiveServer, login, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -55,15 +55,6 @@ def _shop(server: LiveServer, slug: str) -> tuple[str, str, int]:
     return owner, clerk, int(json.loads(out.strip().splitlines()[-1])["member"])
 
 
-def _login(page: Any, server: LiveServer, slug: str, email: str) -> None:
-    page.goto(server.tenant_url(slug, "/auth/login/"))
-    page.locator("input[name=username]").fill(email)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form:has(input[name=password]) button[type=submit]").click()
-    page.wait_for_url(server.tenant_url(slug, "/**"))
-    assert "/auth/login" not in page.url
-
-
 def _lookup(page: Any, name: str, member_no: str) -> None:
     form = page.locator("[data-testid=lookup-form]")
     form.locator("input[name=name]").fill(name)
@@ -77,7 +68,7 @@ def test_clerk_finds_a_member_records_a_sale_and_sees_the_points_change(
 ) -> None:
     slug = f"retailclerk{viewport[0]}"
     _owner, clerk, member_id = _shop(e2e_server, slug)
-    _login(page, e2e_server, slug, clerk)
+    login(page, e2e_server, slug, clerk)
 
     # A partial number finds nothing and says only that nothing matched.
     page.goto(e2e_server.tenant_url(slug, "/retail/"))
@@ -115,7 +106,7 @@ def test_owner_renews_a_membership_from_the_card(
 ) -> None:
     slug = f"retailrenew{viewport[0]}"
     owner, _clerk, member_id = _shop(e2e_server, slug)
-    _login(page, e2e_server, slug, owner)
+    login(page, e2e_server, slug, owner)
     page.goto(e2e_server.tenant_url(slug, f"/retail/members/{member_id}/"))
     assert page.locator("[data-testid=valid-until]").inner_text() == "No expiry"
     page.locator("[data-testid=renew]").click()
@@ -132,7 +123,7 @@ def test_owner_imports_members_through_the_shared_import(
 ) -> None:
     slug = f"retailimport{viewport[0]}"
     owner, _clerk, _member_id = _shop(e2e_server, slug)
-    _login(page, e2e_server, slug, owner)
+    login(page, e2e_server, slug, owner)
     csv_file = tmp_path / "会员.csv"
     csv_file.write_bytes(
         "姓名,会员号,手机,积分,会员等级\n王芳,VIP9001,13900000001,1200,银卡\n".encode("gb18030")

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS, PASSWORD, ROOT, LiveServer, screenshot
+from tests.e2e.conftest import ARTIFACTS, PASSWORD, ROOT, LiveServer, login, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -63,15 +63,6 @@ def _only_own_host(page: Any) -> list[str]:
     return foreign
 
 
-def _login(page: Any, server: LiveServer, slug: str, email: str) -> None:
-    page.goto(server.tenant_url(slug, "/auth/login/"))
-    page.locator("input[name=username]").fill(email)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form:has(input[name=password]) button[type=submit]").click()
-    page.wait_for_url(server.tenant_url(slug, "/**"))
-    assert "/auth/login" not in page.url
-
-
 def _doc_shot(page: Any, name: str, viewport: tuple[str, dict[str, int]]) -> None:
     """The full-page screenshot in .artifacts/ and a screen-sized one for README (docs/screenshots/)."""
     screenshot(page, name, viewport)
@@ -97,7 +88,7 @@ def test_phone_rep_logs_a_visit_from_the_quick_sheet_in_three_taps(
     foreign = _only_own_host(page)
     slug = "shellphone"
     rep, ids = _workspace(e2e_server, slug)
-    _login(page, e2e_server, slug, rep)
+    login(page, e2e_server, slug, rep)
 
     # The phone shell: bottom tab bar, no side navigation, nothing wider than the screen
     page.goto(e2e_server.tenant_url(slug, "/customers/"))
@@ -163,7 +154,7 @@ def test_desktop_shell_has_grouped_side_navigation_and_header_search(
     slug = "shelldesk"
     _workspace(e2e_server, slug)
     owner = f"owner@{slug}.e2e.example.com"
-    _login(page, e2e_server, slug, owner)
+    login(page, e2e_server, slug, owner)
     page.goto(e2e_server.tenant_url(slug, "/"))
     nav = page.locator("[data-testid=sidenav]")
     assert nav.is_visible() and not page.locator("[data-testid=tabbar]").is_visible()
@@ -231,7 +222,7 @@ def test_every_main_page_fits_the_phone_screen(
     foreign = _only_own_host(page)
     slug = "shellwalk"
     _rep, ids = _workspace(e2e_server, slug)
-    _login(page, e2e_server, slug, f"owner@{slug}.e2e.example.com")
+    login(page, e2e_server, slug, f"owner@{slug}.e2e.example.com")
     too_wide = []
     for path in WORKSPACE_PAGES:
         url = e2e_server.tenant_url(slug, path.format(id=ids[2]))  # the customer with the very long name

@@ -63,6 +63,14 @@ def test_signup_from_public_home_to_logged_in_workspace(
     body = page.locator("body").inner_text()
     assert "王小明" in body or "E2E 贸易零售有限公司" in body
     assert page.locator('form[action$="/auth/logout/"]').count() == 1
+    # ... with the getting-started list of the modules picked: the core's steps and retail's, none done
+    card = page.locator("[data-testid=onboarding-card]")
+    card.wait_for()
+    steps = card.locator("[data-testid=onboarding-steps] li")
+    keys = steps.evaluate_all("items => items.map(li => li.dataset.step)")
+    assert keys[:4] == ["core.customers", "core.products", "core.colleague", "core.visit"]
+    assert {"retail.store", "retail.tier", "retail.members"} <= set(keys)
+    assert card.locator("[data-done='1']").count() == 0
     screenshot(page, "signup-landed", viewport)
     # Wall time in the browser, including the redirects and the first workspace page (the one
     # second is server time for the signup request; this bound only catches a migration sneaking in).

@@ -29,7 +29,7 @@ from crm.kernel.exports import FORMATS
 from crm.platform.errors import ServiceError
 from crm.tenants.accounts.models import User
 
-from . import exports, import_kinds, imports, selectors, services
+from . import exports, import_kinds, imports, onboarding, selectors, services
 from .models import (
     Activity,
     ActivityComment,
@@ -1013,3 +1013,44 @@ class CustomerExport(APIView):
         filters, p = _customer_filters(request, CustomerExportQuery)
         headers, rows = exports.customer_rows(selectors.customer_list(_actor(request), filters))
         return exports.respond("customers", p["type"], headers, rows)
+
+
+class OnboardingStepSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="module.step, e.g. core.customers")
+    label = serializers.CharField()  # type: ignore[assignment]
+    url = serializers.CharField(help_text="The page where the step is done.")
+    done = serializers.BooleanField()
+
+
+class OnboardingSerializer(serializers.Serializer):
+    steps = OnboardingStepSerializer(many=True)
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+    complete = serializers.BooleanField()
+    percent = serializers.IntegerField()
+    dismissed = serializers.BooleanField(help_text="Hidden from the dashboard.")
+
+
+class OnboardingUpdateSerializer(serializers.Serializer):
+    dismissed = serializers.BooleanField()
+
+
+class Onboarding(APIView):
+    """GET: the getting-started checklist of the workspace's modules; PATCH {dismissed}: hide it from the
+    dashboard or show it there again. Owners and admins (core.manage_settings)."""
+
+    permission_classes = [IsAuthenticated, HasPerm(onboarding.PERM)]
+
+    def _data(self, request: Request) -> dict[str, Any]:
+        data = onboarding.checklist(request.tenant, _actor(request))  # type: ignore[attr-defined]
+        return dict(OnboardingSerializer(data).data)
+
+    @extend_schema(responses=OnboardingSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(self._data(request))
+
+    @extend_schema(request=OnboardingUpdateSerializer, responses=OnboardingSerializer)
+    def patch(self, request: Request) -> Response:
+        data = parse(OnboardingUpdateSerializer, request.data)
+        onboarding.onboarding_set_dismissed(actor=_actor(request), dismissed=data["dismissed"])
+        return Response(self._data(request))

@@ -27,5 +27,6 @@ urlpatterns = [
     path("products/<int:pk>/", api.ProductDetail.as_view(), name="product-detail"),
     path("handover/", api.Handover.as_view(), name="handover"),
     path("pool/", api.PoolList.as_view(), name="pool-list"),
+    path("onboarding/", api.Onboarding.as_view(), name="onboarding"),
     path("pool/<int:pk>/claim/", api.PoolClaim.as_view(), name="pool-claim"),
 ]

@@ -3,7 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from crm.platform.permissions import Role
-from crm.platform.registry import CustomerLink, MenuEntry, ModuleManifest, PeriodicTask
+from crm.platform.registry import CustomerLink, MenuEntry, ModuleManifest, OnboardingStep, PeriodicTask
 
 SELLERS = (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.SALES)
 
@@ -38,6 +38,30 @@ MANIFEST = ModuleManifest(
         MenuEntry(label=_("Pool"), url_name="core:pool", permission="core.view_customers"),
         MenuEntry(label=_("Handover"), url_name="core:handover", permission="core.handover"),
         MenuEntry(label=_("CRM settings"), url_name="core:pool_settings", permission="core.manage_settings"),
+    ),
+    onboarding=(
+        OnboardingStep(
+            "customers",
+            _("Import your customers (or add the first one)"),
+            "core:import_start",
+            "crm.modules.core.onboarding.has_customers",
+            query="kind=customers",
+        ),
+        OnboardingStep(
+            "products",
+            _("Add your products"),
+            "core:product_list",
+            "crm.modules.core.onboarding.has_products",
+        ),
+        OnboardingStep(
+            "colleague",
+            _("Invite a colleague"),
+            "settings-users",
+            "crm.modules.core.onboarding.has_colleague",
+        ),
+        OnboardingStep(
+            "visit", _("Log a first visit"), "core:customer_list", "crm.modules.core.onboarding.has_visit"
+        ),
     ),
     # What merge moves with a customer (crm/kernel/hooks.py). core.CustomerShare is not a link: merge
     # moves shares itself (one per user) and handover ends the departing rep's shares.

@@ -18,13 +18,15 @@ from crm.platform.models import HeartbeatJob, TimeStampedModel
 
 
 class CoreSettings(TimeStampedModel):
-    """Per-tenant settings of the core (one row): public-pool rules."""
+    """Per-tenant settings of the core (one row): public-pool rules, the getting-started list."""
 
     pool_days = models.PositiveIntegerField(
         _("days without follow-up before a customer returns to the pool"), default=30
     )
     pool_warning_days = models.PositiveIntegerField(_("days of warning before the return"), default=3)
     pool_claims_per_day = models.PositiveIntegerField(_("pool claims per rep per day"), default=10)
+    # The getting-started checklist is hidden from the dashboard (Settings → Getting started shows it).
+    onboarding_dismissed = models.BooleanField(_("getting-started list hidden"), default=False)
 
     class Meta:
         ordering = ["id"]

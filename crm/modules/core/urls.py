@@ -5,6 +5,8 @@ from crm.modules.core import views, views_quick
 urlpatterns = [
     path("", views.home, name="home"),
     path("w/<slug:module>/<int:index>/", views.widget, name="widget"),
+    path("onboarding/", views.onboarding_page, name="onboarding"),
+    path("onboarding/card/", views.onboarding_card, name="onboarding_card"),
     path("customers/", views.customer_list, name="customer_list"),
     path("customers/new/", views.customer_create, name="customer_create"),
     path("customers/export/", views.customer_export, name="customer_export"),

@@ -26,7 +26,7 @@ from crm.platform.permissions import data_scope, has_perm
 from crm.tenants.accounts.models import User
 from crm.tenants.selectors import enabled_modules
 
-from . import exports, import_kinds, imports, selectors, services
+from . import exports, import_kinds, imports, onboarding, selectors, services
 from .forms import (
     ActivityForm,
     ContactForm,
@@ -57,7 +57,11 @@ def home(request: HttpRequest) -> HttpResponse:
     # Widgets that enabled modules add to the dashboard (module contract: hidden when the module is off).
     # Placeholders only: each widget fetches its own data from `widget` below.
     widgets = hooks.widgets_for(user, enabled_modules(request.tenant))  # type: ignore[attr-defined]
-    ctx: dict[str, Any] = {"now": timezone.now(), "widgets": widgets}
+    ctx: dict[str, Any] = {
+        "now": timezone.now(),
+        "widgets": widgets,
+        "can_onboard": has_perm(user, onboarding.PERM),
+    }
     if selectors.can_view_customers(user):
         rep = selectors.dashboard_rep(user)
         ctx["rep"] = rep
@@ -880,3 +884,33 @@ def document_download(request: HttpRequest, pk: int) -> HttpResponseBase:
             raise DjangoPermissionDenied from exc
         return redirect(reverse("core:customer_detail", kwargs={"pk": doc.customer_id}) + "#documents")
     return FileResponse(doc.file.open("rb"), as_attachment=True, filename=doc.name)
+
+
+# --- Getting started ---------------------------------------------------------------------------------------
+
+
+@require_perm(onboarding.PERM)
+def onboarding_page(request: HttpRequest) -> HttpResponse:
+    """The whole getting-started checklist (Settings → Getting started); POST show/hide on the dashboard."""
+    user = _user(request)
+    if request.method == "POST":
+        hide = request.POST.get("action") == "hide"
+        onboarding.onboarding_set_dismissed(actor=user, dismissed=hide)
+        if hide:
+            messages.success(request, _("The getting-started list is hidden from the dashboard."))
+            if request.POST.get("next") == "home":
+                return redirect("core:home")
+        else:
+            messages.success(request, _("The getting-started list is back on the dashboard."))
+        return redirect("core:onboarding")
+    data = onboarding.checklist(request.tenant, user)  # type: ignore[attr-defined]
+    return render(request, "core/onboarding.html", {"checklist": data})
+
+
+@require_perm(onboarding.PERM)
+def onboarding_card(request: HttpRequest) -> HttpResponse:
+    """The dashboard card (htmx): empty once the list is hidden or every step is done."""
+    data = onboarding.checklist(request.tenant, _user(request))  # type: ignore[attr-defined]
+    if data is None or data["dismissed"] or data["complete"]:
+        return HttpResponse("")
+    return render(request, "core/_onboarding_card.html", {"checklist": data})

@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.utils.translation import gettext_lazy as _
 
 from crm.platform.permissions import Role
-from crm.platform.registry import MenuEntry, ModuleManifest, PeriodicTask
+from crm.platform.registry import MenuEntry, ModuleManifest, OnboardingStep, PeriodicTask
 
 MANAGERS = (Role.OWNER, Role.ADMIN, Role.MANAGER)
 
@@ -39,6 +39,21 @@ MANIFEST = ModuleManifest(
         PeriodicTask(name="crm.modules.retail.tasks.points_expire", every_seconds=86400),
         # Member care: birthdays, upgrades, expiring points and memberships (crm/modules/retail/care.py).
         PeriodicTask(name="crm.modules.retail.tasks.care", every_seconds=86400),
+    ),
+    onboarding=(
+        OnboardingStep(
+            "store", _("Add a store"), "retail:store_list", "crm.modules.retail.onboarding.has_store"
+        ),
+        OnboardingStep(
+            "tier", _("Add a member tier"), "retail:setup", "crm.modules.retail.onboarding.has_tier"
+        ),
+        OnboardingStep(
+            "members",
+            _("Import your members"),
+            "core:import_start",
+            "crm.modules.retail.onboarding.has_members",
+            query="kind=members",
+        ),
     ),
     # Members in the core's shared import; offered while retail is on, to holders of retail.manage.
     import_kinds=("crm.modules.retail.imports.MEMBERS",),

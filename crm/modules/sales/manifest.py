@@ -9,6 +9,7 @@ from crm.platform.registry import (
     DashboardWidget,
     MenuEntry,
     ModuleManifest,
+    OnboardingStep,
     PeriodicTask,
 )
 
@@ -101,6 +102,20 @@ MANIFEST = ModuleManifest(
             permission="sales.settings",
         ),
         MenuEntry(label=_("Sales settings"), url_name="sales:sales_settings", permission="sales.settings"),
+    ),
+    onboarding=(
+        OnboardingStep(
+            "opportunity",
+            _("Add a first opportunity"),
+            "sales:opportunity_create",
+            "crm.modules.sales.onboarding.has_opportunity",
+        ),
+        OnboardingStep(
+            "approvals",
+            _("Set who approves big discounts and amounts"),
+            "kernel:approval-rules",
+            "crm.modules.sales.onboarding.has_approval_rules",
+        ),
     ),
     widgets=(
         DashboardWidget(

@@ -46,6 +46,7 @@ from crm.platform.permissions import check_perm
 
 from . import receivables_panel
 from .models import Contract, ContractLine, ContractRevision, Opportunity, Quote, SalesSettings
+from .services_pipeline import opportunity_won_by_contract
 
 ZERO = Decimal("0.00")
 HUNDRED = Decimal("100")
@@ -513,6 +514,8 @@ def contract_transition(*, actor: Any, contract: Contract, name: str, reason: st
             contract.confirmed_at = now
             saved.confirmed_at = now  # type: ignore[attr-defined]
             receivables_panel.on_contract_confirmed(actor=actor, contract=saved)
+            if contract.opportunity_id:
+                opportunity_won_by_contract(actor=actor, opportunity_id=contract.opportunity_id)
         elif name == "cancel":
             Contract.objects.filter(pk=saved.pk).update(cancel_reason=reason.strip()[:300])
             contract.cancel_reason = reason.strip()[:300]

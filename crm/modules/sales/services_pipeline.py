@@ -420,6 +420,23 @@ def opportunity_move(
     return opp
 
 
+def opportunity_won_by_contract(*, actor: User, opportunity_id: int) -> Opportunity | None:
+    """Called inside the transaction that confirms a contract of this opportunity: an open opportunity
+    moves to the won stage (logged, by the confirming user); a won or lost one is left as it is (a lost
+    one was closed by someone on purpose). No permission check: confirming the contract was checked."""
+    opp = Opportunity.objects.select_for_update().select_related("stage").filter(pk=opportunity_id).first()
+    if opp is None or opp.status != Opportunity.Status.OPEN:
+        return opp
+    won = Stage.objects.filter(kind=Stage.Kind.WON).order_by("position", "id").first()
+    if won is None:
+        return opp
+    from_stage = opp.stage
+    _apply_stage(opp, won, lost_reason="", now=timezone.now())
+    opp.save()
+    OpportunityStageLog.objects.create(opportunity=opp, from_stage=from_stage, to_stage=won, actor=actor)
+    return opp
+
+
 def opportunity_reopen(*, actor: User, opportunity: Opportunity, stage: Stage | None = None) -> Opportunity:
     """A lost opportunity is open again, in `stage` (default: the last open stage it was in, else the
     first active one)."""

@@ -12,6 +12,7 @@ from crm.platform.registry import (
     MenuEntry,
     ModuleManifest,
     ModuleRole,
+    OnboardingStep,
     PeriodicTask,
 )
 
@@ -60,6 +61,20 @@ MANIFEST = ModuleManifest(
         MenuEntry(label=_("Return visits"), url_name="service:visit_list", permission="service.visit_edit"),
         MenuEntry(label=_("Service reports"), url_name="service:reports", permission="service.reports"),
         MenuEntry(label=_("Service settings"), url_name="service:settings", permission="service.settings"),
+    ),
+    onboarding=(
+        OnboardingStep(
+            "agreement",
+            _("Add a service agreement"),
+            "service:agreement_list",
+            "crm.modules.service.onboarding.has_agreement",
+        ),
+        OnboardingStep(
+            "order",
+            _("Open a first service order"),
+            "service:order_list",
+            "crm.modules.service.onboarding.has_order",
+        ),
     ),
     widgets=(
         DashboardWidget(

@@ -267,6 +267,39 @@ def test_confirm_tells_receivables_in_the_same_transaction(t: Any, monkeypatch: 
     assert seen == [contract.pk]
 
 
+def test_confirming_a_contract_wins_its_open_opportunity_and_leaves_a_lost_one(t: Any) -> None:
+    from crm.modules.sales import services_pipeline as pipeline
+    from crm.modules.sales.models import Opportunity, OpportunityStageLog, Stage
+
+    rep = t.users["sales"]
+    pipeline.stages_ensure()
+    customer = make_customer(rep)
+    first = Stage.objects.filter(kind="open").order_by("position").first()
+    lost_stage = Stage.objects.get(kind="lost")
+    opp = pipeline.opportunity_create(
+        actor=rep, customer=customer, name="ERP 实施", amount=D("11300"), stage=first
+    )
+    lost = pipeline.opportunity_create(
+        actor=rep, customer=customer, name="旧项目", amount=D("1"), stage=first
+    )
+    pipeline.opportunity_move(actor=rep, opportunity=lost, stage=lost_stage, lost_reason="价格")
+    won_contract = make_contract(rep, customer, state="submitted")
+    other = make_contract(rep, customer, state="submitted")
+    Contract.objects.filter(pk=won_contract.pk).update(opportunity=opp)
+    Contract.objects.filter(pk=other.pk).update(opportunity=lost)
+    won_contract.refresh_from_db()
+    other.refresh_from_db()
+
+    svc.contract_transition(actor=rep, contract=won_contract, name="confirm")
+    svc.contract_transition(actor=rep, contract=other, name="confirm")
+
+    opp.refresh_from_db()
+    lost.refresh_from_db()
+    assert (opp.status, opp.stage.kind, opp.probability) == (Opportunity.Status.WON, "won", 100)
+    assert OpportunityStageLog.objects.filter(opportunity=opp, to_stage__kind="won", actor=rep).count() == 1
+    assert (lost.status, lost.lost_reason) == (Opportunity.Status.LOST, "价格")
+
+
 def test_cancel_is_for_managers_with_a_reason(t: Any) -> None:
     rep, manager = t.users["sales"], t.users["manager"]
     contract = make_contract(rep)
