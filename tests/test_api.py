@@ -25,7 +25,11 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/json")
     error = body(response)["error"]
-    assert set(error) == {"code", "message", "fields"}
+    # validation errors add machine-readable codes, keyed like the messages
+    expected = {"code", "message", "fields"} | ({"field_codes"} if status == 400 else set())
+    assert set(error) == expected
+    if "field_codes" in error:
+        assert set(error["field_codes"]) == set(error["fields"])
     assert error["message"]
     if code:
         assert error["code"] == code

@@ -187,7 +187,9 @@ def test_each_defect_class_is_a_400_with_the_field(alpha, method, path, body, fi
 def test_bad_query_parameters_are_400s(alpha, path):
     response = call(alpha.client("owner"), "get", path)
     assert response.status_code == 400, (path, response.status_code)
-    assert set(json.loads(response.content_bytes)["error"]) == {"code", "message", "fields"}
+    error = json.loads(response.content_bytes)["error"]
+    assert set(error) == {"code", "message", "fields", "field_codes"}
+    assert set(error["field_codes"]) == set(error["fields"])
 
 
 @pytest.mark.parametrize("path", ["/api/v1/", "/api/v1/core/customers/", "/api/v2/x"])

@@ -1,4 +1,4 @@
-"""One error shape for the whole API: {"error": {"code", "message", "fields"}}; validation errors add
+"""One error shape for the whole API: {"error": {"code", "message", "fields"}}; 400s (bad input) add
 "field_codes" (the same keys as "fields", each with machine-readable codes: required, max_length, invalid,
 null, does_not_exist, ...), so that an integrator can branch on a code rather than on translated text."""
 
@@ -40,10 +40,11 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ServiceError):
-        return Response(
-            {"error": {"code": exc.code, "message": str(exc.message), "fields": exc.fields}},
-            status=exc.status,
-        )
+        fields = exc.fields or {}
+        error = {"code": exc.code, "message": str(exc.message), "fields": fields}
+        if exc.status == status.HTTP_400_BAD_REQUEST:
+            error["field_codes"] = {key: [exc.code] * len(value) for key, value in fields.items()}
+        return Response({"error": error}, status=exc.status)
     if isinstance(exc, DataError):
         # Input the database refused (a value out of range, a NUL byte in text a serializer let through):
         # the client's input, so a 400 rather than a 500; DRF rolls the request's transaction back.
@@ -68,6 +69,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = str(getattr(detail, "code", None) or getattr(exc, "default_code", "error"))
         message, fields = str(detail), {}
     response.data = {"error": {"code": code, "message": message, "fields": fields}}
+    if response.status_code == status.HTTP_400_BAD_REQUEST:
+        response.data["error"]["field_codes"] = {}
     if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS:
         response.data["error"]["code"] = "throttled"
     return response

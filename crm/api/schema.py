@@ -20,7 +20,7 @@ ERROR_SCHEMA = {
                 "field_codes": {
                     "type": "object",
                     "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                    "description": "Validation errors only: per field, machine-readable codes (required, "
+                    "description": "400 answers only: per field, machine-readable codes (required, "
                     "max_length, invalid, null, does_not_exist, ...) in the order of the messages.",
                 },
             },

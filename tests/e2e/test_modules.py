@@ -8,7 +8,7 @@ import pytest
 from django.urls import NoReverseMatch, reverse
 
 from crm.platform.registry import ModuleManifest, registry
-from tests.e2e.conftest import PASSWORD, LiveServer, screenshot, status_of
+from tests.e2e.conftest import LiveServer, login, screenshot, status_of
 
 pytestmark = pytest.mark.e2e
 
@@ -51,12 +51,7 @@ def test_owner_turns_a_module_on_and_off(
     page.on("dialog", lambda dialog: dialog.accept())  # the confirmations of turning on/off
 
     # Given the owner logged in through the workspace's login page
-    page.goto(e2e_server.tenant_url(slug, "/auth/login/"))
-    page.locator("input[name=username]").fill(email)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form:has(input[name=password]) button[type=submit]").click()
-    page.wait_for_url(e2e_server.tenant_url(slug, "/**"))
-    assert "/auth/login" not in page.url
+    login(page, e2e_server, slug, email)
     before = nav_hrefs(page)
     assert before and not (before & expected_menu)
     if module.urls:

@@ -112,10 +112,14 @@ def aging(*, actor: Any, as_of: date | None = None, owner_id: int | None = None,
     if owner_id:
         qs = qs.filter(owner_id=owner_id)
     sums = _bucket_sums(as_of)
-    totals = qs.aggregate(**sums)
-    rows = list(
-        qs.values("customer_id", "customer__name").annotate(**sums).order_by("-total", "customer_id")[:limit]
-    )
+    # One pass over the open installments, grouped by customer id only (no join); the totals are the sum
+    # of the groups and the names are read for the rows shown (measured: bench section `sales`).
+    groups = list(qs.values("customer_id").annotate(**sums).order_by("-total", "customer_id"))
+    totals = {key: sum((g[key] for g in groups), ZERO) for key in sums}
+    rows = groups[:limit]
+    names = dict(Customer.objects.filter(pk__in=[r["customer_id"] for r in rows]).values_list("pk", "name"))
+    for row in rows:
+        row["customer__name"] = names.get(row["customer_id"], "")
     chart = {
         "buckets": ["0-30", "31-60", "61-90", ">90"],
         "amounts": [float(totals[b]) for b in BUCKETS[1:]],  # chart only; tables show the Decimals
