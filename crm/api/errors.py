@@ -56,21 +56,19 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
+    field_codes: dict[str, list[str]] = {}
     if isinstance(exc, exceptions.ValidationError):
         code, message, fields = "invalid", _("Please correct the errors."), _flatten(exc.detail)
         if isinstance(exc.detail, list):
             message = " ".join(str(x) for x in exc.detail)
         field_codes = {key: value for key, value in _flatten(exc.get_codes()).items() if key in fields}
-        response.data = {"error": {"code": code, "message": message, "fields": fields}}
-        response.data["error"]["field_codes"] = field_codes
-        return response
     else:
         detail = getattr(exc, "detail", "")
         code = str(getattr(detail, "code", None) or getattr(exc, "default_code", "error"))
         message, fields = str(detail), {}
     response.data = {"error": {"code": code, "message": message, "fields": fields}}
     if response.status_code == status.HTTP_400_BAD_REQUEST:
-        response.data["error"]["field_codes"] = {}
+        response.data["error"]["field_codes"] = field_codes
     if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS:
         response.data["error"]["code"] = "throttled"
     return response

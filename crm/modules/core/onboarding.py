@@ -11,9 +11,10 @@ from django.utils.module_loading import import_string
 
 from crm.platform.permissions import check_perm, has_perm
 from crm.platform.registry import registry
+from crm.tenants.accounts.models import Invitation, User
 from crm.tenants.selectors import enabled_modules
 
-from .models import CoreSettings
+from .models import Activity, CoreSettings, Customer, Product
 from .selectors import core_settings
 
 PERM = "core.manage_settings"
@@ -46,8 +47,13 @@ def checklist(tenant: Any, user: Any) -> dict[str, Any] | None:
         "total": len(steps),
         "complete": done == len(steps),
         "percent": round(100 * done / len(steps)) if steps else 100,
-        "dismissed": core_settings().onboarding_dismissed,
+        "dismissed": is_dismissed(),
     }
+
+
+def is_dismissed() -> bool:
+    """Whether the owner hid the list from the dashboard (read before the steps' queries are run)."""
+    return core_settings().onboarding_dismissed
 
 
 def onboarding_set_dismissed(*, actor: Any, dismissed: bool) -> CoreSettings:
@@ -64,24 +70,16 @@ def onboarding_set_dismissed(*, actor: Any, dismissed: bool) -> CoreSettings:
 
 
 def has_customers() -> bool:
-    from .models import Customer
-
     return Customer.objects.exists()
 
 
 def has_products() -> bool:
-    from .models import Product
-
     return Product.objects.exists()
 
 
 def has_colleague() -> bool:
-    from crm.tenants.accounts.models import Invitation, User
-
     return User.objects.filter(is_active=True).count() > 1 or Invitation.objects.exists()
 
 
 def has_visit() -> bool:
-    from .models import Activity
-
     return Activity.objects.exists()

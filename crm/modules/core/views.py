@@ -909,8 +909,11 @@ def onboarding_page(request: HttpRequest) -> HttpResponse:
 
 @require_perm(onboarding.PERM)
 def onboarding_card(request: HttpRequest) -> HttpResponse:
-    """The dashboard card (htmx): empty once the list is hidden or every step is done."""
+    """The dashboard card (htmx): empty once the list is hidden (without running the steps' checks) or
+    every step is done."""
+    if onboarding.is_dismissed():
+        return HttpResponse("")
     data = onboarding.checklist(request.tenant, _user(request))  # type: ignore[attr-defined]
-    if data is None or data["dismissed"] or data["complete"]:
+    if data is None or data["complete"]:
         return HttpResponse("")
     return render(request, "core/_onboarding_card.html", {"checklist": data})

@@ -269,6 +269,14 @@ def _apply_stage(opp: Opportunity, stage: Stage, *, lost_reason: str, now: datet
             opp.probability = stage.probability
 
 
+def _move_logged(opp: Opportunity, stage: Stage, *, actor: User, lost_reason: str = "") -> None:
+    """Inside the caller's transaction, on the locked row: apply the stage, save, and log the move."""
+    from_stage = opp.stage
+    _apply_stage(opp, stage, lost_reason=lost_reason, now=timezone.now())
+    opp.save()
+    OpportunityStageLog.objects.create(opportunity=opp, from_stage=from_stage, to_stage=stage, actor=actor)
+
+
 def _lost_reason(stage: Stage, reason: str) -> str:
     reason = (reason or "").strip()
     if stage.kind == Stage.Kind.LOST and not reason:
@@ -411,12 +419,7 @@ def opportunity_move(
             raise ServiceError(_("Reopen the lost opportunity first."), code="conflict")
         if opp.status == Opportunity.Status.WON:
             raise ServiceError(_("A won opportunity is closed."), code="conflict")
-        from_stage = opp.stage
-        _apply_stage(opp, stage, lost_reason=reason, now=timezone.now())
-        opp.save()
-        OpportunityStageLog.objects.create(
-            opportunity=opp, from_stage=from_stage, to_stage=stage, actor=actor
-        )
+        _move_logged(opp, stage, actor=actor, lost_reason=reason)
     return opp
 
 
@@ -430,10 +433,7 @@ def opportunity_won_by_contract(*, actor: User, opportunity_id: int) -> Opportun
     won = Stage.objects.filter(kind=Stage.Kind.WON).order_by("position", "id").first()
     if won is None:
         return opp
-    from_stage = opp.stage
-    _apply_stage(opp, won, lost_reason="", now=timezone.now())
-    opp.save()
-    OpportunityStageLog.objects.create(opportunity=opp, from_stage=from_stage, to_stage=won, actor=actor)
+    _move_logged(opp, won, actor=actor)
     return opp
 
 
@@ -460,13 +460,8 @@ def opportunity_reopen(*, actor: User, opportunity: Opportunity, stage: Stage | 
         opp = Opportunity.objects.select_for_update().select_related("stage").get(pk=opportunity.pk)
         if opp.status != Opportunity.Status.LOST:
             raise ServiceError(_("Only a lost opportunity can be reopened."), code="conflict")
-        from_stage = opp.stage
         opp.probability = stage.probability
-        _apply_stage(opp, stage, lost_reason="", now=timezone.now())
-        opp.save()
-        OpportunityStageLog.objects.create(
-            opportunity=opp, from_stage=from_stage, to_stage=stage, actor=actor
-        )
+        _move_logged(opp, stage, actor=actor)
     return opp
 
 
