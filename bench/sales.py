@@ -42,12 +42,12 @@ FROM generate_series(1, %(n)s) AS i
 # Each contract's total split into `k` installments, the last one taking the rounding rest.
 INSTALLMENTS_SQL = """
 INSERT INTO sales_installment (created_at, updated_at, contract_id, customer_id, owner_id, position, due_date,
-    amount, paid_amount, currency, note)
+    amount, paid_amount, currency, note, contract_open)
 SELECT now(), now(), c.id, c.customer_id, c.owner_id, p,
        c.signed_on + 30 * p,
        CASE WHEN p < %(k)s THEN round(c.total_incl / %(k)s, 2)
             ELSE c.total_incl - round(c.total_incl / %(k)s, 2) * (%(k)s - 1) END,
-       0, 'CNY', ''
+       0, 'CNY', '', c.state IN ('confirmed', 'completed')
 FROM sales_contract c CROSS JOIN generate_series(1, %(k)s) AS p
 WHERE c.number LIKE 'HTB-%%'
 """

@@ -41,7 +41,7 @@ def seed(tenant: Any) -> None:
     today = tenant_today()
     rng = random.Random(20260101)  # demo data, not security
     due = list(
-        Installment.objects.filter(contract__state__in=svc.OPEN_STATES, due_date__lt=today)
+        Installment.objects.filter(contract_open=True, due_date__lt=today)
         .select_related("customer")
         .order_by("due_date", "pk")
     )

@@ -272,6 +272,10 @@ class QuoteLine(DocumentLine):
         pass
 
 
+# Contract states whose installments are receivable (aging, reminders, statements).
+OPEN_STATES = ("confirmed", "completed")
+
+
 class Contract(Document):
     """A contract (合同) or an order (订单): the same document, `kind` says which. After confirmation the
     lines change only through a revision (变更, `ContractRevision`), approved like the original."""
@@ -426,6 +430,9 @@ class Installment(TimeStampedModel):
     # Denormalised from the contract so aging and reminders filter without a join.
     customer = models.ForeignKey("core.Customer", on_delete=models.PROTECT, related_name="+")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The contract is in OPEN_STATES; denormalised so the receivables reports read one table. Written by
+    # `services_receivables.sync_contract_open` on every contract transition and when a plan is written.
+    contract_open = models.BooleanField(default=False, editable=False)
     position = models.PositiveSmallIntegerField(_("position"), default=1)
     due_date = models.DateField(_("due date"), db_index=True)
     amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2)

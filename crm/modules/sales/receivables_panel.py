@@ -17,6 +17,13 @@ def on_contract_confirmed(*, actor: Any, contract: Any) -> None:
     plan_default(contract=contract)
 
 
+def on_contract_state(*, contract_id: int, state: str) -> None:
+    """Called by the contract services inside every transition: the plan follows the contract's state."""
+    from .services_receivables import sync_contract_open
+
+    sync_contract_open(contract_id=contract_id, state=state)
+
+
 def on_contract_revised(*, actor: Any, contract: Any) -> None:
     """Called inside the transaction that applies a revision: the last open installment absorbs a change
     of the total, or a translated ServiceError asks to edit the plan (the revision then is not applied)."""

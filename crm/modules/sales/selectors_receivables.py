@@ -19,10 +19,9 @@ from crm.kernel.tenant_time import tenant_today
 from crm.modules.core.public import Customer
 from crm.platform.permissions import has_perm
 
-from .models import Contract, Installment, Receipt, ReceiptAllocation
+from .models import OPEN_STATES, Contract, Installment, Receipt, ReceiptAllocation
 
 ZERO = Decimal("0.00")
-OPEN_STATES = ("confirmed", "completed")
 MONEY: Any = DecimalField(max_digits=16, decimal_places=2)
 BUCKETS = ("not_due", "d0_30", "d31_60", "d61_90", "d90_plus")
 
@@ -42,7 +41,8 @@ def receipts_visible(user: Any) -> QuerySet[Receipt]:
 
 
 def _open(qs: QuerySet[Installment]) -> QuerySet[Installment]:
-    return qs.filter(contract__state__in=OPEN_STATES, paid_amount__lt=F("amount"))
+    # contract_open mirrors the contract's state: no join on the hot path (bench section `sales`).
+    return qs.filter(contract_open=True, paid_amount__lt=F("amount"))
 
 
 def open_installments(
@@ -112,8 +112,8 @@ def aging(*, actor: Any, as_of: date | None = None, owner_id: int | None = None,
     if owner_id:
         qs = qs.filter(owner_id=owner_id)
     sums = _bucket_sums(as_of)
-    # One pass over the open installments, grouped by customer id only (no join); the totals are the sum
-    # of the groups and the names are read for the rows shown (measured: bench section `sales`).
+    # One pass over the open installments, grouped by customer id only (no join, the contract's state is
+    # on the installment); the totals are the sum of the groups and the names are read for the rows shown.
     groups = list(qs.values("customer_id").annotate(**sums).order_by("-total", "customer_id"))
     totals = {key: sum((g[key] for g in groups), ZERO) for key in sums}
     rows = groups[:limit]
@@ -238,7 +238,7 @@ def statement(*, actor: Any, customer: Customer, start: date, end: date) -> dict
             lines.append({**e, "balance": balance})
     installments = list(
         Installment.objects.filter(
-            customer=customer, contract__state__in=OPEN_STATES, due_date__gte=start, due_date__lte=end
+            customer=customer, contract_open=True, due_date__gte=start, due_date__lte=end
         )
         .select_related("contract")
         .order_by("due_date", "id")

@@ -508,6 +508,7 @@ def contract_transition(*, actor: Any, contract: Contract, name: str, reason: st
         raise PermissionDenied(_("You may not change %(number)s.") % {"number": contract.number})
     with transaction.atomic():
         saved = transition(actor=actor, document=contract, name=name, reason=reason)
+        receivables_panel.on_contract_state(contract_id=saved.pk, state=saved.state)
         if name == "confirm":
             now = timezone.now()
             Contract.objects.filter(pk=saved.pk).update(confirmed_at=now)

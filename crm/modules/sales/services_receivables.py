@@ -30,13 +30,12 @@ from crm.modules.core.public import Customer, customers_visible
 from crm.platform.errors import NotFound, PermissionDenied, ServiceError
 from crm.platform.permissions import check_perm, has_perm
 
-from .models import Contract, Installment, Receipt, ReceiptAllocation, SalesSettings
+from .models import OPEN_STATES, Contract, Installment, Receipt, ReceiptAllocation, SalesSettings
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999999.99")
 # Contracts whose receivables are open (drafts have no plan yet; cancelled ones are closed).
-OPEN_STATES = ("confirmed", "completed")
 PLAN_STATES = ("draft", "submitted", "confirmed", "completed")
 
 
@@ -120,6 +119,12 @@ def default_parts(contract: Contract, start: date | None = None) -> list[PlanPar
     return parts
 
 
+def sync_contract_open(*, contract_id: int, state: str) -> None:
+    """Mirror the contract's state onto its installments (`Installment.contract_open`); called in the
+    transaction of every contract transition."""
+    Installment.objects.filter(contract_id=contract_id).update(contract_open=state in OPEN_STATES)
+
+
 def plan_default(*, contract: Contract) -> list[Installment]:
     """Create the default plan when the contract has none (idempotent: an existing plan is kept)."""
     if contract.total_incl <= 0 or Installment.objects.filter(contract=contract).exists():
@@ -134,6 +139,7 @@ def plan_default(*, contract: Contract) -> list[Installment]:
             amount=p.amount,
             currency=contract.currency,
             note=p.note,
+            contract_open=contract.state in OPEN_STATES,
         )
         for i, p in enumerate(default_parts(contract))
     )
@@ -213,6 +219,7 @@ def plan_set(*, actor: Any, contract: Contract, parts: Sequence[PlanPart]) -> li
                     amount=p.amount,
                     note=p.note[:200],
                     currency=contract.currency,
+                    contract_open=contract.state in OPEN_STATES,
                 )
             result.append(inst)
         return result
@@ -622,7 +629,7 @@ def reminders_run(today: date | None = None) -> dict[str, int]:
     today = today or tenant_today()
     cfg = _settings()
     counts = {"before": 0, "after": 0}
-    open_qs = Installment.objects.filter(contract__state__in=OPEN_STATES).exclude(
+    open_qs = Installment.objects.filter(contract_open=True).exclude(
         paid_amount__gte=F("amount")
     )
     windows = (

@@ -47,7 +47,12 @@ def contracts(*, n: int, owner: Any) -> None:
     # Some overdue: the list's overdue flag is a subquery, not a query per row.
     Installment.objects.bulk_create(
         Installment(
-            contract=c, customer=customer, owner=owner, due_date=date(2020, 1, 1), amount=Decimal("113.00")
+            contract=c,
+            customer=customer,
+            owner=owner,
+            due_date=date(2020, 1, 1),
+            amount=Decimal("113.00"),
+            contract_open=True,
         )
         for c in made[::2]
     )

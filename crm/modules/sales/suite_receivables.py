@@ -40,6 +40,7 @@ def installments(*, n: int, owner: Any) -> None:
             position=1,
             due_date=day + timedelta(days=i % 300),
             amount=c.total_incl,
+            contract_open=True,
         )
         for i, c in enumerate(_contracts(n, owner))
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 from crm.kernel.documents import LineData, document_create
 from crm.modules.core.models import Customer
-from crm.modules.sales.models import Contract, Installment, Stage
+from crm.modules.sales.models import OPEN_STATES, Contract, Installment, Stage
 
 DEFAULT_STAGES = (  # name, probability, kind
     ("初步接洽", 10, "open"),
@@ -85,6 +85,7 @@ def make_plan(contract: Contract, parts: list[tuple[date, str]]) -> list[Install
             due_date=due,
             amount=Decimal(amount),
             currency=contract.currency,
+            contract_open=contract.state in OPEN_STATES,
         )
         for i, (due, amount) in enumerate(parts)
     )

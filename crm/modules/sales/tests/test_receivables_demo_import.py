@@ -83,7 +83,13 @@ def test_receipt_import_is_idempotent(t):
     cust = make_customer(rep, "导入客户")
     c = make_contract(rep, cust)
     Installment.objects.create(
-        contract=c, customer=cust, owner=rep, position=1, due_date=date(2026, 1, 31), amount=D("11300")
+        contract=c,
+        customer=cust,
+        owner=rep,
+        position=1,
+        due_date=date(2026, 1, 31),
+        amount=D("11300"),
+        contract_open=True,
     )
     rows = [
         {

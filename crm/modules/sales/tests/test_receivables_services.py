@@ -293,3 +293,33 @@ def test_customer_merge_and_handover_move_receivables(t):
     assert Receipt.objects.get().customer_id == dst.pk
     links_handover_move(by_target={rep2.pk: [dst.pk]}, from_user_id=rep.pk)
     assert _fresh(open_).owner_id == rep2.pk and _fresh(paid).owner_id == rep.pk
+
+
+def test_installments_follow_the_contract_state_into_and_out_of_aging(t):
+    """Installment.contract_open mirrors the contract through every transition: a draft's plan, a
+    confirmed, completed or cancelled contract's (the aging report reads the flag, not the contract)."""
+    from crm.modules.sales import selectors_receivables as sel
+    from crm.modules.sales import services_documents as docs
+
+    rep, owner = t.users["sales"], t.users["owner"]
+    c = _contract(rep, state="draft")
+    svc.plan_set(actor=rep, contract=c, parts=[svc.PlanPart(date(2020, 1, 1), D("11300.00"))])
+
+    def state() -> tuple[list[bool], bool]:
+        flags = list(Installment.objects.filter(contract=c).values_list("contract_open", flat=True))
+        listed = any(r["customer_id"] == c.customer_id for r in sel.aging(actor=owner).rows)
+        return flags, listed
+
+    assert state() == ([False], False)
+    docs.contract_transition(actor=rep, contract=c, name="submit")
+    assert state() == ([False], False)
+    docs.contract_transition(actor=rep, contract=c, name="confirm")
+    assert state() == ([True], True)
+    docs.contract_transition(actor=rep, contract=c, name="complete")
+    assert state() == ([True], True)
+    other = _contract(rep, c.customer, state="draft")
+    docs.contract_transition(actor=rep, contract=other, name="submit")
+    docs.contract_transition(actor=rep, contract=other, name="confirm")  # the default plan is open at once
+    assert set(Installment.objects.filter(contract=other).values_list("contract_open", flat=True)) == {True}
+    docs.contract_transition(actor=owner, contract=other, name="cancel", reason="客户取消")
+    assert set(Installment.objects.filter(contract=other).values_list("contract_open", flat=True)) == {False}
