@@ -103,6 +103,7 @@ def _seed(rng: random.Random) -> None:
             competitor=rng.choice(COMPETITORS),
             lost_reason=rng.choice(LOST_REASONS) if outcome == "lost" else "",
             stage_changed_at=times[-1],
+            reached_position=max(s.position for s in path if s.kind != Stage.Kind.LOST),
             closed_at=closed_at,
             created_by=owner,
         )

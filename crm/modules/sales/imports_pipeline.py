@@ -175,6 +175,7 @@ def _write(
                 expected_close=rec.get("expected_close"),
                 lost_reason=_("Imported") if kind == Stage.Kind.LOST else "",
                 stage_changed_at=now,
+                reached_position=stage.position if kind != Stage.Kind.LOST else None,
                 closed_at=now if kind != Stage.Kind.OPEN else None,
                 created_by=actor,
             )

@@ -123,6 +123,9 @@ class Opportunity(TimeStampedModel):
     lost_reason = models.CharField(_("lost reason"), max_length=300, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     stage_changed_at = models.DateTimeField(_("stage changed"), null=True, blank=True)
+    # Position of the furthest stage other than lost the opportunity ever reached (its stage log), kept by
+    # every stage change and recomputed when stages are renumbered: stage conversion reads one table.
+    reached_position = models.SmallIntegerField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -17,7 +17,6 @@ from django.db.models import (
     DurationField,
     ExpressionWrapper,
     F,
-    Max,
     Q,
     QuerySet,
     Sum,
@@ -287,13 +286,12 @@ def pipeline_reports(user: User, period: Period) -> dict[str, Any]:
 
 def stage_conversion(opps: QuerySet[Opportunity]) -> list[dict[str, Any]]:
     """Share of `opps` that reached each open stage and won. Reaching a stage means the stage log has it
-    or a later one (skipping a stage still passes it); lost is not a step forward."""
+    or a later one (skipping a stage still passes it); lost is not a step forward. The furthest position is
+    kept on the opportunity (`reached_position`), so this is one aggregate over the opportunities."""
     stages = [s for s in Stage.objects.all() if s.kind != Stage.Kind.LOST]
-    reached = opps.annotate(
-        furthest=Max("stage_log__to_stage__position", filter=~Q(stage_log__to_stage__kind=Stage.Kind.LOST))
-    )
-    counts = reached.aggregate(
-        total=Count("id"), **{f"s{s.pk}": Count("id", filter=Q(furthest__gte=s.position)) for s in stages}
+    counts = opps.aggregate(
+        total=Count("id"),
+        **{f"s{s.pk}": Count("id", filter=Q(reached_position__gte=s.position)) for s in stages},
     )
     total = counts["total"]
     return [

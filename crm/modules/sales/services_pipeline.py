@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -58,9 +58,26 @@ def _renumber() -> None:
     """Open stages keep their order, then won, then lost (always at the end of the board)."""
     order = {"open": 0, "won": 1, "lost": 2}
     stages = sorted(Stage.objects.all(), key=lambda s: (order[s.kind], s.position, s.pk))
+    changed = False
     for i, stage in enumerate(stages):
         if stage.position != i:
             Stage.objects.filter(pk=stage.pk).update(position=i)
+            changed = True
+    if changed:
+        reached_recompute()
+
+
+def reached_recompute() -> int:
+    """Every opportunity's `reached_position` again from its stage log (one UPDATE; after stages were
+    renumbered, and for rows written in bulk). Returns the number of opportunities."""
+    furthest = (
+        OpportunityStageLog.objects.filter(opportunity=OuterRef("pk"))
+        .exclude(to_stage__kind=Stage.Kind.LOST)
+        .values("opportunity")
+        .annotate(m=Max("to_stage__position"))
+        .values("m")
+    )
+    return Opportunity.objects.update(reached_position=Subquery(furthest))
 
 
 def _check_probability(value: Any) -> int:
@@ -144,6 +161,7 @@ def stage_move(*, actor: User, stage: Stage, up: bool) -> Stage:
             opens[index], opens[other] = opens[other], opens[index]
             for i, s in enumerate(opens):
                 Stage.objects.filter(pk=s.pk).update(position=i)
+            reached_recompute()
         _renumber()
     stage.refresh_from_db()
     return stage
@@ -258,6 +276,8 @@ def _apply_stage(opp: Opportunity, stage: Stage, *, lost_reason: str, now: datet
     follows = old is None or opp.probability == old.probability
     opp.stage = stage
     opp.stage_changed_at = now
+    if stage.kind != Stage.Kind.LOST:
+        opp.reached_position = max(stage.position, opp.reached_position or 0)
     if stage.kind == Stage.Kind.WON:
         opp.status, opp.closed_at, opp.probability, opp.lost_reason = Opportunity.Status.WON, now, 100, ""
     elif stage.kind == Stage.Kind.LOST:

@@ -629,9 +629,7 @@ def reminders_run(today: date | None = None) -> dict[str, int]:
     today = today or tenant_today()
     cfg = _settings()
     counts = {"before": 0, "after": 0}
-    open_qs = Installment.objects.filter(contract_open=True).exclude(
-        paid_amount__gte=F("amount")
-    )
+    open_qs = Installment.objects.filter(contract_open=True).exclude(paid_amount__gte=F("amount"))
     windows = (
         ("before", "reminded_before_at", today, today + timedelta(days=cfg.remind_days_before)),
         (

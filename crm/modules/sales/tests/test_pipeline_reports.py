@@ -159,3 +159,33 @@ def test_import_opportunities_from_csv(schema, media):
     )
     assert OpportunityStageLog.objects.filter(opportunity=new).count() == 1
     assert Opportunity.objects.get(name="已有商机").amount == Decimal("8800.00")
+
+
+def test_reached_stage_follows_moves_and_survives_renumbering(schema):
+    """`reached_position` (what stage conversion reads) is the furthest non-lost stage in the log: kept on
+    every move, not lowered by a move back or by losing, and recomputed when stages are renumbered."""
+    from crm.modules.sales.models import Stage
+
+    rep, owner = schema.users["sales"], schema.users["owner"]
+    opp = make_opportunity(rep, name="回退", stage="初步接洽")
+    for name in ("方案报价", "需求确认", "输单"):
+        opp = svc.opportunity_move(actor=rep, opportunity=opp, stage=stage_named(name), lost_reason="预算")
+
+    def from_log() -> int:
+        return max(
+            Stage.objects.filter(pk__in=opp.stage_log.values("to_stage"))
+            .exclude(kind=Stage.Kind.LOST)
+            .values_list("position", flat=True)
+        )
+
+    def reached() -> int | None:
+        return Opportunity.objects.values_list("reached_position", flat=True).get(pk=opp.pk)
+
+    assert reached() == stage_named("方案报价").position == from_log()
+    svc.stage_move(actor=owner, stage=stage_named("方案报价"), up=True)  # now before 需求确认
+    assert stage_named("方案报价").position < stage_named("需求确认").position
+    assert reached() == stage_named("需求确认").position == from_log()
+    svc.stage_create(actor=owner, name="试用", probability=70)  # won and lost move one down
+    assert reached() == from_log()
+    assert svc.reached_recompute() == Opportunity.objects.count()
+    assert reached() == from_log()

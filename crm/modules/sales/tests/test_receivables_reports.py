@@ -58,6 +58,21 @@ def test_aging_follows_the_data_scope(t):
     assert sel.aging(actor=mgr, as_of=AS_OF).totals["total"] == D("11300")  # team: rep only
     assert sel.aging(actor=rep2, as_of=AS_OF).totals["total"] == D("11300")
     assert sel.open_installments(actor=t.users["clerk"]).count() == 0
+    clerk = sel.aging(actor=t.users["clerk"], as_of=AS_OF)
+    assert clerk.rows == [] and clerk.totals["total"] == 0
+
+
+def test_aging_shows_the_largest_customers_and_totals_everyone(t):
+    rep = t.users["sales"]
+    for name, price in (("小", "100"), ("大", "900"), ("中", "500")):
+        c = make_contract(rep, make_customer(rep, name), lines=[line(price=price)])
+        make_plan(c, [(AS_OF - timedelta(days=40), price)])
+    r = sel.aging(actor=t.users["owner"], as_of=AS_OF, limit=2)
+    assert [(row["customer__name"], row["d31_60"], row["d0_30"]) for row in r.rows] == [
+        ("大", D("900"), D("0")),
+        ("中", D("500"), D("0")),
+    ]
+    assert r.totals["d31_60"] == r.totals["total"] == D("1500")  # the third customer counts in the totals
 
 
 def test_forecast_groups_open_amounts_by_due_month(t):
