@@ -272,7 +272,10 @@ CRM_JOB_MAX_ATTEMPTS = 3
 # Long jobs with heartbeat fields (crm.platform.jobs) and the task that runs each.
 CRM_HEARTBEAT_JOBS = {"core.ImportJob": "crm.modules.core.tasks.import_run"}
 # Jobs whose rows live in the public schema (swept there once, not per tenant).
-CRM_PUBLIC_HEARTBEAT_JOBS = {"tenants.RestoreJob": "crm.tenants.tasks.workspace_restore"}
+CRM_PUBLIC_HEARTBEAT_JOBS = {
+    "tenants.RestoreJob": "crm.tenants.tasks.workspace_restore",
+    "tenants.ExportJob": "crm.billing.tasks.workspace_export",
+}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
 # Keep our LOGGING (tenant on every line) in the worker instead of Celery's own root handler.

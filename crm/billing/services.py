@@ -61,7 +61,7 @@ from crm.platform.errors import ServiceError
 from crm.platform.permissions import check_operator, check_perm
 from crm.platform.registry import registry
 from crm.tenants import backup
-from crm.tenants.models import LIVE_STATUSES, Tenant, TenantModule, TenantStatus
+from crm.tenants.models import LIVE_STATUSES, ExportJob, Tenant, TenantModule, TenantStatus
 from crm.tenants.selectors import billing_terms
 from crm.tenants.services import tenant_reactivate, tenant_set_status, tenant_suspend, tenant_url
 
@@ -1180,46 +1180,78 @@ def tenant_export_write(*, tenant: Tenant, now: datetime | None = None) -> Path:
     return backup.workspace_export_write(tenant=tenant, now=now)
 
 
-def _now_ts() -> float:
-    return timezone.now().timestamp()
-
-
-EXPORT_MARKER = "requested.marker"  # in the tenant's export folder while an owner's export is being made
-
-
-def tenant_export_request(*, actor: Any, tenant: Tenant) -> None:
+def tenant_export_request(*, actor: Any, tenant: Tenant) -> ExportJob:
     """The owner asks for a full export of the workspace (also while it is suspended: the data are theirs).
-    Made by a worker; a second request while one is being made is refused rather than doubled."""
+    Made by a worker as an ExportJob with a heartbeat; a second request while one is queued or running is
+    refused rather than doubled (the tenant row is locked for the check)."""
     from crm.kernel.dispatch import enqueue
     from crm.platform.permissions import check_perm
 
     check_perm(actor, "billing.manage", _("Only the workspace owner can export all its data."))
-    if tenant_export_pending(tenant=tenant):
-        raise ServiceError(_("An export is already being prepared; it appears below when it is ready."))
-    folder = _export_dir(tenant)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / EXPORT_MARKER).write_text(str(getattr(actor, "pk", "")))
-    enqueue("crm.billing.tasks.workspace_export", args=[tenant.pk])
+    with transaction.atomic():
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+        if tenant_export_pending(tenant=tenant) is not None:
+            raise ServiceError(
+                _("An export is already being prepared; it appears below when it is ready."), code="conflict"
+            )
+        job = ExportJob.objects.create(tenant=tenant, requested_by=getattr(actor, "email", "") or "")
+        enqueue("crm.billing.tasks.workspace_export", args=[job.pk])
+    return job
 
 
-def tenant_export_pending(*, tenant: Tenant) -> bool:
-    """An owner's export was asked for within the last hour and is not written yet."""
-    marker = _export_dir(tenant) / EXPORT_MARKER
-    return marker.exists() and (_now_ts() - marker.stat().st_mtime) < 3600
+def tenant_export_pending(*, tenant: Tenant) -> ExportJob | None:
+    """The owner's export being prepared (queued or running), if any."""
+    return ExportJob.objects.filter(tenant=tenant, status__in=("queued", "running")).order_by("-id").first()
 
 
-def tenant_export_run(*, tenant_id: int) -> Path | None:
-    """Worker side of tenant_export_request (idempotent: without a pending request it does nothing)."""
-    tenant = Tenant.objects.filter(pk=tenant_id).first()
-    if tenant is None:
+def tenant_export_last(*, tenant: Tenant) -> ExportJob | None:
+    """The latest export job of the workspace, whatever its outcome (the page shows a failure)."""
+    return ExportJob.objects.filter(tenant=tenant).order_by("-id").first()
+
+
+def tenant_export_run(*, job_id: int) -> Path | None:
+    """Worker side of tenant_export_request: claim the job (queued -> running in one UPDATE; a second
+    delivery finds nothing to do), write the export with a heartbeat per table, record the file or the
+    error. Requeued by the jobs sweeper when a worker dies: the half-written `.part` file of the
+    interrupted run is removed and the export written again."""
+    now = timezone.now()
+    if not ExportJob.objects.filter(pk=job_id, status="queued").update(
+        status="running", started_at=now, heartbeat_at=now, phase="", done=0, total=0, error=""
+    ):
         return None
-    marker = _export_dir(tenant) / EXPORT_MARKER
-    if not marker.exists():
-        return None
+    job = ExportJob.objects.select_related("tenant").get(pk=job_id)
+    folder = _export_dir(job.tenant)
+    for stale in folder.glob("*.part") if folder.is_dir() else []:
+        stale.unlink(missing_ok=True)  # one export per workspace at a time: no other run is writing it
+    beat = backup.throttled_progress(job)
+    tables = [0]
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase == "tables":
+            tables[0] = total
+        beat(phase, done, total)
+
     try:
-        return tenant_export_write(tenant=tenant)
-    finally:
-        marker.unlink(missing_ok=True)
+        path = backup.workspace_export_write(tenant=job.tenant, progress=progress)
+    except Exception as exc:
+        log.exception("export job %s failed", job.pk)
+        ExportJob.objects.filter(pk=job.pk).update(
+            status="failed",
+            finished_at=timezone.now(),
+            error=_("The export failed (%(error)s). Ask for it again; details are in the worker's log.")
+            % {"error": type(exc).__name__},
+        )
+        return None
+    ExportJob.objects.filter(pk=job.pk).update(
+        status="done",
+        file=path.name,
+        finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        phase="done",
+        done=tables[0],
+        total=tables[0],
+    )
+    return path
 
 
 def tenant_exports(*, tenant: Tenant) -> list[Path]:

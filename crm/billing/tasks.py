@@ -56,8 +56,8 @@ def run_dunning() -> int:
 
 
 @shared_task(name="crm.billing.tasks.workspace_export", ignore_result=True)
-def workspace_export(tenant_id: int) -> None:
-    """A full export the owner asked for (crm.billing.services.tenant_export_request)."""
+def workspace_export(job_id: int) -> None:
+    """A full export the owner asked for (crm.billing.services.tenant_export_request; an ExportJob id)."""
     from crm.billing.services import tenant_export_run
 
-    tenant_export_run(tenant_id=tenant_id)
+    tenant_export_run(job_id=job_id)

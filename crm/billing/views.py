@@ -73,7 +73,7 @@ def workspace_export(request: HttpRequest) -> HttpResponse:
         return redirect("billing:export")
     context = {
         "exports": [p.name for p in services.tenant_exports(tenant=tenant)],
-        "pending": services.tenant_export_pending(tenant=tenant),
+        "job": services.tenant_export_last(tenant=tenant),
     }
     template = "billing/_exports.html" if request.headers.get("HX-Request") else "billing/export.html"
     return render(request, template, context)

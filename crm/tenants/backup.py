@@ -197,12 +197,16 @@ def _snapshot() -> Iterator[None]:
         yield
 
 
-def workspace_export_write(*, tenant: Tenant, now: datetime | None = None) -> Path:
+def workspace_export_write(
+    *, tenant: Tenant, now: datetime | None = None, progress: Progress | None = None
+) -> Path:
     """A zip of the tenant's whole schema and files, with manifest.json, under MEDIA_ROOT/exports/<schema>/.
     Tables are listed from the catalogue for this schema only (the search path also holds public) and
-    copied with COPY, streamed into the zip; counts and checksums come from the same snapshot."""
+    copied with COPY, streamed into the zip; counts and checksums come from the same snapshot. `progress`
+    is told each table and file done ("tables" / "files", done, total)."""
     from psycopg import sql
 
+    progress = progress or _noop
     now = now or timezone.now()
     schema = tenant.schema_name
     folder = export_dir(tenant)
@@ -222,7 +226,9 @@ def workspace_export_write(*, tenant: Tenant, now: datetime | None = None) -> Pa
         columns = _columns(cursor, schema)
         pks = _primary_keys(cursor, schema)
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-            for table in schema_tables(cursor, schema):
+            tables = schema_tables(cursor, schema)
+            for index, table in enumerate(tables):
+                progress("tables", index, len(tables))
                 cols = columns[table]
                 query = sql.SQL("COPY {}.{} ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(
                     sql.Identifier(schema),
@@ -237,11 +243,15 @@ def workspace_export_write(*, tenant: Tenant, now: datetime | None = None) -> Pa
                         member.write(bytes(chunk))
                 rows, digest = _table_stats(cursor, schema, table, cols, pks.get(table, []))
                 manifest["tables"][table] = {"rows": rows, "md5": digest, "columns": cols}
-            for rel, file_path in _tenant_files(schema):
+            progress("tables", len(tables), len(tables))
+            files = list(_tenant_files(schema))
+            for index, (rel, file_path) in enumerate(files):
+                progress("files", index, len(files))
                 archive.write(file_path, FILES_PREFIX + rel)
                 manifest["files"].append(
                     {"path": rel, "sha256": _sha256(file_path), "size": file_path.stat().st_size}
                 )
+            progress("files", len(files), len(files))
             archive.writestr(MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
     # Renamed only once complete: a crash never leaves a truncated file that looks like an export.
     partial.replace(path)
@@ -709,9 +719,10 @@ def restore_request(*, actor: Any, tenant: Tenant, archive: str, mode: str, conf
     return job
 
 
-def _job_progress(job: Any, *, phase: str, done: int, total: int) -> None:
-    """Heartbeat and progress of a restore job, visible to the console at once: inside the restore's
-    transaction they go through a short-lived second connection in autocommit (as crm.platform.jobs does)."""
+def job_progress(job: Any, *, phase: str, done: int, total: int) -> None:
+    """Heartbeat and progress of a public job row (restore, export), visible to the console and the export
+    page at once: inside the job's transaction they go through a short-lived second connection in
+    autocommit (as crm.platform.jobs does)."""
     from django.db import connections
 
     from crm.platform.jobs import _in_transaction
@@ -724,21 +735,35 @@ def _job_progress(job: Any, *, phase: str, done: int, total: int) -> None:
     side = connections.create_connection("default")
     try:
         with side.cursor() as cur:
+            table = "public." + side.ops.quote_name(type(job)._meta.db_table)  # a model's own table, quoted
             cur.execute(
-                "UPDATE public.tenants_restorejob SET heartbeat_at = %s, phase = %s, done = %s, total = %s "
-                "WHERE id = %s",
+                f"UPDATE {table} SET heartbeat_at = %s, phase = %s, done = %s, total = %s WHERE id = %s",  # noqa: S608
                 [now, phase, done, total, job.pk],
             )
     finally:
         side.close()
 
 
+def throttled_progress(job: Any) -> Progress:
+    """A progress callback that beats at most once a second (each beat may open a side connection),
+    always at a phase's end."""
+    import time
+
+    last = [0.0]
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if done != total and time.monotonic() - last[0] < 1.0:
+            return
+        last[0] = time.monotonic()
+        job_progress(job, phase=phase, done=done, total=total)
+
+    return progress
+
+
 def restore_run(*, job_id: int) -> Any:
     """Worker side: claim the job (queued -> running in one UPDATE; a second delivery finds nothing to do),
     restore with a heartbeat per table, record the outcome and audit it. Safe to run again after a killed
     worker: the interrupted transaction was rolled back with it."""
-    import time
-
     from crm.platform.models import OperatorAudit
     from crm.tenants.models import RestoreJob
 
@@ -748,15 +773,7 @@ def restore_run(*, job_id: int) -> Any:
     ):
         return None
     job = RestoreJob.objects.select_related("tenant", "created_by").get(pk=job_id)
-
-    last = [0.0]
-
-    def progress(phase: str, done: int, total: int) -> None:
-        # At most once a second (each beat may open a side connection); always at a phase's end.
-        if done != total and time.monotonic() - last[0] < 1.0:
-            return
-        last[0] = time.monotonic()
-        _job_progress(job, phase=phase, done=done, total=total)
+    progress = throttled_progress(job)
 
     path = export_file(job.tenant, job.archive)
     try:

@@ -163,3 +163,37 @@ class RestoreJob(HeartbeatJob, TimeStampedModel):
 
     def __str__(self) -> str:
         return f"restore {self.tenant_id} {self.archive} {self.status}"
+
+
+class ExportJob(HeartbeatJob, TimeStampedModel):
+    """An owner's full export of the workspace (crm.tenants.backup), made by a worker with a heartbeat: the
+    export page shows its progress; a job whose worker stopped is resumed by the jobs sweeper and at last
+    failed with the reason, and the owner asks again."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="export_jobs")
+    requested_by = models.CharField(max_length=254, blank=True)  # the owner's e-mail (users live per schema)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    phase = models.CharField(max_length=20, blank=True)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    file = models.CharField(max_length=200, blank=True)  # a file name in the tenant's own export folder
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["tenant", "status"], name="tenants_export_tenant_status")]
+
+    def __str__(self) -> str:
+        return f"export {self.tenant_id} {self.status}"
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
