@@ -79,6 +79,19 @@ def test_signup_from_public_home_to_logged_in_workspace(
         f"signup ({viewport[0]}): POST answered in {signup_ms:.0f} ms, "
         f"first workspace page after {elapsed * 1000:.0f} ms"
     )
+    # The new owner explores with sample data from the card, sees it marked, and removes it in one step.
+    page.locator("[data-testid=onboarding-slot] [data-testid=sample-load]").click()
+    banner = page.locator("[data-testid=sample-banner]")
+    banner.wait_for()
+    assert "演示" in banner.inner_text()
+    page.goto(page.evaluate("location.origin") + "/customers/")
+    assert page.locator("text=演示").count() > 0  # the sample customers carry their tag in the list
+    screenshot(page, "signup-sample", viewport)
+    page.go_back()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("[data-testid=sample-remove]").click()
+    page.locator("[data-testid=sample-load]").wait_for()  # back on the dashboard, nothing sample left
+    assert page.locator("[data-testid=sample-banner]").count() == 0
 
 
 def test_bad_signup_input_shows_errors_and_creates_nothing(e2e_server: LiveServer, page: Any) -> None:

@@ -29,7 +29,7 @@ from crm.kernel.exports import FORMATS
 from crm.platform.errors import ServiceError
 from crm.tenants.accounts.models import User
 
-from . import exports, import_kinds, imports, onboarding, selectors, services
+from . import exports, import_kinds, imports, onboarding, sample, selectors, services
 from .models import (
     Activity,
     ActivityComment,
@@ -1054,3 +1054,35 @@ class Onboarding(APIView):
         data = parse(OnboardingUpdateSerializer, request.data)
         onboarding.onboarding_set_dismissed(actor=_actor(request), dismissed=data["dismissed"])
         return Response(self._data(request))
+
+
+class SampleDataSerializer(serializers.Serializer):
+    loaded = serializers.BooleanField()
+    rows = serializers.IntegerField()
+    loaded_at = serializers.DateTimeField(allow_null=True)
+
+
+class SampleRemovedSerializer(serializers.Serializer):
+    removed = serializers.IntegerField()
+    kept = serializers.IntegerField()
+
+
+class SampleData(APIView):
+    """Explore with sample data. GET: whether they are loaded; POST: load the enabled modules' sample data
+    (400 `conflict` while loaded); DELETE: remove them, keeping those your own records refer to (400
+    `conflict` when none are loaded). Owners and admins (core.manage_settings)."""
+
+    permission_classes = [IsAuthenticated, HasPerm(sample.PERM)]
+
+    @extend_schema(responses=SampleDataSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(SampleDataSerializer(sample.summary()).data)
+
+    @extend_schema(request=None, responses={201: SampleDataSerializer})
+    def post(self, request: Request) -> Response:
+        loaded = sample.sample_load(actor=_actor(request), tenant=request.tenant)  # type: ignore[attr-defined]
+        return Response(SampleDataSerializer(loaded).data, status=201)
+
+    @extend_schema(request=None, responses={200: SampleRemovedSerializer})
+    def delete(self, request: Request) -> Response:
+        return Response(SampleRemovedSerializer(sample.sample_remove(actor=_actor(request))).data)

@@ -28,5 +28,6 @@ urlpatterns = [
     path("handover/", api.Handover.as_view(), name="handover"),
     path("pool/", api.PoolList.as_view(), name="pool-list"),
     path("onboarding/", api.Onboarding.as_view(), name="onboarding"),
+    path("sample-data/", api.SampleData.as_view(), name="sample-data"),
     path("pool/<int:pk>/claim/", api.PoolClaim.as_view(), name="pool-claim"),
 ]

@@ -383,3 +383,18 @@ class Document(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SampleSet(models.Model):
+    """The rows "Explore with sample data" added to one table of this workspace (crm.modules.core.sample):
+    removed in one step later, except those that records entered since depend on."""
+
+    table = models.CharField(max_length=63, unique=True)
+    ids = ArrayField(models.BigIntegerField(), default=list)
+    loaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["table"]
+
+    def __str__(self) -> str:
+        return f"{self.table}: {len(self.ids)}"

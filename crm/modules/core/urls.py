@@ -7,6 +7,7 @@ urlpatterns = [
     path("w/<slug:module>/<int:index>/", views.widget, name="widget"),
     path("onboarding/", views.onboarding_page, name="onboarding"),
     path("onboarding/card/", views.onboarding_card, name="onboarding_card"),
+    path("onboarding/sample/", views.sample_data, name="sample_data"),
     path("customers/", views.customer_list, name="customer_list"),
     path("customers/new/", views.customer_create, name="customer_create"),
     path("customers/export/", views.customer_export, name="customer_export"),

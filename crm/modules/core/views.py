@@ -26,7 +26,7 @@ from crm.platform.permissions import data_scope, has_perm
 from crm.tenants.accounts.models import User
 from crm.tenants.selectors import enabled_modules
 
-from . import exports, import_kinds, imports, onboarding, selectors, services
+from . import exports, import_kinds, imports, onboarding, sample, selectors, services
 from .forms import (
     ActivityForm,
     ContactForm,
@@ -904,16 +904,44 @@ def onboarding_page(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("The getting-started list is back on the dashboard."))
         return redirect("core:onboarding")
     data = onboarding.checklist(request.tenant, user)  # type: ignore[attr-defined]
-    return render(request, "core/onboarding.html", {"checklist": data})
+    return render(request, "core/onboarding.html", {"checklist": data, "sample": sample.summary()})
+
+
+@require_POST
+@require_perm(sample.PERM)
+def sample_data(request: HttpRequest) -> HttpResponse:
+    """Explore with sample data: POST action=load or action=remove (next=home returns to the dashboard)."""
+    user = _user(request)
+    action = request.POST.get("action")
+    try:
+        if action == "load":
+            loaded = sample.sample_load(actor=user, tenant=request.tenant)  # type: ignore[attr-defined]
+            messages.success(
+                request, _("Sample data loaded: %(n)s records. Have a look around.") % {"n": loaded["rows"]}
+            )
+            return redirect("core:home")
+        if action == "remove":
+            done = sample.sample_remove(actor=user)
+            text = _("Sample data removed: %(n)s records.") % {"n": done["removed"]}
+            if done["kept"]:
+                text += " " + _("%(n)s stay because your own records refer to them.") % {"n": done["kept"]}
+            messages.success(request, text)
+        else:
+            messages.error(request, _("Unknown action."))
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+    return redirect("core:home" if request.POST.get("next") == "home" else "core:onboarding")
 
 
 @require_perm(onboarding.PERM)
 def onboarding_card(request: HttpRequest) -> HttpResponse:
     """The dashboard card (htmx): empty once the list is hidden (without running the steps' checks) or
     every step is done."""
+    summary = sample.summary()
+    marker = {"sample": summary, "sample_next": "home"}
     if onboarding.is_dismissed():
-        return HttpResponse("")
+        return render(request, "core/_sample_data.html", marker) if summary["loaded"] else HttpResponse("")
     data = onboarding.checklist(request.tenant, _user(request))  # type: ignore[attr-defined]
     if data is None or data["complete"]:
-        return HttpResponse("")
-    return render(request, "core/_onboarding_card.html", {"checklist": data})
+        return render(request, "core/_sample_data.html", marker) if summary["loaded"] else HttpResponse("")
+    return render(request, "core/_onboarding_card.html", {"checklist": data, **marker})
