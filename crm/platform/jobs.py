@@ -38,24 +38,33 @@ def _in_transaction() -> bool:
     return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
-def job_heartbeat(job: Any) -> None:
-    """Record that `job` is alive (visible to other connections at once, even mid-transaction).
+def job_heartbeat(job: Any, *, schema: str | None = None, **fields: Any) -> None:
+    """Record that `job` is alive, with any progress `fields` (e.g. phase, done, total), visible to other
+    connections at once, even mid-transaction. `schema`: where the job's table is (default: the current
+    schema; "public" for the public job rows of restores and exports).
 
     Inside the job's own transaction the beat goes through a short-lived second connection in autocommit:
     written in that transaction it would stay invisible to the sweeper until the job commits. Opening it
     costs a few milliseconds, once per few thousand rows."""
     now = timezone.now()
-    job.heartbeat_at = now
+    values = {"heartbeat_at": now, **fields}
+    for name, value in values.items():
+        setattr(job, name, value)
     model = type(job)
     if not _in_transaction():
-        model.objects.filter(pk=job.pk).update(heartbeat_at=now)
+        model.objects.filter(pk=job.pk).update(**values)
         return
     side = connections.create_connection("default")
     try:
-        side.set_schema(connection.schema_name)  # type: ignore[attr-defined]
+        side.set_schema(schema or connection.schema_name)  # type: ignore[attr-defined]
         with side.cursor() as cur:
-            table = side.ops.quote_name(model._meta.db_table)  # a model's own table name, quoted
-            cur.execute(f"UPDATE {table} SET heartbeat_at = %s WHERE id = %s", [now, job.pk])  # noqa: S608
+            quote = side.ops.quote_name
+            table = quote(model._meta.db_table)  # a model's own table and column names, quoted
+            assignments = ", ".join(f"{quote(model._meta.get_field(n).column)} = %s" for n in values)
+            cur.execute(
+                f"UPDATE {table} SET {assignments} WHERE id = %s",  # noqa: S608
+                [*values.values(), job.pk],
+            )
     finally:
         side.close()
 

@@ -719,35 +719,13 @@ def restore_request(*, actor: Any, tenant: Tenant, archive: str, mode: str, conf
     return job
 
 
-def job_progress(job: Any, *, phase: str, done: int, total: int) -> None:
-    """Heartbeat and progress of a public job row (restore, export), visible to the console and the export
-    page at once: inside the job's transaction they go through a short-lived second connection in
-    autocommit (as crm.platform.jobs does)."""
-    from django.db import connections
-
-    from crm.platform.jobs import _in_transaction
-
-    now = timezone.now()
-    job.heartbeat_at, job.phase, job.done, job.total = now, phase, done, total
-    if not _in_transaction():
-        type(job).objects.filter(pk=job.pk).update(heartbeat_at=now, phase=phase, done=done, total=total)
-        return
-    side = connections.create_connection("default")
-    try:
-        with side.cursor() as cur:
-            table = "public." + side.ops.quote_name(type(job)._meta.db_table)  # a model's own table, quoted
-            cur.execute(
-                f"UPDATE {table} SET heartbeat_at = %s, phase = %s, done = %s, total = %s WHERE id = %s",  # noqa: S608
-                [now, phase, done, total, job.pk],
-            )
-    finally:
-        side.close()
-
-
 def throttled_progress(job: Any) -> Progress:
-    """A progress callback that beats at most once a second (each beat may open a side connection),
+    """A progress callback for a public job row (restore, export): heartbeat and progress through
+    `crm.platform.jobs.job_heartbeat`, at most once a second (each beat may open a side connection),
     always at a phase's end."""
     import time
+
+    from crm.platform.jobs import job_heartbeat
 
     last = [0.0]
 
@@ -755,7 +733,7 @@ def throttled_progress(job: Any) -> Progress:
         if done != total and time.monotonic() - last[0] < 1.0:
             return
         last[0] = time.monotonic()
-        job_progress(job, phase=phase, done=done, total=total)
+        job_heartbeat(job, schema="public", phase=phase, done=done, total=total)
 
     return progress
 

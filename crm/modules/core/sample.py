@@ -25,6 +25,7 @@ from crm.platform.errors import ServiceError
 from crm.platform.permissions import check_perm
 from crm.platform.registry import registry
 from crm.tenants.accounts.services import audit
+from crm.tenants.backup import _columns, _q, schema_tables
 from crm.tenants.selectors import enabled_modules
 
 from .models import SampleSet
@@ -34,21 +35,11 @@ LOCK_TIMEOUT = "5s"
 ORDER = {"core": 0, "capability": 1, "sales_mode": 2}
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _tables(cursor: Any) -> list[str]:
     """The schema's own tables that have an `id` column (every model table), without SampleSet's."""
-    cursor.execute(
-        "SELECT c.table_name FROM information_schema.columns c "
-        "JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
-        "WHERE c.table_schema = %s AND c.column_name = 'id' AND t.table_type = 'BASE TABLE' "
-        "ORDER BY c.table_name",
-        [connection.schema_name],  # type: ignore[attr-defined]
-    )
-    own = SampleSet._meta.db_table
-    return [row[0] for row in cursor.fetchall() if row[0] != own]
+    schema = connection.schema_name  # type: ignore[attr-defined]
+    columns, own = _columns(cursor, schema), SampleSet._meta.db_table
+    return [t for t in schema_tables(cursor, schema) if t != own and "id" in columns.get(t, [])]
 
 
 def _maxima(cursor: Any, tables: list[str]) -> dict[str, int]:

@@ -54,11 +54,12 @@ def stages_ensure() -> list[Stage]:
     return list(Stage.objects.all())
 
 
-def _renumber() -> None:
-    """Open stages keep their order, then won, then lost (always at the end of the board)."""
+def _renumber(*, moved: bool = False) -> None:
+    """Open stages keep their order, then won, then lost (always at the end of the board). When a
+    position changed (here, or by the caller: `moved`) the opportunities' reached stages follow."""
     order = {"open": 0, "won": 1, "lost": 2}
     stages = sorted(Stage.objects.all(), key=lambda s: (order[s.kind], s.position, s.pk))
-    changed = False
+    changed = moved
     for i, stage in enumerate(stages):
         if stage.position != i:
             Stage.objects.filter(pk=stage.pk).update(position=i)
@@ -157,12 +158,12 @@ def stage_move(*, actor: User, stage: Stage, up: bool) -> Stage:
         )
         index = next(i for i, s in enumerate(opens) if s.pk == stage.pk)
         other = index - 1 if up else index + 1
-        if 0 <= other < len(opens):
+        moved = 0 <= other < len(opens)
+        if moved:
             opens[index], opens[other] = opens[other], opens[index]
             for i, s in enumerate(opens):
                 Stage.objects.filter(pk=s.pk).update(position=i)
-            reached_recompute()
-        _renumber()
+        _renumber(moved=moved)
     stage.refresh_from_db()
     return stage
 
