@@ -39,8 +39,8 @@ from .models import (
 
 VIEW_MANAGE = HasPerm("purchasing.view", write="purchasing.manage")
 RECEIVE = HasPerm("purchasing.receive")
-DEC4 = {"max_digits": 14, "decimal_places": 4}
-DEC2 = {"max_digits": 16, "decimal_places": 2}
+DEC4: dict[str, Any] = {"max_digits": 14, "decimal_places": 4}
+DEC2: dict[str, Any] = {"max_digits": 16, "decimal_places": 2}
 
 
 def _actor(request: Request) -> User:
@@ -100,7 +100,9 @@ class SupplierDetailSerializer(SupplierSerializer):
 class SupplierInput(serializers.Serializer):
     code = serializers.CharField(max_length=30)
     name = serializers.CharField(max_length=200)
-    tax_status = serializers.ChoiceField(choices=Supplier.TaxStatus.choices, default=Supplier.TaxStatus.GENERAL)
+    tax_status = serializers.ChoiceField(
+        choices=Supplier.TaxStatus.choices, default=Supplier.TaxStatus.GENERAL
+    )
     invoice_type = serializers.ChoiceField(
         choices=Supplier.InvoiceType.choices, default=Supplier.InvoiceType.SPECIAL_13
     )
@@ -118,7 +120,7 @@ class ContactInput(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     title = Text(max_length=100, default="")
     phone = Text(max_length=30, default="")
-    email = serializers.EmailField(required=False, default="", allow_blank=True)
+    email = serializers.EmailField(required=False, default="", allow_blank=True)  # type: ignore[assignment]
 
 
 class PriceSerializer(serializers.ModelSerializer):
@@ -146,7 +148,7 @@ class PriceInput(serializers.Serializer):
     unit_price_incl = serializers.DecimalField(min_value=Decimal("0"), **DEC4)
     vat_rate = serializers.DecimalField(required=False, allow_null=True, max_digits=6, decimal_places=4)
     valid_from = serializers.DateField(required=False, allow_null=True)
-    source = Text(max_length=100, default="")
+    source = Text(max_length=100, default="")  # type: ignore[assignment]
 
 
 class PriceQuery(serializers.Serializer):
@@ -300,7 +302,9 @@ class RfqLineInput(serializers.Serializer):
 class RfqInput(serializers.Serializer):
     title = Text(max_length=200, default="")
     due_date = serializers.DateField(required=False, allow_null=True)
-    suppliers = serializers.ListField(child=serializers.IntegerField(min_value=1), default=list, max_length=50)
+    suppliers = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), default=list, max_length=50
+    )
     lines = RfqLineInput(many=True, allow_empty=False)
 
 
@@ -320,7 +324,9 @@ class QuoteInput(serializers.Serializer):
 
 
 class AwardInput(serializers.Serializer):
-    choices = serializers.DictField(child=serializers.IntegerField(min_value=1), default=dict, help_text="line id -> quote id")
+    choices = serializers.DictField(
+        child=serializers.IntegerField(min_value=1), default=dict, help_text="line id -> quote id"
+    )
 
 
 class BillSerializer(serializers.ModelSerializer):
@@ -328,7 +334,18 @@ class BillSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SupplierBill
-        fields = ["id", "supplier", "supplier_name", "order", "number", "amount_incl", "paid", "bill_date", "due_date", "note"]
+        fields = [
+            "id",
+            "supplier",
+            "supplier_name",
+            "order",
+            "number",
+            "amount_incl",
+            "paid",
+            "bill_date",
+            "due_date",
+            "note",
+        ]
 
 
 class BillInput(serializers.Serializer):
@@ -362,7 +379,9 @@ class PaymentInput(serializers.Serializer):
     supplier = serializers.IntegerField(min_value=1)
     amount = serializers.DecimalField(**DEC2)
     paid_on = serializers.DateField()
-    method = serializers.ChoiceField(choices=SupplierPayment.Method.choices, default=SupplierPayment.Method.BANK)
+    method = serializers.ChoiceField(
+        choices=SupplierPayment.Method.choices, default=SupplierPayment.Method.BANK
+    )
     reference = Text(max_length=100, default="")
     allocations = AllocationInput(many=True, required=False)
 
@@ -537,7 +556,9 @@ class OrderTransition(APIView):
     def post(self, request: Request, pk: int) -> Response:
         order = selectors.order_get(actor=_actor(request), pk=pk)
         data = parse(TransitionInput, request.data)
-        services.order_transition(actor=_actor(request), order=order, name=data["name"], reason=data["reason"])
+        services.order_transition(
+            actor=_actor(request), order=order, name=data["name"], reason=data["reason"]
+        )
         return Response(OrderDetailSerializer(selectors.order_get(actor=_actor(request), pk=pk)).data)
 
 
@@ -551,7 +572,11 @@ class OrderReceive(APIView):
     def post(self, request: Request, pk: int) -> Response:
         order = selectors.order_get(actor=_actor(request), pk=pk)
         data = parse(ReceiveInput, request.data)
-        lines = [services.ReceiveInput(r["line"], r["quantity"]) for r in data["lines"]] if "lines" in data else None
+        lines = (
+            [services.ReceiveInput(r["line"], r["quantity"]) for r in data["lines"]]
+            if "lines" in data
+            else None
+        )
         receipt = services.receipt_create(
             actor=_actor(request),
             order=order,
@@ -672,7 +697,10 @@ class RfqQuotes(APIView):
             actor=_actor(request),
             rfq=rfq,
             supplier=_supplier(data["supplier"]),
-            prices=[services.QuotePrice(p["line"], p["unit_price_incl"], p.get("vat_rate")) for p in data["prices"]],
+            prices=[
+                services.QuotePrice(p["line"], p["unit_price_incl"], p.get("vat_rate"))
+                for p in data["prices"]
+            ],
             freight=data["freight"],
             payment_days=data.get("payment_days"),
             invoice_type=data.get("invoice_type"),
@@ -708,7 +736,9 @@ class BillList(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[SupplierBill]:
         f = parse_query(BillQuery, self.request)
-        return selectors.bill_list(actor=_actor(self.request), supplier_id=f.get("supplier"), open_only=f.get("open", False))
+        return selectors.bill_list(
+            actor=_actor(self.request), supplier_id=f.get("supplier"), open_only=f.get("open", False)
+        )
 
     @extend_schema(request=BillInput, responses={201: BillSerializer})
     def post(self, request: Request) -> Response:

@@ -14,7 +14,7 @@ from crm.modules.inventory.public import Warehouse
 
 from .models import Supplier, SupplierPayment
 
-DEC = {"max_digits": 14, "decimal_places": 4}
+DEC: dict[str, Any] = {"max_digits": 14, "decimal_places": 4}
 
 
 class SupplierForm(forms.ModelForm):
@@ -58,7 +58,9 @@ class PriceForm(forms.Form):
     product = forms.TypedChoiceField(label=_("Product"), coerce=int)
     unit_price_incl = forms.DecimalField(label=_("Unit price (tax incl.)"), min_value=Decimal("0"), **DEC)
     vat_rate = forms.ChoiceField(label=_("VAT rate"), required=False)
-    valid_from = forms.DateField(label=_("Valid from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    valid_from = forms.DateField(
+        label=_("Valid from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     source = forms.CharField(label=_("Source"), max_length=100, required=False)
 
     def __init__(self, *args: Any, products: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:
@@ -93,8 +95,12 @@ class OrderForm(forms.Form):
         queryset=Warehouse.objects.filter(is_active=True, kind="stock"),
         required=False,
     )
-    payment_days = forms.IntegerField(label=_("Payment terms (days)"), min_value=0, max_value=365, required=False)
-    expected_on = forms.DateField(label=_("Expected on"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    payment_days = forms.IntegerField(
+        label=_("Payment terms (days)"), min_value=0, max_value=365, required=False
+    )
+    expected_on = forms.DateField(
+        label=_("Expected on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     terms = forms.CharField(label=_("Terms"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
@@ -113,7 +119,9 @@ class ReceiveForm(forms.Form):
 
 class RfqForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200, required=False)
-    due_date = forms.DateField(label=_("Quotes due"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    due_date = forms.DateField(
+        label=_("Quotes due"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     suppliers = forms.ModelMultipleChoiceField(
         label=_("Suppliers"),
         queryset=Supplier.objects.filter(is_active=True),
@@ -129,15 +137,21 @@ class QuoteForm(forms.Form):
         choices=[("", _("As the supplier's")), *Supplier.InvoiceType.choices],
         required=False,
     )
-    freight = forms.DecimalField(label=_("Freight (whole quote)"), min_value=Decimal("0"), initial=0, max_digits=16, decimal_places=2)
-    payment_days = forms.IntegerField(label=_("Payment terms (days)"), min_value=0, max_value=365, required=False)
+    freight = forms.DecimalField(
+        label=_("Freight (whole quote)"), min_value=Decimal("0"), initial=0, max_digits=16, decimal_places=2
+    )
+    payment_days = forms.IntegerField(
+        label=_("Payment terms (days)"), min_value=0, max_value=365, required=False
+    )
     notes = forms.CharField(label=_("Notes"), max_length=200, required=False)
 
 
 class BillForm(forms.Form):
     supplier = forms.ModelChoiceField(label=_("Supplier"), queryset=Supplier.objects.all())
     number = forms.CharField(label=_("Bill number"), max_length=60)
-    amount_incl = forms.DecimalField(label=_("Amount (tax incl.)"), min_value=Decimal("0.01"), max_digits=16, decimal_places=2)
+    amount_incl = forms.DecimalField(
+        label=_("Amount (tax incl.)"), min_value=Decimal("0.01"), max_digits=16, decimal_places=2
+    )
     bill_date = forms.DateField(label=_("Bill date"), widget=forms.DateInput(attrs={"type": "date"}))
     order = forms.CharField(label=_("Purchase order number"), max_length=40, required=False)
     note = forms.CharField(label=_("Note"), max_length=200, required=False)
@@ -157,5 +171,9 @@ class SettingsForm(forms.Form):
         label=_("We are a general VAT taxpayer and deduct input VAT"), required=False
     )
     capital_rate_percent = forms.DecimalField(
-        label=_("Cost of capital (% a year)"), min_value=Decimal("0"), max_value=Decimal("100"), max_digits=5, decimal_places=2
+        label=_("Cost of capital (% a year)"),
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        max_digits=5,
+        decimal_places=2,
     )

@@ -5,6 +5,7 @@ payments and their allocations, and the workspace's purchasing settings."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -17,8 +18,8 @@ from crm.modules.inventory.public import Warehouse
 from crm.platform.models import TimeStampedModel
 
 ZERO = Decimal("0")
-QTY = {"max_digits": 14, "decimal_places": 4}
-MONEY = {"max_digits": 16, "decimal_places": 2}
+QTY: dict[str, Any] = {"max_digits": 14, "decimal_places": 4}
+MONEY: dict[str, Any] = {"max_digits": 16, "decimal_places": 2}
 
 
 class PurchasingSettings(TimeStampedModel):
@@ -193,9 +194,7 @@ class SupplierQuote(TimeStampedModel):
 
     rfq = models.ForeignKey(Rfq, on_delete=models.CASCADE, related_name="quotes")
     supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="quotes")
-    invoice_type = models.CharField(
-        _("invoice given"), max_length=12, choices=Supplier.InvoiceType.choices
-    )
+    invoice_type = models.CharField(_("invoice given"), max_length=12, choices=Supplier.InvoiceType.choices)
     freight = models.DecimalField(_("freight"), default=ZERO, **MONEY)
     payment_days = models.PositiveSmallIntegerField(_("payment terms (days)"), default=0)
     notes = models.CharField(_("notes"), max_length=200, blank=True)
@@ -220,9 +219,7 @@ class SupplierQuoteLine(TimeStampedModel):
     class Meta:
         ordering = ["quote_id", "rfq_line_id"]
         verbose_name = _("quote line")
-        constraints = [
-            models.UniqueConstraint(fields=["quote", "rfq_line"], name="purch_quote_line_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["quote", "rfq_line"], name="purch_quote_line_unique")]
 
     def __str__(self) -> str:
         return f"{self.quote_id}/{self.rfq_line_id}: {self.unit_price_incl}"
@@ -388,7 +385,9 @@ class SupplierBill(TimeStampedModel):
         verbose_name = _("supplier bill")
         constraints = [
             models.UniqueConstraint(fields=["supplier", "number"], name="purch_bill_unique"),
-            models.CheckConstraint(condition=models.Q(paid__lte=models.F("amount_incl")), name="purch_bill_paid_lte"),
+            models.CheckConstraint(
+                condition=models.Q(paid__lte=models.F("amount_incl")), name="purch_bill_paid_lte"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -74,7 +74,9 @@ def price_list(
     return qs
 
 
-def last_prices(*, actor: Any, supplier_id: int | None = None, product_id: int | None = None) -> list[SupplierPrice]:
+def last_prices(
+    *, actor: Any, supplier_id: int | None = None, product_id: int | None = None
+) -> list[SupplierPrice]:
     """The newest price per (supplier, product) (one query: DISTINCT ON)."""
     qs = price_list(actor=actor, supplier_id=supplier_id, product_id=product_id).order_by(
         "supplier_id", "product_id", "-valid_from", "-id"
@@ -117,7 +119,9 @@ def order_list(
 
 def order_get(*, actor: Any, pk: int) -> PurchaseOrder:
     require_view(actor)
-    found = PurchaseOrder.objects.select_related("supplier", "warehouse", "owner", "rfq").filter(pk=pk).first()
+    found = (
+        PurchaseOrder.objects.select_related("supplier", "warehouse", "owner", "rfq").filter(pk=pk).first()
+    )
     if found is None:
         raise NotFound(_("No such purchase order."))
     return found
@@ -228,7 +232,10 @@ def rfq_comparison(*, rfq: Rfq, actor: Any | None = None) -> list[ComparisonRow]
     qty = {ln.pk: ln.quantity for ln in lines}
     rows = {ln.pk: ComparisonRow(line=ln) for ln in lines}
     for quote in quotes:
-        goods = sum((qty[ql.rfq_line_id] * ql.unit_price_incl for ql in quote.lines.all() if ql.rfq_line_id in qty), ZERO)
+        goods = sum(
+            (qty[ql.rfq_line_id] * ql.unit_price_incl for ql in quote.lines.all() if ql.rfq_line_id in qty),
+            ZERO,
+        )
         deductible = conf.input_vat_deductible and quote.invoice_type == Supplier.InvoiceType.SPECIAL_13
         for ql in quote.lines.all():
             if ql.rfq_line_id not in rows:
@@ -257,7 +264,9 @@ def rfq_comparison(*, rfq: Rfq, actor: Any | None = None) -> list[ComparisonRow]
 # --- payables --------------------------------------------------------------------------------------------
 
 
-def bill_list(*, actor: Any, supplier_id: int | None = None, open_only: bool = False) -> QuerySet[SupplierBill]:
+def bill_list(
+    *, actor: Any, supplier_id: int | None = None, open_only: bool = False
+) -> QuerySet[SupplierBill]:
     require_view(actor)
     qs = SupplierBill.objects.select_related("supplier", "order").order_by("due_date", "id")
     if supplier_id:
@@ -293,11 +302,16 @@ def aging(*, actor: Any) -> QuerySet[Supplier]:
     require_view(actor)
     today = tenant_today()
     open_amount = F("bills__amount_incl") - F("bills__paid")
-    dec = DecimalField(max_digits=16, decimal_places=2)
+    dec: Any = DecimalField(max_digits=16, decimal_places=2)
 
     def bucket(cond: Q) -> Any:
         return Coalesce(
-            Sum(Case(When(cond & Q(bills__paid__lt=F("bills__amount_incl")), then=open_amount), output_field=dec)),
+            Sum(
+                Case(
+                    When(cond & Q(bills__paid__lt=F("bills__amount_incl")), then=open_amount),
+                    output_field=dec,
+                )
+            ),
             Value(ZERO),
             output_field=dec,
         )
@@ -305,8 +319,12 @@ def aging(*, actor: Any) -> QuerySet[Supplier]:
     overdue = {
         "not_due": Q(bills__due_date__gte=today),
         "d1_30": Q(bills__due_date__lt=today, bills__due_date__gte=today - timedelta(days=30)),
-        "d31_60": Q(bills__due_date__lt=today - timedelta(days=30), bills__due_date__gte=today - timedelta(days=60)),
-        "d61_90": Q(bills__due_date__lt=today - timedelta(days=60), bills__due_date__gte=today - timedelta(days=90)),
+        "d31_60": Q(
+            bills__due_date__lt=today - timedelta(days=30), bills__due_date__gte=today - timedelta(days=60)
+        ),
+        "d61_90": Q(
+            bills__due_date__lt=today - timedelta(days=60), bills__due_date__gte=today - timedelta(days=90)
+        ),
         "d90_plus": Q(bills__due_date__lt=today - timedelta(days=90)),
     }
     return (
@@ -344,8 +362,9 @@ def search(user: Any, q: str, limit: int = 5) -> list[dict[str, str]]:
     q = q.strip()
     out = [
         {"label": str(s), "url": reverse("purchasing:supplier_detail", args=[s.pk]), "kind": _("Supplier")}
-        for s in Supplier.objects.filter(Q(code__icontains=q) | Q(name__icontains=q) | Q(phone__icontains=q))
-        .order_by("code")[:limit]
+        for s in Supplier.objects.filter(
+            Q(code__icontains=q) | Q(name__icontains=q) | Q(phone__icontains=q)
+        ).order_by("code")[:limit]
     ]
     out += [
         {
@@ -353,6 +372,8 @@ def search(user: Any, q: str, limit: int = 5) -> list[dict[str, str]]:
             "url": reverse("purchasing:purchaseorder_detail", args=[o.pk]),
             "kind": _("Purchase order"),
         }
-        for o in PurchaseOrder.objects.select_related("supplier").filter(number__icontains=q).order_by("-id")[:limit]
+        for o in PurchaseOrder.objects.select_related("supplier")
+        .filter(number__icontains=q)
+        .order_by("-id")[:limit]
     ]
     return out

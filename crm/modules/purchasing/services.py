@@ -125,7 +125,9 @@ def _supplier_clean(data: dict[str, Any], supplier: Supplier | None) -> dict[str
         if supplier is not None:
             clash = clash.exclude(pk=supplier.pk)
         if clash.exists():
-            raise ServiceError(_("Another supplier has the code %(code)s.") % {"code": out["code"]}, field="code")
+            raise ServiceError(
+                _("Another supplier has the code %(code)s.") % {"code": out["code"]}, field="code"
+            )
     if "name" in out and (not out["name"] or len(out["name"]) > 200):
         raise ServiceError(_("Enter a name (at most 200 characters)."), field="name")
     if "tax_status" in out and out["tax_status"] not in Supplier.TaxStatus.values:
@@ -134,7 +136,8 @@ def _supplier_clean(data: dict[str, Any], supplier: Supplier | None) -> dict[str
         raise ServiceError(_("Choose the invoice the supplier gives."), field="invoice_type")
     if (
         out.get("tax_status", supplier.tax_status if supplier else "") == Supplier.TaxStatus.SMALL_SCALE
-        and out.get("invoice_type", supplier.invoice_type if supplier else "") == Supplier.InvoiceType.SPECIAL_13
+        and out.get("invoice_type", supplier.invoice_type if supplier else "")
+        == Supplier.InvoiceType.SPECIAL_13
     ):
         raise ServiceError(
             _("A small-scale taxpayer does not give 13% special VAT invoices."), field="invoice_type"
@@ -193,7 +196,11 @@ def supplier_contact_add(
     if not name or len(name) > 100:
         raise ServiceError(_("Enter the contact's name."), field="name")
     return SupplierContact.objects.create(
-        supplier=supplier, name=name, phone=phone.strip()[:30], email=email.strip()[:254], title=title.strip()[:100]
+        supplier=supplier,
+        name=name,
+        phone=phone.strip()[:30],
+        email=email.strip()[:254],
+        title=title.strip()[:100],
     )
 
 
@@ -360,7 +367,7 @@ def order_transition(*, actor: Any, order: PurchaseOrder, name: str, reason: str
                 _("%(number)s has nothing received yet: cancel it instead.") % {"number": locked.number},
                 code="illegal_transition",
             )
-        saved = transition(actor=actor, document=locked, name=name, reason=reason)
+        saved: Any = transition(actor=actor, document=locked, name=name, reason=reason)
         if saved.state == PurchaseOrder.State.CONFIRMED and name == "confirm":
             saved.confirmed_at = timezone.now()
             PurchaseOrder.objects.filter(pk=saved.pk).update(confirmed_at=saved.confirmed_at)
@@ -437,7 +444,9 @@ def receipt_create(
         wh = _warehouse_ok(warehouse or po.warehouse)
         order_lines = {ln.pk: ln for ln in po.lines.filter(product__isnull=False).select_for_update()}
         if lines is None:
-            lines = [ReceiveInput(pk, ln.open_quantity) for pk, ln in order_lines.items() if ln.open_quantity > 0]
+            lines = [
+                ReceiveInput(pk, ln.open_quantity) for pk, ln in order_lines.items() if ln.open_quantity > 0
+            ]
         wanted = [ln for ln in lines if ln.quantity is not None and ln.quantity != 0]
         if not wanted:
             raise ServiceError(_("Enter a quantity to receive."), field="lines")
@@ -445,7 +454,9 @@ def receipt_create(
         for ln in wanted:
             line = order_lines.get(ln.line_id)
             if line is None:
-                raise ServiceError(_("A line is not a line of %(number)s.") % {"number": po.number}, field="lines")
+                raise ServiceError(
+                    _("A line is not a line of %(number)s.") % {"number": po.number}, field="lines"
+                )
             if ln.line_id in seen:
                 raise ServiceError(_("A line appears twice."), field="lines")
             seen.add(ln.line_id)
@@ -489,7 +500,7 @@ def receipt_create(
             actor=actor,
             moves=[
                 MoveData(
-                    product_id=int(r.order_line.product_id),  # type: ignore[attr-defined]
+                    product_id=int(r.order_line.product_id or 0),  # type: ignore[attr-defined]
                     warehouse_id=wh.pk,
                     quantity=r.quantity,
                     kind="receipt",
@@ -532,7 +543,8 @@ def return_create(
             return found
         if po.state not in (PurchaseOrder.State.CONFIRMED, PurchaseOrder.State.COMPLETED):
             raise ServiceError(
-                _("%(number)s is %(state)s: nothing to return.") % {"number": po.number, "state": po.state_label()},
+                _("%(number)s is %(state)s: nothing to return.")
+                % {"number": po.number, "state": po.state_label()},
                 code="illegal_state",
             )
         wanted = [ln for ln in lines if ln.quantity is not None and ln.quantity != 0]
@@ -542,7 +554,9 @@ def return_create(
             r.pk: r
             for r in ReceiptLine.objects.select_for_update(of=("self",))
             .select_related("receipt", "order_line")
-            .filter(pk__in=[ln.line_id for ln in wanted], receipt__order=po, receipt__kind=Receipt.Kind.RECEIPT)
+            .filter(
+                pk__in=[ln.line_id for ln in wanted], receipt__order=po, receipt__kind=Receipt.Kind.RECEIPT
+            )
         }
         warehouses = set()
         for ln in wanted:
@@ -587,7 +601,7 @@ def return_create(
             actor=actor,
             moves=[
                 MoveData(
-                    product_id=int(r.order_line.product_id),  # type: ignore[attr-defined]
+                    product_id=int(r.order_line.product_id or 0),  # type: ignore[attr-defined]
                     warehouse_id=ret.warehouse_id,
                     quantity=r.quantity,
                     kind="return_out",
@@ -603,7 +617,9 @@ def return_create(
         )
         for ln in wanted:
             src = sources[ln.line_id]
-            ReceiptLine.objects.filter(pk=src.pk).update(returned_quantity=F("returned_quantity") + ln.quantity)
+            ReceiptLine.objects.filter(pk=src.pk).update(
+                returned_quantity=F("returned_quantity") + ln.quantity
+            )
             PurchaseOrderLine.objects.filter(pk=src.order_line_id).update(
                 received_quantity=F("received_quantity") - ln.quantity,
                 returned_quantity=F("returned_quantity") + ln.quantity,
@@ -692,7 +708,9 @@ def quote_save(
     whole quote, its payment terms and invoice (defaults: the supplier's)."""
     check_perm(actor, MANAGE)
     if rfq.state != Rfq.State.OPEN:
-        raise ServiceError(_("%(number)s is no longer open for quotes.") % {"number": rfq.number}, code="illegal_state")
+        raise ServiceError(
+            _("%(number)s is no longer open for quotes.") % {"number": rfq.number}, code="illegal_state"
+        )
     _supplier_ok(supplier)
     invoice = invoice_type or supplier.invoice_type
     if invoice not in Supplier.InvoiceType.values:
@@ -733,9 +751,7 @@ def quote_save(
     return quote
 
 
-def rfq_award(
-    *, actor: Any, rfq: Rfq, choices: dict[int, int] | None = None
-) -> list[PurchaseOrder]:
+def rfq_award(*, actor: Any, rfq: Rfq, choices: dict[int, int] | None = None) -> list[PurchaseOrder]:
     """Create one draft purchase order per chosen supplier (`choices`: RFQ line id -> quote id; a line not
     in it keeps its earlier choice, else takes the cheapest quote by real cost). Awarding again creates
     nothing for a supplier that already has its order from this RFQ. The quoted prices go into the
@@ -746,14 +762,20 @@ def rfq_award(
     with transaction.atomic():
         locked = Rfq.objects.select_for_update().get(pk=rfq.pk)
         if locked.state == Rfq.State.CANCELLED:
-            raise ServiceError(_("%(number)s is cancelled.") % {"number": locked.number}, code="illegal_state")
+            raise ServiceError(
+                _("%(number)s is cancelled.") % {"number": locked.number}, code="illegal_state"
+            )
         table = rfq_comparison(rfq=locked)
         quotes = {q.pk: q for q in locked.quotes.select_related("supplier")}
         picks: dict[int, int] = {}
         for row in table:
             line = row.line
             offered = {o.quote.pk for o in row.offers}
-            pick = (choices or {}).get(line.pk) or line.chosen_quote_id or (row.offers[0].quote.pk if row.offers else None)
+            pick = (
+                (choices or {}).get(line.pk)
+                or line.chosen_quote_id
+                or (row.offers[0].quote.pk if row.offers else None)
+            )
             if pick is None:
                 continue
             if pick not in offered:

@@ -130,7 +130,7 @@ def supplier_detail(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             if "delete_contact" in request.POST:
                 contact = SupplierContact.objects.filter(
-                    pk=_dec(request.POST.get("delete_contact", "")) or 0, supplier=supplier
+                    pk=int(_dec(str(request.POST.get("delete_contact", ""))) or 0), supplier=supplier
                 ).first()
                 if contact is not None:
                     services.supplier_contact_delete(actor=user, contact=contact)
@@ -182,7 +182,9 @@ def rfq_list(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied
         if form.is_valid() and formset.is_valid():
             lines = [
-                services.RfqLineInput(product_id=d["product"], quantity=d["quantity"], unit=d.get("unit") or "")
+                services.RfqLineInput(
+                    product_id=d["product"], quantity=d["quantity"], unit=d.get("unit") or ""
+                )
                 for d in (f.cleaned_data for f in formset)
                 if d.get("product") and d.get("quantity")
             ]
@@ -221,12 +223,15 @@ def rfq_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
         if "award" in request.POST:
             choices = {}
             for key, value in request.POST.items():
+                value = str(value)
                 if key.startswith("choice_") and key[7:].isdigit() and value.isdigit():
                     choices[int(key[7:])] = int(value)
             if flash_call(
                 request,
                 lambda: services.rfq_award(actor=user, rfq=rfq, choices=choices),
-                lambda orders: _("Purchase orders: %(numbers)s") % {"numbers": ", ".join(o.number for o in orders)},
+                lambda orders: (
+                    _("Purchase orders: %(numbers)s") % {"numbers": ", ".join(o.number for o in orders)}
+                ),
             ):
                 return redirect("purchasing:order_list")
             return redirect("purchasing:rfq_detail", pk=pk)
@@ -354,7 +359,9 @@ def _order_form(request: HttpRequest, order: PurchaseOrder | None) -> HttpRespon
                     lines=_order_lines(formset),
                     supplier=d["supplier"],
                     warehouse=d["warehouse"],
-                    payment_days=d["payment_days"] if d["payment_days"] is not None else d["supplier"].payment_days,
+                    payment_days=d["payment_days"]
+                    if d["payment_days"] is not None
+                    else d["supplier"].payment_days,
                     expected_on=d["expected_on"],
                     terms=d["terms"],
                 )
@@ -422,7 +429,9 @@ def order_action(request: HttpRequest, pk: int) -> HttpResponse:
     flash_call(
         request,
         lambda: services.order_transition(actor=user, order=order, name=name, reason=reason),
-        lambda saved: _("%(number)s is now %(state)s.") % {"number": saved.number, "state": saved.state_label()},
+        lambda saved: (
+            _("%(number)s is now %(state)s.") % {"number": saved.number, "state": saved.state_label()}
+        ),
     )
     return redirect("purchasing:purchaseorder_detail", pk=pk)
 
@@ -466,7 +475,7 @@ def order_return(request: HttpRequest, pk: int) -> HttpResponse:
     lines = []
     for key, value in request.POST.items():
         if key.startswith("ret_") and key[4:].isdigit():
-            qty = _dec(value)
+            qty = _dec(str(value))
             if qty:
                 lines.append(services.ReceiveInput(int(key[4:]), qty))
     flash_call(
@@ -497,7 +506,9 @@ def order_pdf(request: HttpRequest, pk: int) -> HttpResponse:
 @require_perm(VIEW)
 def payables(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    bill_form = BillForm(request.POST if "bill" in request.POST else None, initial={"bill_date": tenant_today()})
+    bill_form = BillForm(
+        request.POST if "bill" in request.POST else None, initial={"bill_date": tenant_today()}
+    )
     pay_form = PaymentForm(
         request.POST if "payment" in request.POST else None,
         initial={"paid_on": tenant_today(), "key": uuid.uuid4().hex},
@@ -566,9 +577,12 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             "capital_rate_percent": conf.capital_rate_percent,
         },
     )
-    if request.method == "POST" and form.is_valid():
-        if flash_call(request, lambda: services.settings_update(actor=_user(request), **form.cleaned_data), _("Saved.")):
-            return redirect("purchasing:settings")
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and flash_call(
+            request, lambda: services.settings_update(actor=_user(request), **form.cleaned_data), _("Saved.")
+        )
+    ):
+        return redirect("purchasing:settings")
     return _render(request, "purchasing/settings.html", {"form": form})
-
-

@@ -35,7 +35,9 @@ def make_warehouse() -> Warehouse:
     return Warehouse.objects.create(code=f"PW{n:03d}", name=f"仓库{n}")
 
 
-def confirmed_order(actor: Any, supplier: Supplier, lines: list[tuple[Product, str, str]], wh: Warehouse) -> PurchaseOrder:
+def confirmed_order(
+    actor: Any, supplier: Supplier, lines: list[tuple[Product, str, str]], wh: Warehouse
+) -> PurchaseOrder:
     order = services.order_create(
         actor=actor,
         supplier=supplier,

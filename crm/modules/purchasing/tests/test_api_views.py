@@ -47,7 +47,9 @@ def test_receipt_through_the_api_posts_once(beta: Any) -> None:
     assert first.status_code == 201, first.content
     again = jpost(client, f"{API}/orders/{order.pk}/receipts/", body, **{"Idempotency-Key": "rk-1"})
     assert again.json()["id"] == first.json()["id"]
-    over = jpost(client, f"{API}/orders/{order.pk}/receipts/", {"lines": [{"line": line.pk, "quantity": "9"}]})
+    over = jpost(
+        client, f"{API}/orders/{order.pk}/receipts/", {"lines": [{"line": line.pk, "quantity": "9"}]}
+    )
     assert over.status_code == 400
     with schema_context(beta.schema):
         assert StockMove.objects.filter(product=p).count() == 1

@@ -31,10 +31,15 @@ def test_bad_order_input_writes_nothing(pur: Any) -> None:
         services.order_create(
             actor=owner,
             supplier=s,
-            lines=[services.OrderLineInput(p.pk, D("1"), D("10")), services.OrderLineInput(p.pk, D("-1"), D("1"))],
+            lines=[
+                services.OrderLineInput(p.pk, D("1"), D("10")),
+                services.OrderLineInput(p.pk, D("-1"), D("1")),
+            ],
         )
     with pytest.raises(PermissionDenied):
-        services.order_create(actor=pur.users["sales"], supplier=s, lines=[services.OrderLineInput(p.pk, D("1"), D("1"))])
+        services.order_create(
+            actor=pur.users["sales"], supplier=s, lines=[services.OrderLineInput(p.pk, D("1"), D("1"))]
+        )
     assert PurchaseOrder.objects.count() == 0
 
 
@@ -75,7 +80,9 @@ def test_over_receipt_refused_unless_confirmed_and_partial_status(pur: Any) -> N
         services.receipt_create(actor=owner, order=order, lines=[services.ReceiveInput(line.pk, D("7"))])
     assert err.value.code == "over_receipt"
     assert Receipt.objects.filter(order=order).count() == 1 and bal(p, wh).on_hand == D("4")
-    services.receipt_create(actor=owner, order=order, lines=[services.ReceiveInput(line.pk, D("7"))], allow_over=True)
+    services.receipt_create(
+        actor=owner, order=order, lines=[services.ReceiveInput(line.pk, D("7"))], allow_over=True
+    )
     order.refresh_from_db()
     assert order.receipt_status == "full" and bal(p, wh).on_hand == D("11")
 
@@ -83,7 +90,10 @@ def test_over_receipt_refused_unless_confirmed_and_partial_status(pur: Any) -> N
 def test_receiving_on_draft_or_cancelled_order_is_refused(pur: Any) -> None:
     owner, wh, p = pur.users["owner"], make_warehouse(), make_product()
     draft = services.order_create(
-        actor=owner, supplier=make_supplier(), warehouse=wh, lines=[services.OrderLineInput(p.pk, D("1"), D("1"))]
+        actor=owner,
+        supplier=make_supplier(),
+        warehouse=wh,
+        lines=[services.OrderLineInput(p.pk, D("1"), D("1"))],
     )
     with pytest.raises(ServiceError):
         services.receipt_create(actor=owner, order=draft)
@@ -130,8 +140,13 @@ def test_confirm_writes_price_history(pur: Any) -> None:
 
 def test_real_cost_parts() -> None:
     c = real_cost(
-        price_incl=D("113"), vat_rate=D("0.13"), deductible=True, freight=D("50"), goods_total=D("1130"),
-        capital_rate_percent=D("6"), payment_days=73,
+        price_incl=D("113"),
+        vat_rate=D("0.13"),
+        deductible=True,
+        freight=D("50"),
+        goods_total=D("1130"),
+        capital_rate_percent=D("6"),
+        payment_days=73,
     )
     assert (c.base, c.freight, c.terms) == (D("100.0000"), D("5.0000"), D("-1.2000"))
     assert c.total == D("103.8000")
@@ -140,11 +155,21 @@ def test_real_cost_parts() -> None:
 def test_comparison_ranking_follows_the_vat_switch_and_award_is_idempotent(pur: Any) -> None:
     owner, p = pur.users["owner"], make_product()
     special, small = make_supplier("special_13"), make_supplier("general_3")
-    rfq = services.rfq_create(actor=owner, lines=[services.RfqLineInput(p.pk, D("100"))], suppliers=[special, small])
+    rfq = services.rfq_create(
+        actor=owner, lines=[services.RfqLineInput(p.pk, D("100"))], suppliers=[special, small]
+    )
     (line,) = rfq.lines.all()
     # 113 incl. with a special invoice (100 excl.) against 105 incl. with a 3 % general invoice
-    services.quote_save(actor=owner, rfq=rfq, supplier=special, prices=[services.QuotePrice(line.pk, D("113"))], payment_days=0)
-    services.quote_save(actor=owner, rfq=rfq, supplier=small, prices=[services.QuotePrice(line.pk, D("105"))], payment_days=0)
+    services.quote_save(
+        actor=owner,
+        rfq=rfq,
+        supplier=special,
+        prices=[services.QuotePrice(line.pk, D("113"))],
+        payment_days=0,
+    )
+    services.quote_save(
+        actor=owner, rfq=rfq, supplier=small, prices=[services.QuotePrice(line.pk, D("105"))], payment_days=0
+    )
     (row,) = rfq_comparison(rfq=rfq)
     assert [o.quote.supplier_id for o in row.offers] == [special.pk, small.pk] and row.offers[0].cheapest
     services.settings_update(actor=owner, input_vat_deductible=False, capital_rate_percent=D("6"))
@@ -166,7 +191,9 @@ def test_bills_payments_and_aging(pur: Any) -> None:
     owner = pur.users["owner"]
     s = make_supplier(payment_days=30)
     today = tenant_today()
-    old = services.bill_create(actor=owner, supplier=s, number="F1", amount_incl=D("1000"), bill_date=today - timedelta(days=75))
+    old = services.bill_create(
+        actor=owner, supplier=s, number="F1", amount_incl=D("1000"), bill_date=today - timedelta(days=75)
+    )
     new = services.bill_create(actor=owner, supplier=s, number="F2", amount_incl=D("500"), bill_date=today)
     assert new.due_date == today + timedelta(days=30)
     with pytest.raises(ServiceError):
@@ -175,9 +202,11 @@ def test_bills_payments_and_aging(pur: Any) -> None:
     services.payment_create(actor=owner, supplier=s, amount=D("300"), paid_on=today, idempotency_key="p1")
     old.refresh_from_db()
     assert old.paid == D("300.00")
-    (row,) = list(aging(actor=owner))
+    (row,) = list[Any](aging(actor=owner))
     assert (row.not_due, row.d31_60, row.total) == (D("500.00"), D("700.00"), D("1200.00"))
     assert payables_total() == D("1200.00")
     with pytest.raises(ServiceError):
-        services.payment_create(actor=owner, supplier=s, amount=D("10"), paid_on=today, allocations={new.pk: D("600")})
+        services.payment_create(
+            actor=owner, supplier=s, amount=D("10"), paid_on=today, allocations={new.pk: D("600")}
+        )
     assert SupplierBill.objects.get(pk=new.pk).paid == 0
