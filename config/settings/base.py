@@ -50,6 +50,7 @@ TENANT_APPS = [
     "crm.modules.webhooks",
     "crm.modules.sales",
     "crm.modules.inventory",
+    "crm.modules.purchasing",
     "crm.modules.messaging",
     "crm.modules.project",
     "crm.modules.service",

@@ -18,7 +18,7 @@ MANIFEST = ModuleManifest(
     sales_mode="trade",
     available=False,  # no screens yet
     monthly_price=Decimal("249"),
-    depends=("sales", "inventory"),
+    depends=("sales", "inventory", "purchasing"),
     features=(
         _("Suppliers and price comparison"),
         _("Purchasing, stock and samples"),
