@@ -35,7 +35,9 @@ def at(y: int, m: int, d: int, hh: int = 12, mm: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=ZoneInfo(ZONE))
 
 
-def contract(owner: Any, customer: Any, when: datetime, lines: list[Any], state: str = "confirmed") -> Contract:
+def contract(
+    owner: Any, customer: Any, when: datetime, lines: list[Any], state: str = "confirmed"
+) -> Contract:
     c = make_contract(owner, customer, lines=lines, state=state)
     Contract.objects.filter(pk=c.pk).update(confirmed_at=when)
     c.refresh_from_db()
@@ -90,7 +92,11 @@ def test_grouped_by_order_sorted_by_estimated_margin(t):
     d = dataset(t)
     r = sel.margin_report(actor=t.users["owner"], group="order")
     got = [(row["key"], row["est_margin"], row["act_margin"], row["unknown_lines"]) for row in r.rows]
-    assert got == [(d["a"].pk, D("400"), D("150"), 1), (d["b"].pk, D("100"), D("80"), 0), (d["c"].pk, D("100"), D("0"), 0)]
+    assert got == [
+        (d["a"].pk, D("400"), D("150"), 1),
+        (d["b"].pk, D("100"), D("80"), 0),
+        (d["c"].pk, D("100"), D("0"), 0),
+    ]
     assert r.rows[0]["label"] == d["a"].number and r.rows[0]["customer_name"] == "甲公司"
     assert r.rows[2]["act_percent"] is None  # nothing delivered: no actual percent, not 0 %
 
@@ -111,7 +117,10 @@ def test_month_follows_the_tenant_time_zone(t):
     dataset(t)
     r = sel.margin_report(actor=t.users["owner"], group="month")
     # 23:30 on 31 March in New York is April in Shanghai and UTC; it stays March for this tenant.
-    assert [(row["label"], row["est_margin"]) for row in r.rows] == [("2026-03", D("500")), ("2026-04", D("100"))]
+    assert [(row["label"], row["est_margin"]) for row in r.rows] == [
+        ("2026-03", D("500")),
+        ("2026-04", D("100")),
+    ]
     assert r.chart["months"] == ["2026-03", "2026-04"]
     assert r.chart["est_margin"] == [500.0, 100.0]
 
