@@ -121,7 +121,7 @@ def test_api_bad_params_are_400_in_the_error_shape(alpha, book, params):
     response = alpha.client("owner").get(API, params)
     assert response.status_code == 400, response.content
     body = response.json()
-    assert "errors" in body or "detail" in body or isinstance(body, dict) and body
+    assert "errors" in body or "detail" in body or (isinstance(body, dict) and body)
 
 
 def test_api_is_in_the_openapi_schema(alpha):
