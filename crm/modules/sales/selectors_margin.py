@@ -19,10 +19,12 @@ only the percent) is crm/modules/sales/costs.py's decision, applied by `visible_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import (
     Count,
     DecimalField,
@@ -149,25 +151,75 @@ def _month() -> Any:
     return TruncMonth("document__confirmed_at", output_field=DateField(), tzinfo=tenant_zone())
 
 
-def _keys(group: str) -> dict[str, Any]:
-    """The grouping columns (id first, then what the table shows) of each group."""
-    if group == "order":
-        return {
-            "key": F("document_id"),
-            "label": F("document__number"),
-            "customer_name": F("document__customer__name"),
-            "owner_name": F("document__owner__name"),
-            "kind": F("document__kind"),
-        }
-    if group == "product":
-        return {"key": F("product_id"), "label": F("product__name"), "code": F("product__code")}
-    if group == "customer":
-        return {"key": F("document__customer_id"), "label": F("document__customer__name")}
-    if group == "rep":
-        return {"key": F("document__owner_id"), "label": F("document__owner__name")}
+_KEY_FIELD = {
+    "order": "document_id",
+    "product": "product_id",
+    "customer": "document__customer_id",
+    "rep": "document__owner_id",
+}
+
+
+def _key(group: str) -> Any:
+    """The one grouping column of each group (labels are read afterwards for the rows shown only)."""
     if group == "month":
-        return {"key": _month()}
-    raise ValueError(group)
+        return _month()
+    return F(_KEY_FIELD[group])
+
+
+def _plain(key: Any) -> Any:
+    # A month read by the raw cursor is a timestamp (the ORM's converter would make it a date).
+    return key.date() if isinstance(key, datetime) else key
+
+
+def _labels(group: str, rows: list[dict[str, Any]]) -> None:
+    """Add what the table shows of each row's key: one query for the rows shown (none for months)."""
+    ids = [r["key"] for r in rows if r["key"] is not None]
+    if group == "month":
+        for row in rows:
+            row["label"] = row["key"].strftime("%Y-%m") if row["key"] is not None else ""
+        return
+    found: dict[Any, dict[str, Any]] = {}
+    if ids and group == "order":
+        for c in Contract.objects.filter(pk__in=ids).values(
+            "pk", "number", "kind", "customer__name", "owner__name"
+        ):
+            found[c["pk"]] = {
+                "label": c["number"],
+                "kind": c["kind"],
+                "customer_name": c["customer__name"],
+                "owner_name": c["owner__name"],
+            }
+    elif ids and group == "product":
+        from crm.modules.core.public import Product
+
+        for p in Product.objects.filter(pk__in=ids).values("pk", "name", "code"):
+            found[p["pk"]] = {"label": p["name"], "code": p["code"]}
+    elif ids and group == "customer":
+        from crm.modules.core.public import Customer
+
+        found = {
+            pk: {"label": name} for pk, name in Customer.objects.filter(pk__in=ids).values_list("pk", "name")
+        }
+    elif ids and group == "rep":
+        from crm.tenants.accounts.models import User
+
+        found = {
+            pk: {"label": name} for pk, name in User.objects.filter(pk__in=ids).values_list("pk", "name")
+        }
+    for row in rows:
+        row.update(found.get(row["key"], {"label": ""}))
+
+
+# The grouped sums with the totals over every group in the same answer (window sums taken before the
+# LIMIT): one pass over the lines. Only constant SQL is added around the ORM's query; its parameters stay
+# bound.
+_REPORT_SQL = """
+SELECT g.*, {totals}, count(*) OVER () AS all_groups FROM ({grouped}) AS g ORDER BY {order} LIMIT %s
+"""
+_ORDER = {
+    "month": "g.key ASC NULLS LAST",
+    "other": "(g.est_revenue - g.est_cost) DESC, g.key ASC NULLS LAST",
+}
 
 
 def _percent(margin: Decimal, revenue: Decimal) -> Decimal | None:
@@ -196,30 +248,41 @@ def margin_report(
     filters: MarginFilters | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> MarginReport:
-    """The margin report grouped by `group` (one of GROUPS): two queries, whatever the number of lines."""
+    """The margin report grouped by `group` (one of GROUPS): one query for the groups and the totals, one
+    for the labels of the rows shown, whatever the number of lines."""
     require_view(actor)
     if group not in GROUPS:
         raise ValueError(group)
     filters = filters or MarginFilters()
     limit = max(1, min(limit, MAX_LIMIT))
     lines = margin_lines(actor, filters)
-    keys = _keys(group)
-    grouped = lines.values(**keys).annotate(**_measures()).order_by()
-    if group == "month":
-        grouped = grouped.order_by("key")
+    grouped = lines.values(key=_key(group)).annotate(**_measures()).order_by()
+    try:
+        sql, params = grouped.query.sql_with_params()
+    except EmptyResultSet:  # a scope that sees nothing
+        sql = ""
+    found: list[dict[str, Any]] = []
+    if sql:
+        query = _REPORT_SQL.format(
+            totals=", ".join(f"sum(g.{m}) OVER () AS all_{m}" for m in MEASURES),
+            grouped=sql,
+            order=_ORDER["month" if group == "month" else "other"],
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(query, (*params, limit))
+            names = [c.name for c in cursor.description]
+            found = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    if found:
+        first = found[0]
+        totals: dict[str, Any] = {m: first[f"all_{m}"] for m in MEASURES}
+        for m in ("lines", "unknown_lines"):
+            totals[m] = int(totals[m])
+        truncated = first["all_groups"] > limit
     else:
-        grouped = grouped.annotate(
-            est_margin_sort=ExpressionWrapper(F("est_revenue") - F("est_cost"), output_field=MONEY)
-        ).order_by(F("est_margin_sort").desc(nulls_last=True), F("key").asc(nulls_last=True))
-    found = list(grouped[: limit + 1])
-    truncated = len(found) > limit
-    rows = [finish(r) for r in found[:limit]]
-    for row in rows:
-        row.pop("est_margin_sort", None)
-        if group == "month" and row["key"] is not None:
-            row["label"] = row["key"].strftime("%Y-%m")
-    totals = lines.aggregate(**_measures())
+        totals, truncated = _empty_totals(), False
     finish(totals)
+    rows = [finish({"key": _plain(r["key"]), **{m: r[m] for m in MEASURES}}) for r in found]
+    _labels(group, rows)
     report = MarginReport(
         group=group, filters=filters, rows=rows, totals=totals, truncated=truncated, limit=limit
     )

@@ -12,8 +12,14 @@ from typing import Any
 from django.db.models import DecimalField, Max, OuterRef, Subquery, Sum
 from django.utils import timezone
 
-from crm.modules.inventory import public as inventory
-from crm.modules.sales import public as sales
+from crm.modules.inventory.public import StockBalance, StockMove, stock_value_total
+from crm.modules.sales.public import (
+    can_see_costs,
+    can_see_margin_percent,
+    margin_by_month,
+    receivables_totals,
+    sales_totals,
+)
 from crm.platform.permissions import has_perm
 
 SLOW_DAYS = 90
@@ -26,17 +32,17 @@ def slow_movers(*, days: int = SLOW_DAYS, limit: int = SLOW_LIMIT) -> list[dict[
     """Products with stock on hand and no delivery (outbound stock move to a customer) in the last `days`
     days, the `limit` largest by stock value, with their last delivery ever: one query."""
     since = timezone.now() - timedelta(days=days)
-    moves = inventory.StockMove.objects
-    recent = moves.filter(kind=inventory.StockMove.Kind.DELIVERY, posted_at__gte=since).values("product_id")
+    moves = StockMove.objects
+    recent = moves.filter(kind=StockMove.Kind.DELIVERY, posted_at__gte=since).values("product_id")
     last_out = (
-        moves.filter(kind=inventory.StockMove.Kind.DELIVERY, product_id=OuterRef("product_id"))
+        moves.filter(kind=StockMove.Kind.DELIVERY, product_id=OuterRef("product_id"))
         .order_by()
         .values("product_id")
         .annotate(at=Max("posted_at"))
         .values("at")
     )
     rows = (
-        inventory.StockBalance.objects.filter(on_hand__gt=0)
+        StockBalance.objects.filter(on_hand__gt=0)
         .exclude(product_id__in=recent)
         .values("product_id", "product__code", "product__name")
         .annotate(on_hand=Sum("on_hand", output_field=QTY), value=Sum("value", output_field=MONEY))
@@ -66,21 +72,21 @@ def payables() -> dict[str, Any] | None:
 
 
 def dashboard_context(user: Any) -> dict[str, Any]:
-    see_costs = sales.can_see_costs(user)
-    see_percent = sales.can_see_margin_percent(user)
+    see_costs = can_see_costs(user)
+    see_percent = can_see_margin_percent(user)
     ctx: dict[str, Any] = {
         "see_costs": see_costs,
         "see_margin_percent": see_percent,
-        "sales": sales.sales_totals(actor=user),
-        "receivables": sales.receivables_totals(actor=user)
+        "sales": sales_totals(actor=user),
+        "receivables": receivables_totals(actor=user)
         if has_perm(user, "sales.receivables_reports")
         else None,
         "payables": payables(),
-        "margin": sales.margin_by_month(actor=user, months=12) if see_percent else None,
+        "margin": margin_by_month(actor=user, months=12) if see_percent else None,
         "see_stock": has_perm(user, "inventory.view"),
     }
     if ctx["see_stock"]:
-        ctx["stock_value"] = inventory.stock_value_total(actor=user)
+        ctx["stock_value"] = stock_value_total(actor=user)
         ctx["slow"] = slow_movers()
         ctx["slow_days"] = SLOW_DAYS
     ctx["has_sales"] = bool(ctx["sales"]["year"]) or bool(ctx["margin"] and ctx["margin"]["totals"]["lines"])
