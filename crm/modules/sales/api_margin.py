@@ -61,7 +61,7 @@ class MarginRowSerializer(serializers.Serializer):
     key = serializers.CharField(
         allow_null=True, help_text="order, product, customer or rep id; month YYYY-MM-01"
     )
-    label = serializers.CharField(allow_null=True, allow_blank=True)
+    label = serializers.CharField(allow_null=True, allow_blank=True)  # type: ignore[assignment]
     lines = serializers.IntegerField()
     unknown_lines = serializers.IntegerField(
         help_text="lines without a unit cost (not in the estimated margin)"

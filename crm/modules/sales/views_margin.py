@@ -108,7 +108,7 @@ def _label(group: str, row: dict[str, Any]) -> str:
 
 @require_margin_view
 def margin(request: HttpRequest) -> HttpResponseBase:
-    user = request.user
+    user: Any = request.user
     form = MarginFilterForm(request.GET or None, owners=_owners(user))
     group, filters, fmt = "order", sel.MarginFilters(), ""
     if form.is_valid():
