@@ -342,6 +342,15 @@ def payables_total() -> Decimal:
     return row["t"] or ZERO
 
 
+def payables_totals() -> dict[str, Decimal]:
+    """Open and overdue (due before today, tenant time zone) payables, tax incl., in one query."""
+    open_amount = F("amount_incl") - F("paid")
+    row = SupplierBill.objects.filter(paid__lt=F("amount_incl")).aggregate(
+        open=Sum(open_amount), overdue=Sum(open_amount, filter=Q(due_date__lt=tenant_today()))
+    )
+    return {"open": row["open"] or ZERO, "overdue": row["overdue"] or ZERO}
+
+
 def payables_due_soon(days: int = 7) -> list[SupplierBill]:
     """Open bills due within `days` from today (overdue ones included), earliest first."""
     limit = tenant_today() + timedelta(days=days)

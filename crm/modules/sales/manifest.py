@@ -84,6 +84,10 @@ MANIFEST = ModuleManifest(
             url_name="sales:receivables_forecast",
             permission="sales.receivables_reports",
         ),
+        # margin: estimated and actual gross margin (reps see it too when they may see the margin percent)
+        MenuEntry(
+            label=_("Gross margin"), url_name="sales:margin", icon="graph-up", permission="sales.view_costs"
+        ),
         # money area: fapiao, invoicing requests, targets, achievement, sales settings
         MenuEntry(label=_("Fapiao"), url_name="sales:fapiao_list", permission="sales.invoice_request"),
         MenuEntry(

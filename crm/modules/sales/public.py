@@ -3,6 +3,8 @@ Each area adds its public services and selectors here."""
 
 from __future__ import annotations
 
+# margin and company figures (the trade module's overview)
+from crm.modules.sales.costs import can_see_costs, can_see_margin_percent
 from crm.modules.sales.demo import seed as seed_demo
 from crm.modules.sales.fapiao_panel import contract_panel_context as fapiao_contract_panel_context
 from crm.modules.sales.models import (
@@ -19,9 +21,11 @@ from crm.modules.sales.models import (
     Stage,
     Target,
 )
+from crm.modules.sales.selectors_margin import margin_by_month, margin_report
 
 # money area: the settings row, the invoicing state of a contract, achievement by rep.
 from crm.modules.sales.selectors_money import achieved_by_user, contract_invoicing, sales_settings
+from crm.modules.sales.selectors_overview import receivables_totals, sales_totals
 
 # receivables
 from crm.modules.sales.selectors_receivables import customer_summary as receivables_customer_summary
@@ -42,12 +46,18 @@ __all__ = [
     "Stage",
     "Target",
     "achieved_by_user",
+    "can_see_costs",
+    "can_see_margin_percent",
     "contract_invoicing",
     "credit_available",
     "fapiao_contract_panel_context",
+    "margin_by_month",
+    "margin_report",
     "receipt_record",
     "receivables_customer_summary",
+    "receivables_totals",
     "sales_settings",
+    "sales_totals",
     # service module
     "seed_demo",
 ]

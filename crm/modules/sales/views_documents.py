@@ -19,7 +19,7 @@ from crm.platform.decorators import require_perm
 from crm.platform.errors import NotFound, ServiceError, flash_call, show_on_form
 from crm.platform.permissions import has_perm
 
-from . import costs, fapiao_panel, receivables_panel
+from . import costs, fapiao_panel, receivables_panel, selectors_margin
 from . import selectors_documents as sel
 from . import services_documents as svc
 from .forms_documents import (
@@ -479,6 +479,9 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_revise": contract.state == Contract.State.CONFIRMED,
         **sel.document_context(contract, user),
     }
+    if context.get("see_margin_percent"):
+        # Estimated (the line costs) against actual (what was delivered, at its outbound cost).
+        context["line_margin"] = selectors_margin.contract_margin(contract)
     return render(request, "sales/documents/contract_detail.html", context)
 
 

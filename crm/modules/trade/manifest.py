@@ -4,7 +4,8 @@ from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 
-from crm.platform.registry import ModuleManifest
+from crm.platform.permissions import Role
+from crm.platform.registry import MenuEntry, ModuleManifest
 
 MANIFEST = ModuleManifest(
     slug="trade",
@@ -16,9 +17,22 @@ MANIFEST = ModuleManifest(
     kind="sales_mode",
     app_label="trade",
     sales_mode="trade",
-    available=False,  # no screens yet
+    available=False,  # flipped when purchasing and deliveries land
     monthly_price=Decimal("249"),
     depends=("sales", "inventory", "purchasing"),
+    urls="crm.modules.trade.urls",
+    permissions={
+        # The owner's overview: sales, margin (amounts only with sales.view_costs), stock, receivables.
+        "trade.dashboard": (Role.OWNER, Role.ADMIN, Role.MANAGER),
+    },
+    menu=(
+        MenuEntry(
+            label=_("Trade overview"),
+            url_name="trade:dashboard",
+            icon="speedometer2",
+            permission="trade.dashboard",
+        ),
+    ),
     features=(
         _("Suppliers and price comparison"),
         _("Purchasing, stock and samples"),
