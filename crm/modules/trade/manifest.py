@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.utils.translation import gettext_lazy as _
 
 from crm.platform.permissions import Role
-from crm.platform.registry import MenuEntry, ModuleManifest
+from crm.platform.registry import MenuEntry, ModuleManifest, OnboardingStep
 
 MANIFEST = ModuleManifest(
     slug="trade",
@@ -33,6 +33,21 @@ MANIFEST = ModuleManifest(
             permission="trade.dashboard",
         ),
     ),
+    onboarding=(
+        OnboardingStep(
+            "supplier", _("Add a supplier"), "purchasing:supplier_list", "crm.modules.trade.onboarding.has_supplier"
+        ),
+        OnboardingStep(
+            "stock", _("Enter opening stock"), "inventory:opening", "crm.modules.trade.onboarding.has_stock"
+        ),
+        OnboardingStep(
+            "purchase",
+            _("Place a first purchase order"),
+            "purchasing:order_list",
+            "crm.modules.trade.onboarding.has_purchase_order",
+        ),
+    ),
+    demo_seeder="crm.modules.trade.demo.seed",
     features=(
         _("Suppliers and price comparison"),
         _("Purchasing, stock and samples"),
