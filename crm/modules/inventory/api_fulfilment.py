@@ -16,9 +16,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+import crm.modules.sales.public as sales
 from crm.kernel.api import HasPerm, Text, parse, parse_query
 from crm.modules.core.public import customers_visible
-from crm.modules.sales import public as sales
 from crm.platform.errors import NotFound
 from crm.tenants.accounts.models import User
 

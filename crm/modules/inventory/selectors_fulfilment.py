@@ -8,8 +8,8 @@ from typing import Any
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
 
+import crm.modules.sales.public as sales
 from crm.kernel.tenant_time import tenant_today
-from crm.modules.sales import public as sales
 from crm.platform.permissions import has_perm
 
 from .models import CustomerReturn, Delivery, DeliveryLine, Reservation, Sample, SampleLine, StockProduct

@@ -20,10 +20,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+import crm.modules.sales.public as sales
 from crm.kernel.documents import LineData
 from crm.kernel.numbering import number_next
 from crm.modules.core.public import Customer, Product, customers_visible
-from crm.modules.sales import public as sales
 from crm.platform.errors import PermissionDenied, ServiceError
 from crm.platform.permissions import check_perm, has_perm
 

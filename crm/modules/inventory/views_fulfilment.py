@@ -15,9 +15,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+import crm.modules.sales.public as sales
 from crm.kernel.tenant_time import tenant_today
 from crm.modules.core.public import Product, customers_visible
-from crm.modules.sales import public as sales
 from crm.platform.decorators import require_perm
 from crm.platform.errors import ServiceError, show_on_form
 from crm.platform.permissions import has_perm

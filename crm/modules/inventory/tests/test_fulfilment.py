@@ -355,3 +355,26 @@ def test_balances_match_the_ledger_after_everything(shop: dict[str, Any]) -> Non
 
     assert ledger_mismatches() == []
     assert StockBalance.objects.filter(reserved__lt=0).count() == 0
+
+
+def test_seed_fulfilment_is_idempotent(shop: dict[str, Any]) -> None:
+    from crm.modules.inventory.demo import seed_fulfilment
+    from crm.modules.inventory.models import CustomerReturn, Delivery
+    from crm.modules.inventory.services import ledger_mismatches
+
+    # given stock and a few confirmed orders
+    post(shop["u"]["owner"], mv(shop["cup"], shop["wh"], "90", K.RECEIPT, "2.50"))
+    post(shop["u"]["owner"], mv(shop["pot"], shop["wh"], "40", K.RECEIPT, "30"))
+    for q in ("3", "5", "2", "4"):
+        confirm(shop, order(shop, (shop["cup"], q), (shop["pot"], "1")))
+    # when seeded twice
+    first = seed_fulfilment()
+    counts = (Delivery.objects.count(), CustomerReturn.objects.count(), Sample.objects.count())
+    second = seed_fulfilment()
+    # then the second run adds nothing
+    assert first == second and first["deliveries"] >= 3
+    assert counts == (Delivery.objects.count(), CustomerReturn.objects.count(), Sample.objects.count())
+    assert counts[2] >= 10
+    states = set(SampleLine.objects.values_list("outcome", flat=True))
+    assert states == {"out", "returned", "consumed", "converted"}
+    assert ledger_mismatches() == []
