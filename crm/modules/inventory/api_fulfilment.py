@@ -28,7 +28,6 @@ from .models import CustomerReturn, CustomerReturnLine, Delivery, DeliveryLine, 
 
 SHIP = HasPerm("inventory.ship")
 SAMPLE = HasPerm("inventory.sample")
-QTY = {"max_digits": 18, "decimal_places": 4}
 
 
 def _actor(request: Request) -> User:
@@ -106,7 +105,7 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 class ShipLineInput(serializers.Serializer):
     contract_line = serializers.IntegerField(min_value=1)
-    quantity = serializers.DecimalField(**QTY)
+    quantity = serializers.DecimalField(max_digits=18, decimal_places=4)
 
 
 class DeliveryInput(serializers.Serializer):
@@ -135,7 +134,7 @@ class ReturnSerializer(serializers.ModelSerializer):
 
 class ReturnLineInput(serializers.Serializer):
     delivery_line = serializers.IntegerField(min_value=1)
-    quantity = serializers.DecimalField(**QTY)
+    quantity = serializers.DecimalField(max_digits=18, decimal_places=4)
 
 
 class ReturnInput(serializers.Serializer):
@@ -182,7 +181,7 @@ class SampleSerializer(serializers.ModelSerializer):
 
 class SampleLineInput(serializers.Serializer):
     product = serializers.IntegerField(min_value=1)
-    quantity = serializers.DecimalField(**QTY)
+    quantity = serializers.DecimalField(max_digits=18, decimal_places=4)
 
 
 class SampleInput(serializers.Serializer):

@@ -20,6 +20,12 @@ class WarehouseForm(forms.ModelForm):
 
 class SettingsForm(forms.Form):
     allow_negative = forms.BooleanField(label=_("Allow negative stock in every warehouse"), required=False)
+    default_warehouse = forms.ModelChoiceField(
+        label=_("Orders reserve and ship from"),
+        queryset=Warehouse.objects.filter(is_active=True, kind=Warehouse.Kind.STOCK),
+        required=False,
+        empty_label=_("The first warehouse by code"),
+    )
 
 
 class FilterForm(forms.Form):

@@ -127,7 +127,7 @@ def on_contract_event(*, actor: Any, document: Any, event: str) -> None:
     if event != "confirm":
         return
     lines = list(sales.ContractLine.objects.filter(document_id=document.pk, product_id__isnull=False))
-    tracked = tracked_ids([ln.product_id for ln in lines])
+    tracked = tracked_ids([ln.product_id for ln in lines if ln.product_id])
     lines = [ln for ln in lines if ln.product_id in tracked and ln.quantity > ln.delivered_quantity]
     if not lines:
         return
@@ -136,7 +136,7 @@ def on_contract_event(*, actor: Any, document: Any, event: str) -> None:
         raise ServiceError(_("There is no active stock warehouse to reserve the order's goods in."))
     wanted: list[tuple[Any, Decimal]] = []
     for ln in lines:
-        factor = unit_factor(product_id=ln.product_id, unit=ln.unit)
+        factor = unit_factor(product_id=int(ln.product_id or 0), unit=ln.unit)
         wanted.append((ln, (ln.quantity - ln.delivered_quantity) * factor))
     balances = lock_balances((ln.product_id, wh.pk) for ln, _q in wanted)
     over_ok = _negative_ok(wh)
@@ -291,7 +291,7 @@ def _delivery_write(
     own = {
         (r.product_id, r.document_line_id): r
         for r in Reservation.objects.select_for_update().filter(
-            document_type=ref.type, document_id=ref.id, warehouse=wh
+            document_type=ref.type, document_id=locked.pk, warehouse=wh
         )
     }
     if not _negative_ok(wh):
@@ -364,7 +364,7 @@ def _delivery_write(
     for ln, _q, base in rows:
         left = base
         for res in Reservation.objects.filter(
-            document_type=ref.type, document_id=ref.id, document_line_id=ln.pk, quantity__gt=0
+            document_type=ref.type, document_id=locked.pk, document_line_id=ln.pk, quantity__gt=0
         ).order_by("id"):
             if left <= 0:
                 break
