@@ -19,6 +19,7 @@ urlpatterns = [
     path("deliveries/", views_fulfilment.delivery_list, name="delivery_list"),
     path("deliveries/<int:pk>/", views_fulfilment.delivery_detail, name="delivery_detail"),
     path("deliveries/<int:pk>/print/", views_fulfilment.delivery_print, name="delivery_print"),
+    path("deliveries/<int:pk>/pdf/", views_fulfilment.delivery_pdf, name="delivery_pdf"),
     path("samples/", views_fulfilment.sample_list, name="sample_list"),
     path("samples/new/", views_fulfilment.sample_new, name="sample_new"),
     path("samples/<int:pk>/", views_fulfilment.sample_detail, name="sample_detail"),

@@ -169,6 +169,22 @@ def delivery_print(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "inventory/delivery_print.html", ctx)
 
 
+@require_perm("inventory.ship")
+def delivery_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """The delivery note (送货单) as a PDF."""
+    from crm.tenants.models import Tenant
+
+    from .pdf_fulfilment import delivery_note_pdf
+
+    ctx = _delivery_context(request, pk)
+    tenant = request.tenant  # type: ignore[attr-defined]
+    company = tenant.name if isinstance(tenant, Tenant) else ""
+    data = delivery_note_pdf(ctx["delivery"], ctx["lines"], company=company)
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{ctx["delivery"].number}.pdf"'
+    return response
+
+
 # --- samples ---------------------------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from crm.modules.inventory.models import (
 from crm.modules.sales.models import Contract
 from crm.modules.sales.services_documents import contract_transition
 from crm.platform.errors import PermissionDenied, ServiceError
+from crm.platform.registry import DocumentHook, DocumentPanel
 
 from .factories import bal, ledger, make_product, make_warehouse, mv, post
 
@@ -378,3 +379,39 @@ def test_seed_fulfilment_is_idempotent(shop: dict[str, Any]) -> None:
     states = set(SampleLine.objects.values_list("outcome", flat=True))
     assert states == {"out", "returned", "consumed", "converted"}
     assert ledger_mismatches() == []
+
+
+@pytest.mark.parametrize(
+    "kw,expected",
+    [
+        (
+            {"document_hooks": (DocumentHook("sales.contract", "confirm", "tests.nowhere.fn"),)},
+            "document hook 'tests.nowhere.fn' does not import",
+        ),
+        (
+            {"document_panels": (DocumentPanel("sales.contract", "P", "dummy/nope.html"),)},
+            "template 'dummy/nope.html' does not",
+        ),
+        (
+            {
+                "document_panels": (
+                    DocumentPanel("sales.contract", "P", "kernel/_document_panels.html", permission="x.y"),
+                )
+            },
+            "document panel 'P' names unknown permission",
+        ),
+    ],
+)
+def test_the_registry_check_validates_document_hooks_and_panels(kw: dict[str, Any], expected: str) -> None:
+    from tests.test_plugin_manifest import manifest, problems_of
+
+    assert any(expected in p for p in problems_of(manifest(**kw))), problems_of(manifest(**kw))
+
+
+def test_a_refusing_hook_rolls_the_transition_back(shop: dict[str, Any], monkeypatch: Any) -> None:
+    # given the confirm handler refuses (here: no stock warehouse at all)
+    Warehouse.objects.update(is_active=False)
+    contract = order(shop, (shop["cup"], "1"))
+    with pytest.raises(ServiceError, match="no active stock warehouse"):
+        confirm(shop, contract)
+    assert Contract.objects.get(pk=contract.pk).state == "submitted"

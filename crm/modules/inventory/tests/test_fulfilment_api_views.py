@@ -162,6 +162,8 @@ def test_pages_to_ship_ship_note_and_panels(beta: Any, shop: dict[str, Any]) -> 
     note = client.get(f"/inventory/deliveries/{delivery.pk}/print/")
     assert note.status_code == 200 and "送货单" in note.content.decode() and "SF100" in note.content.decode()
     assert client.get(f"/inventory/deliveries/{delivery.pk}/").status_code == 200
+    pdf = client.get(f"/inventory/deliveries/{delivery.pk}/pdf/")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     # the order page shows the deliveries panel
     order_page = beta.client("owner").get(f"/sales/contracts/{shop['contract'].pk}/")
     assert order_page.status_code == 200
