@@ -3,6 +3,9 @@
 - `CustomerLink`: a module's model pointing at core.Customer. `links_merge` moves the rows of every
   registered module (enabled or not: a switched-off module keeps its data) from one customer to another;
   `links_handover_counts` / `links_handover_move` move the owner of open rows along with the customers.
+- `DocumentHook`: a module's synchronous handler of another module's document event (`document_event`,
+  called by the document's service inside its transaction; enabled modules only, registry order).
+- `DocumentPanel`: a module's panel on another module's document page (`document_panels_render`).
 - `CustomerPanel` and `DashboardWidget`: cards a module adds to the customer page and the dashboard, each
   fetched by one generic view so that every card queries its own data (`panel_get`, `widget_get`).
 
@@ -24,6 +27,8 @@ from crm.platform.registry import (
     CustomerLink,
     CustomerPanel,
     DashboardWidget,
+    DocumentHook,
+    DocumentPanel,
     ModuleManifest,
     ModuleRegistry,
     registry,
@@ -197,4 +202,95 @@ def module_search(
             continue
         for row in import_string(manifest.search)(user, q, limit):
             out.append({**row, "module": manifest.slug})
+    return out
+
+
+# --- document events and panels ---------------------------------------------------------------------------
+
+
+def _enabled_now() -> set[str]:
+    from django.db import connection
+
+    from crm.tenants.models import Tenant
+    from crm.tenants.selectors import enabled_modules
+
+    schema = getattr(connection, "schema_name", "public")
+    if schema == "public":
+        return set()
+    tenant = getattr(connection, "tenant", None)
+    if not isinstance(tenant, Tenant):  # schema_context() sets a stand-in without the row
+        tenant = Tenant.objects.filter(schema_name=schema).first()
+        if tenant is None:
+            return set()
+    return set(enabled_modules(tenant))
+
+
+def document_hooks_for(
+    doc_type: str, event: str, enabled: Iterable[str], reg: ModuleRegistry | None = None
+) -> list[tuple[ModuleManifest, DocumentHook]]:
+    """The hooks of the enabled modules for this document type and event, in registry order."""
+    reg, on = reg or registry, set(enabled)
+    return [
+        (m, h)
+        for m in reg.all()
+        if m.slug in on
+        for h in m.document_hooks
+        if h.doc_type == doc_type and h.event == event
+    ]
+
+
+def document_event(
+    *,
+    doc_type: str,
+    event: str,
+    actor: Any,
+    document: Any,
+    enabled: Iterable[str] | None = None,
+    reg: ModuleRegistry | None = None,
+) -> int:
+    """Call the handlers of the tenant's enabled modules for (doc_type, event), in registry order, each as
+    handler(actor=..., document=..., event=...). Call inside the document service's transaction: a
+    ServiceError raised by a handler propagates and the whole change rolls back. Returns handlers called."""
+    on = _enabled_now() if enabled is None else set(enabled)
+    hooks = document_hooks_for(doc_type, event, on, reg)
+    for _manifest, hook in hooks:
+        import_string(hook.handler)(actor=actor, document=document, event=event)
+    return len(hooks)
+
+
+@dataclass(frozen=True)
+class DocumentSlot:
+    module: str
+    index: int
+    item: DocumentPanel
+
+
+def document_panels_for(
+    doc_type: str, user: Any, enabled: Iterable[str], reg: ModuleRegistry | None = None
+) -> list[DocumentSlot]:
+    """Document panels of the enabled modules for this document type that `user` may see."""
+    reg, on = reg or registry, set(enabled)
+    return [
+        DocumentSlot(m.slug, i, p)
+        for m in reg.all()
+        if m.slug in on
+        for i, p in enumerate(m.document_panels)
+        if p.doc_type == doc_type and (not p.permission or has_perm(user, p.permission))
+    ]
+
+
+def document_panels_render(
+    doc_type: str, document: Any, user: Any, request: Any = None, enabled: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """Each visible panel as {"module", "label", "html"}: its template rendered with its context."""
+    from django.template.loader import render_to_string
+
+    on = _enabled_now() if enabled is None else set(enabled)
+    out = []
+    for slot in document_panels_for(doc_type, user, on):
+        ctx: dict[str, Any] = {"document": document, "panel": slot.item}
+        if slot.item.context:
+            ctx.update(import_string(slot.item.context)(document, user))
+        html = render_to_string(slot.item.template, ctx, request=request)
+        out.append({"module": slot.module, "label": slot.item.label, "html": html})
     return out

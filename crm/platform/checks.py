@@ -63,6 +63,7 @@ def _permission_problems(m: ModuleManifest, perms: set[str], roles: set[str]) ->
     named = [("menu entry", e.label, e.permission) for e in m.menu]
     named += [("widget", w.label, w.permission) for w in m.widgets]
     named += [("customer panel", p.label, p.permission) for p in m.customer_panels]
+    named += [("document panel", p.label, p.permission) for p in m.document_panels]
     for what, label, perm in named:
         if perm and perm not in perms:
             problems.append(f"{m.slug}: {what} {str(label)!r} names unknown permission {perm!r}")
@@ -73,11 +74,14 @@ def _path_problems(m: ModuleManifest, perms: set[str]) -> list[str]:
     problems: list[str] = []
     paths = [("widget context", w.context) for w in m.widgets]
     paths += [("panel context", p.context) for p in m.customer_panels]
+    paths += [("document panel context", p.context) for p in m.document_panels]
+    paths += [("document hook", h.handler) for h in m.document_hooks]
     paths += [("demo seeder", m.demo_seeder)]
     for what, path in paths:
         if path and not callable(_imports(path)):
             problems.append(f"{m.slug}: {what} {path!r} does not import as a callable")
-    for template in [w.template for w in m.widgets] + [p.template for p in m.customer_panels]:
+    templates = [w.template for w in m.widgets] + [p.template for p in m.customer_panels]
+    for template in templates + [p.template for p in m.document_panels]:
         try:
             get_template(template)
         except TemplateDoesNotExist:

@@ -66,6 +66,30 @@ class CustomerPanel:
 
 
 @dataclass(frozen=True)
+class DocumentHook:
+    """A synchronous handler of a document event of another module (no business logic in signals: the
+    document's service calls `crm.kernel.hooks.document_event` inside its transaction). `handler` is the
+    dotted path of a callable(*, actor, document, event) run for the tenant's enabled modules in registry
+    order; a ServiceError it raises refuses the event (the caller's transaction rolls back)."""
+
+    doc_type: str  # e.g. "sales.contract"
+    event: str  # e.g. "confirm", "cancel", "complete"
+    handler: str
+
+
+@dataclass(frozen=True)
+class DocumentPanel:
+    """A panel a module adds to another module's document page (e.g. deliveries on the sales order page).
+    `context` is the dotted path of a callable(document, user) -> dict passed to `template`."""
+
+    doc_type: str
+    label: Text
+    template: str
+    context: str = ""
+    permission: str = ""  # empty: everyone who may see the document
+
+
+@dataclass(frozen=True)
 class CustomerLink:
     """A model of the module with a foreign key to core.Customer: merge moves its rows to the surviving
     customer and handover moves the owner of its open rows with the customers.
@@ -126,6 +150,9 @@ class ModuleManifest:
     import_kinds: tuple[str, ...] = ()
     customer_links: tuple[CustomerLink, ...] = ()
     customer_panels: tuple[CustomerPanel, ...] = ()
+    # Handlers of other modules' document events and panels on their document pages (crm.kernel.hooks).
+    document_hooks: tuple[DocumentHook, ...] = ()
+    document_panels: tuple[DocumentPanel, ...] = ()
     demo_seeder: str = ""  # dotted path of a callable(tenant) that adds demo data
     features: tuple[Text, ...] = ()  # user-facing bullet points for the pricing page
     # False while a sellable module has no screens: shown as "coming soon", cannot be enabled, never billed.

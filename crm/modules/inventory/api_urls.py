@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm.modules.inventory import api
+from crm.modules.inventory import api, api_fulfilment
 
 urlpatterns = [
     path("warehouses/", api.WarehouseList.as_view(), name="warehouse-list"),
@@ -13,4 +13,12 @@ urlpatterns = [
     path("post/", api.Post.as_view(), name="post"),
     path("reorder/", api.ReorderList.as_view(), name="reorder-list"),
     path("value/", api.StockValue.as_view(), name="value"),
+    path("to-ship/", api_fulfilment.ToShipList.as_view(), name="to-ship-list"),
+    path("deliveries/", api_fulfilment.DeliveryList.as_view(), name="delivery-list"),
+    path("deliveries/<int:pk>/", api_fulfilment.DeliveryDetail.as_view(), name="delivery-detail"),
+    path("returns/", api_fulfilment.ReturnList.as_view(), name="return-list"),
+    path("returns/<int:pk>/", api_fulfilment.ReturnDetail.as_view(), name="return-detail"),
+    path("samples/", api_fulfilment.SampleList.as_view(), name="sample-list"),
+    path("samples/<int:pk>/", api_fulfilment.SampleDetail.as_view(), name="sample-detail"),
+    path("samples/<int:pk>/action/", api_fulfilment.SampleAction.as_view(), name="sample-action"),
 ]

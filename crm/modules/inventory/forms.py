@@ -20,6 +20,12 @@ class WarehouseForm(forms.ModelForm):
 
 class SettingsForm(forms.Form):
     allow_negative = forms.BooleanField(label=_("Allow negative stock in every warehouse"), required=False)
+    default_warehouse = forms.ModelChoiceField(
+        label=_("Orders reserve and ship from"),
+        queryset=Warehouse.objects.filter(is_active=True, kind=Warehouse.Kind.STOCK),
+        required=False,
+        empty_label=_("The first warehouse by code"),
+    )
 
 
 class FilterForm(forms.Form):
@@ -97,3 +103,55 @@ class OpeningForm(forms.Form):
     )
     reason = forms.CharField(label=_("Note"), max_length=200, required=False)
     key = forms.CharField(widget=forms.HiddenInput, required=False)
+
+
+def _stock_warehouses() -> Any:
+    return Warehouse.objects.filter(is_active=True, kind=Warehouse.Kind.STOCK)
+
+
+class ShipForm(forms.Form):
+    """The header of a delivery; the quantities per line are posted as qty_<contract line id>."""
+
+    warehouse = forms.ModelChoiceField(label=_("Warehouse"), queryset=_stock_warehouses())
+    waybill = forms.CharField(label=_("Waybill number"), max_length=60, required=False)
+    carrier = forms.CharField(label=_("Carrier"), max_length=60, required=False)
+    note = forms.CharField(label=_("Note"), max_length=300, required=False)
+    key = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["warehouse"].queryset = _stock_warehouses()  # type: ignore[attr-defined]
+
+
+class ReturnForm(forms.Form):
+    """The header of a customer return; the quantities per delivery line are posted as qty_<line id>."""
+
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+    key = forms.CharField(widget=forms.HiddenInput, required=False)
+
+
+class SampleForm(forms.Form):
+    customer = forms.TypedChoiceField(label=_("Customer"), coerce=int)
+    warehouse = forms.ModelChoiceField(label=_("From warehouse"), queryset=_stock_warehouses())
+    expected_return = forms.DateField(
+        label=_("Expected return"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    note = forms.CharField(label=_("Note"), max_length=300, required=False)
+    key = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, customers: list[tuple[Any, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["customer"].choices = [("", "-"), *(customers or [])]  # type: ignore[attr-defined]
+        self.fields["warehouse"].queryset = _stock_warehouses()  # type: ignore[attr-defined]
+
+
+class SampleFilterForm(forms.Form):
+    STATES = [("", _("All")), ("open", _("Out")), ("closed", _("Closed"))]
+    state = forms.ChoiceField(label=_("State"), choices=STATES, required=False)
+    owner = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    customer = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+
+
+class ConsumeForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=200)

@@ -21,6 +21,15 @@ class InventorySettings(TimeStampedModel):
     """The workspace's inventory settings: one row (pk=1)."""
 
     allow_negative = models.BooleanField(_("allow negative stock"), default=False)
+    # Where confirmed orders reserve and ship from (empty: the first active stock warehouse by code).
+    default_warehouse = models.ForeignKey(
+        "Warehouse",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("default warehouse"),
+    )
 
     class Meta:
         ordering = ["id"]
@@ -259,3 +268,174 @@ class Reservation(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.document_type}#{self.document_id}: {self.quantity}"
+
+
+class Delivery(TimeStampedModel):
+    """A delivery (发货/出库) of a confirmed sales contract or order from one warehouse: its lines post
+    `delivery` moves (one posting per delivery) and raise the contract lines' delivered quantity."""
+
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    contract = models.ForeignKey(
+        "sales.Contract", on_delete=models.PROTECT, related_name="deliveries", verbose_name=_("order")
+    )
+    customer = models.ForeignKey(
+        "core.Customer", on_delete=models.PROTECT, related_name="+", verbose_name=_("customer")
+    )
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="+")
+    waybill = models.CharField(_("waybill number"), max_length=60, blank=True)
+    carrier = models.CharField(_("carrier"), max_length=60, blank=True)
+    shipped_at = models.DateTimeField(_("shipped at"), db_index=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class DeliveryLine(TimeStampedModel):
+    """A shipped line: the contract line, quantity (the line's unit) and the value of its stock move (the
+    cost it left with); `returned` is what customers sent back of it."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="lines")
+    contract_line_id = models.BigIntegerField()
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    unit = models.CharField(_("unit"), max_length=20, blank=True)
+    quantity = models.DecimalField(_("quantity"), max_digits=18, decimal_places=4)
+    base_quantity = models.DecimalField(_("quantity (base unit)"), max_digits=18, decimal_places=4)
+    value = models.DecimalField(_("cost"), max_digits=18, decimal_places=2, default=ZERO)
+    returned = models.DecimalField(_("returned"), max_digits=18, decimal_places=4, default=ZERO)
+
+    class Meta:
+        ordering = ["delivery_id", "id"]
+        verbose_name = _("delivery line")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="inventory_delivery_qty_gt_0"),
+            models.CheckConstraint(
+                condition=models.Q(returned__gte=0) & models.Q(returned__lte=models.F("quantity")),
+                name="inventory_delivery_returned_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id}: {self.product_id} {self.quantity}"
+
+    @property
+    def unit_cost(self) -> Decimal:
+        """Cost per unit of the line (what a return comes back at)."""
+        return (self.value / self.quantity).quantize(Decimal("0.0001")) if self.quantity else ZERO
+
+    @property
+    def returnable(self) -> Decimal:
+        return self.quantity - self.returned
+
+
+class CustomerReturn(TimeStampedModel):
+    """A customer return (退货入库) against a delivery: stock comes back (`return_in`) at the cost it left
+    with, the contract lines' delivered quantity and actual cost go down."""
+
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    delivery = models.ForeignKey(Delivery, on_delete=models.PROTECT, related_name="returns")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("customer return")
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CustomerReturnLine(TimeStampedModel):
+    """A returned quantity of one delivery line, at that line's unit cost."""
+
+    customer_return = models.ForeignKey(CustomerReturn, on_delete=models.CASCADE, related_name="lines")
+    delivery_line = models.ForeignKey(DeliveryLine, on_delete=models.PROTECT, related_name="return_lines")
+    quantity = models.DecimalField(_("quantity"), max_digits=18, decimal_places=4)
+    value = models.DecimalField(_("cost"), max_digits=18, decimal_places=2, default=ZERO)
+
+    class Meta:
+        ordering = ["customer_return_id", "id"]
+        verbose_name = _("customer return line")
+
+    def __str__(self) -> str:
+        return f"{self.customer_return_id}: {self.quantity}"
+
+
+class Sample(TimeStampedModel):
+    """Samples (样品) issued to a customer: moved from a stock warehouse to a sample location, then per line
+    returned, consumed or turned into an order. Open while a line is still out."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Out")
+        CLOSED = "closed", _("Closed")
+
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    customer = models.ForeignKey(
+        "core.Customer", on_delete=models.PROTECT, related_name="+", verbose_name=_("customer")
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("sales rep")
+    )
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.OPEN)
+    expected_return = models.DateField(_("expected return"), null=True, blank=True, db_index=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    reminded_on = models.DateField(null=True, blank=True)
+    order_id = models.BigIntegerField(null=True, blank=True)  # the draft order a sample turned into
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("sample issue")
+        indexes = [
+            models.Index(fields=["owner", "state"], name="inventory_sample_owner"),
+            models.Index(fields=["customer", "state"], name="inventory_sample_cust"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class SampleLine(TimeStampedModel):
+    """One product out as a sample and what became of it."""
+
+    class Outcome(models.TextChoices):
+        OUT = "out", _("Out")
+        RETURNED = "returned", _("Returned")
+        CONSUMED = "consumed", _("Consumed")
+        CONVERTED = "converted", _("Turned into an order")
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(_("quantity"), max_digits=18, decimal_places=4)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.OUT)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["sample_id", "id"]
+        verbose_name = _("sample line")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="inventory_sample_qty_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sample_id}: {self.product_id} {self.quantity}"

@@ -1,5 +1,6 @@
 """Names other modules may import from the inventory capability (architecture section 5, rule 6)."""
 
+from crm.modules.inventory.demo import seed_fulfilment
 from crm.modules.inventory.models import StockBalance, StockMove, Warehouse
 from crm.modules.inventory.selectors import available, balance_get, stock_as_of, stock_value_total
 from crm.modules.inventory.services import (
@@ -25,6 +26,7 @@ __all__ = [
     "stock_post",
     "stock_release",
     "stock_reserve",
+    "seed_fulfilment",
     "stock_value_total",
     "unit_factor",
 ]

@@ -12,6 +12,12 @@ from django.utils import timezone
 from crm.modules.core.public import Product
 
 from .models import (
+    CustomerReturn,
+    CustomerReturnLine,
+    Delivery,
+    DeliveryLine,
+    Sample,
+    SampleLine,
     StockBalance,
     StockDocument,
     StockDocumentLine,
@@ -105,6 +111,129 @@ def reorder(*, n: int, owner: Any) -> None:
     )
 
 
+def _confirmed_orders(n: int, owner: Any) -> list[Any]:
+    """n confirmed orders of one customer, each with one open line of a stock-tracked product."""
+    from crm.modules.core.public import Customer
+    from crm.modules.sales.public import Contract, ContractLine
+
+    customer = Customer.objects.create(name=f"发货套件客户{Customer.objects.count()}", owner=owner)
+    (product,) = _products(1)
+    StockProduct.objects.create(product=product)
+    start = Contract.objects.count()
+    now = timezone.now()
+    orders = Contract.objects.bulk_create(
+        Contract(
+            number=f"SUITE-HT{start + i:06d}",
+            state="confirmed",
+            kind="order",
+            customer=customer,
+            owner=owner,
+            confirmed_at=now,
+        )
+        for i in range(n)
+    )
+    ContractLine.objects.bulk_create(
+        ContractLine(
+            document=o,
+            product=product,
+            description=product.name,
+            quantity=Decimal("5"),
+            unit_price_incl=Decimal("11.30"),
+            unit="件",
+        )
+        for o in orders
+    )
+    return orders
+
+
+def to_ship(*, n: int, owner: Any) -> None:
+    _confirmed_orders(n, owner)
+
+
+def deliveries(*, n: int, owner: Any) -> None:
+    from crm.modules.sales.public import ContractLine
+
+    orders = _confirmed_orders(n, owner)
+    wh = _warehouse()
+    line_of = dict(ContractLine.objects.filter(document__in=orders).values_list("document_id", "pk"))
+    start = Delivery.objects.count()
+    now = timezone.now()
+    made = Delivery.objects.bulk_create(
+        Delivery(
+            number=f"SUITE-FH{start + i:06d}",
+            contract=o,
+            customer_id=o.customer_id,
+            warehouse=wh,
+            shipped_at=now,
+            idempotency_key=f"suite:delivery:{start + i}",
+            created_by=owner,
+        )
+        for i, o in enumerate(orders)
+    )
+    product_id = ContractLine.objects.filter(pk=next(iter(line_of.values()))).values_list(
+        "product_id", flat=True
+    )[0]
+    DeliveryLine.objects.bulk_create(
+        DeliveryLine(
+            delivery=d,
+            contract_line_id=line_of[d.contract_id],
+            product_id=product_id,
+            quantity=Decimal("2"),
+            base_quantity=Decimal("2"),
+            value=Decimal("5"),
+        )
+        for d in made
+    )
+
+
+def returns(*, n: int, owner: Any) -> None:
+    deliveries(n=n, owner=owner)
+    made = list(Delivery.objects.order_by("-id")[:n])
+    start = CustomerReturn.objects.count()
+    rets = CustomerReturn.objects.bulk_create(
+        CustomerReturn(
+            number=f"SUITE-TH{start + i:06d}",
+            delivery=d,
+            warehouse_id=d.warehouse_id,
+            idempotency_key=f"suite:return:{start + i}",
+            created_by=owner,
+        )
+        for i, d in enumerate(made)
+    )
+    first_line = dict(DeliveryLine.objects.filter(delivery__in=made).values_list("delivery_id", "pk"))
+    CustomerReturnLine.objects.bulk_create(
+        CustomerReturnLine(
+            customer_return=r, delivery_line_id=first_line[r.delivery_id], quantity=Decimal("1")
+        )
+        for r in rets
+    )
+
+
+def samples(*, n: int, owner: Any) -> None:
+    from crm.modules.core.public import Customer
+
+    customer = Customer.objects.create(name=f"样品套件客户{Customer.objects.count()}", owner=owner)
+    wh = _warehouse()
+    location, _created = Warehouse.objects.get_or_create(
+        code="SUITE-SAMPLE", defaults={"name": "样品库", "kind": Warehouse.Kind.SAMPLE}
+    )
+    (product,) = _products(1)
+    start = Sample.objects.count()
+    made = Sample.objects.bulk_create(
+        Sample(
+            number=f"SUITE-YP{start + i:06d}",
+            customer=customer,
+            owner=owner,
+            warehouse=wh,
+            location=location,
+            idempotency_key=f"suite:sample:{start + i}",
+            created_by=owner,
+        )
+        for i in range(n)
+    )
+    SampleLine.objects.bulk_create(SampleLine(sample=s, product=product, quantity=Decimal("1")) for s in made)
+
+
 transfers = _documents(StockDocument.Kind.TRANSFER)
 counts = _documents(StockDocument.Kind.COUNT)
 
@@ -122,4 +251,11 @@ LIST_FACTORIES: dict[str, Callable[..., None]] = {
     "api-inventory:count-list": counts,
     "inventory:reorder": reorder,
     "api-inventory:reorder-list": reorder,
+    "inventory:to_ship": to_ship,
+    "api-inventory:to-ship-list": to_ship,
+    "inventory:delivery_list": deliveries,
+    "api-inventory:delivery-list": deliveries,
+    "api-inventory:return-list": returns,
+    "inventory:sample_list": samples,
+    "api-inventory:sample-list": samples,
 }

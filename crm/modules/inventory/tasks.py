@@ -11,3 +11,11 @@ from . import services
 def ledger_check() -> int:
     # Idempotent: reads only; the owners' notice is sent once per day.
     return len(services.ledger_check())
+
+
+@shared_task(name="crm.modules.inventory.tasks.samples_remind")
+def samples_remind() -> int:
+    """Remind reps of samples past their expected return date (idempotent: once per sample)."""
+    from .services_fulfilment import samples_remind as remind
+
+    return remind()

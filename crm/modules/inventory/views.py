@@ -35,6 +35,7 @@ from .forms import (
     WarehouseForm,
 )
 from .models import StockDocument, StockProduct, UnitConversion, Warehouse
+from .services_fulfilment import default_warehouse_set
 
 PAGE_SIZE = 25
 
@@ -150,7 +151,10 @@ def warehouse_list(request: HttpRequest) -> HttpResponse:
     form = WarehouseForm(request.POST if "warehouse" in request.POST else None)
     settings_form = SettingsForm(
         request.POST if "settings" in request.POST else None,
-        initial={"allow_negative": services.settings_get().allow_negative},
+        initial={
+            "allow_negative": services.settings_get().allow_negative,
+            "default_warehouse": services.settings_get().default_warehouse_id,
+        },
     )
     if request.method == "POST":
         try:
@@ -158,6 +162,10 @@ def warehouse_list(request: HttpRequest) -> HttpResponse:
                 services.settings_update(
                     actor=user, allow_negative=settings_form.cleaned_data["allow_negative"]
                 )
+                if has_perm(user, "inventory.manage"):
+                    default_warehouse_set(
+                        actor=user, warehouse=settings_form.cleaned_data.get("default_warehouse")
+                    )
                 messages.success(request, _("Saved."))
                 return redirect("inventory:warehouse_list")
             if "warehouse" in request.POST and form.is_valid():

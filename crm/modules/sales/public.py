@@ -29,12 +29,19 @@ from crm.modules.sales.selectors_overview import receivables_totals, sales_total
 
 # receivables
 from crm.modules.sales.selectors_receivables import customer_summary as receivables_customer_summary
+
+# delivery progress (written by inventory's deliveries and returns)
+from crm.modules.sales.services_delivery import DeliveryChange, contract_delivery_apply, contract_lock
+
+# documents: a draft order for a customer (inventory's samples turn into orders)
+from crm.modules.sales.services_documents import contract_create
 from crm.modules.sales.services_receivables import AllocationInput, credit_available, receipt_record
 
 __all__ = [
     "AllocationInput",
     "Contract",
     "ContractLine",
+    "DeliveryChange",
     "Fapiao",
     "Installment",
     "InvoiceRequest",
@@ -48,7 +55,10 @@ __all__ = [
     "achieved_by_user",
     "can_see_costs",
     "can_see_margin_percent",
+    "contract_create",
+    "contract_delivery_apply",
     "contract_invoicing",
+    "contract_lock",
     "credit_available",
     "fapiao_contract_panel_context",
     "margin_by_month",

@@ -34,6 +34,7 @@ from crm.kernel.documents import (
     document_recompute,
     document_update,
 )
+from crm.kernel.hooks import document_event
 from crm.kernel.models import ApprovalRule
 from crm.kernel.money import line_amounts, round_money
 from crm.kernel.scope import can_edit
@@ -520,6 +521,10 @@ def contract_transition(*, actor: Any, contract: Contract, name: str, reason: st
         elif name == "cancel":
             Contract.objects.filter(pk=saved.pk).update(cancel_reason=reason.strip()[:300])
             contract.cancel_reason = reason.strip()[:300]
+        if name in ("confirm", "cancel", "complete"):
+            # Other modules' synchronous handlers (inventory reserves and releases stock); a refusal
+            # raises ServiceError and rolls the transition back.
+            document_event(doc_type=Contract.doc_type, event=name, actor=actor, document=saved)
     contract.state = saved.state
     return contract
 

@@ -35,7 +35,10 @@ MANIFEST = ModuleManifest(
     ),
     onboarding=(
         OnboardingStep(
-            "supplier", _("Add a supplier"), "purchasing:supplier_list", "crm.modules.trade.onboarding.has_supplier"
+            "supplier",
+            _("Add a supplier"),
+            "purchasing:supplier_list",
+            "crm.modules.trade.onboarding.has_supplier",
         ),
         OnboardingStep(
             "stock", _("Enter opening stock"), "inventory:opening", "crm.modules.trade.onboarding.has_stock"
