@@ -17,7 +17,6 @@ MANIFEST = ModuleManifest(
     kind="sales_mode",
     app_label="trade",
     sales_mode="trade",
-    available=False,  # flipped when purchasing and deliveries land
     monthly_price=Decimal("249"),
     depends=("sales", "inventory", "purchasing"),
     urls="crm.modules.trade.urls",
