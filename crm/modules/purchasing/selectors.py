@@ -161,7 +161,7 @@ def order_pdf(order: PurchaseOrder) -> bytes:
     s = order.supplier
     facts: list[tuple[Any, Any]] = [
         (_("Payment terms (days)"), order.payment_days),
-        (_("Invoice"), s.get_invoice_type_display()),
+        (_("Invoice type"), s.get_invoice_type_display()),
     ]
     if order.expected_on:
         facts.append((_("Expected on"), order.expected_on.isoformat()))

@@ -915,7 +915,7 @@ def payment_create(
     if paid_on is None:
         raise ServiceError(_("Enter the payment date."), field="paid_on")
     if method not in SupplierPayment.Method.values:
-        raise ServiceError(_("Choose a payment method."), field="method")
+        raise ServiceError(_("Choose how the supplier was paid."), field="method")
     key = _key("payment", idempotency_key)
     amount = _money(amount)
     with transaction.atomic():
