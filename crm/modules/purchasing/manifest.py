@@ -18,6 +18,10 @@ MANIFEST = ModuleManifest(
     api_urls="crm.modules.purchasing.api_urls",
     # Buyers (采购员) see every supplier, order and bill of the workspace.
     search="crm.modules.purchasing.selectors.search",
+    import_kinds=(
+        "crm.modules.purchasing.imports.SUPPLIERS",
+        "crm.modules.purchasing.imports.SUPPLIER_PRICES",
+    ),
     roles=(ModuleRole(BUYER, _("Buyer"), scope="all"),),
     permissions={
         # Suppliers, prices, RFQs and comparisons, orders, receipts, bills and payables (read).
