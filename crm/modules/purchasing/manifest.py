@@ -18,6 +18,7 @@ MANIFEST = ModuleManifest(
     api_urls="crm.modules.purchasing.api_urls",
     # Buyers (采购员) see every supplier, order and bill of the workspace.
     search="crm.modules.purchasing.selectors.search",
+    demo_seeder="crm.modules.purchasing.demo.seed",
     import_kinds=(
         "crm.modules.purchasing.imports.SUPPLIERS",
         "crm.modules.purchasing.imports.SUPPLIER_PRICES",
