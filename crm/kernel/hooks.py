@@ -56,8 +56,8 @@ def links_merge(*, source_id: int, target_id: int, reg: ModuleRegistry | None = 
     for _manifest, link in customer_links(reg):
         model = link_model(link)
         rows = model._default_manager.filter(**{f"{link.field}_id": source_id})
-        field = model._meta.get_field(link.field)
-        if field.unique and model._default_manager.filter(**{f"{link.field}_id": target_id}).exists():
+        unique = getattr(model._meta.get_field(link.field), "unique", False)
+        if unique and model._default_manager.filter(**{f"{link.field}_id": target_id}).exists():
             # A one-to-one link (a customer linked once): the target keeps its own row; the source's row
             # loses its customer instead of breaking the merge on the unique key.
             rows.update(**{link.field: None})

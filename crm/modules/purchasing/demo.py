@@ -313,11 +313,11 @@ def _seed(rng: random.Random) -> None:
         if age > 12:
             arrived = day + timedelta(days=rng.choice([3, 5, 7]))
             if n % 7 == 3:  # partly delivered: the rest is still to come
-                lines = [
+                partial = [
                     services.ReceiveInput(ln.pk, max(Decimal("1"), _q(ln.quantity * Decimal("0.6"), "1")))
                     for ln in order.lines.all()
                 ]
-                receipts.append((services.receipt_create(actor=actor, order=order, lines=lines), arrived))
+                receipts.append((services.receipt_create(actor=actor, order=order, lines=partial), arrived))
             else:
                 receipts.append((services.receipt_create(actor=actor, order=order), arrived))
                 if age > 60 and n % 3 == 0:
