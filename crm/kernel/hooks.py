@@ -60,7 +60,14 @@ def links_merge(*, source_id: int, target_id: int, reg: ModuleRegistry | None = 
     moved: dict[str, int] = {}
     for _manifest, link in customer_links(reg):
         model = link_model(link)
-        n = model._default_manager.filter(**{f"{link.field}_id": source_id}).update(**{link.field: target_id})
+        rows = model._default_manager.filter(**{f"{link.field}_id": source_id})
+        unique = getattr(model._meta.get_field(link.field), "unique", False)
+        if unique and model._default_manager.filter(**{f"{link.field}_id": target_id}).exists():
+            # A one-to-one link (a customer linked once): the target keeps its own row; the source's row
+            # loses its customer instead of breaking the merge on the unique key.
+            rows.update(**{link.field: None})
+            continue
+        n = rows.update(**{link.field: target_id})
         moved[link.model] = moved.get(link.model, 0) + n
     return moved
 

@@ -161,7 +161,7 @@ class PaymentForm(forms.Form):
     supplier = forms.ModelChoiceField(label=_("Supplier"), queryset=Supplier.objects.all())
     amount = forms.DecimalField(label=_("Amount"), min_value=Decimal("0.01"), max_digits=16, decimal_places=2)
     paid_on = forms.DateField(label=_("Paid on"), widget=forms.DateInput(attrs={"type": "date"}))
-    method = forms.ChoiceField(label=_("Method"), choices=SupplierPayment.Method.choices)
+    method = forms.ChoiceField(label=_("Payment method"), choices=SupplierPayment.Method.choices)
     reference = forms.CharField(label=_("Reference"), max_length=100, required=False)
     key = forms.CharField(widget=forms.HiddenInput, required=False)
 

@@ -3,7 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from crm.platform.permissions import Role
-from crm.platform.registry import MenuEntry, ModuleManifest, ModuleRole
+from crm.platform.registry import CustomerLink, CustomerPanel, MenuEntry, ModuleManifest, ModuleRole
 
 BUYER = "buyer"
 
@@ -18,6 +18,23 @@ MANIFEST = ModuleManifest(
     api_urls="crm.modules.purchasing.api_urls",
     # Buyers (采购员) see every supplier, order and bill of the workspace.
     search="crm.modules.purchasing.selectors.search",
+    demo_seeder="crm.modules.purchasing.demo.seed",
+    customer_panels=(
+        # A customer that is also a supplier: its open purchase orders and what we owe it.
+        CustomerPanel(
+            label=_("As supplier"),
+            template="purchasing/_customer_panel.html",
+            context="crm.modules.purchasing.selectors.customer_panel_context",
+            permission="purchasing.view",
+        ),
+    ),
+    # Merging customers moves the supplier link to the surviving customer; when that one is already linked
+    # to a supplier, the merged-away customer's supplier keeps no customer (a customer is linked once).
+    customer_links=(CustomerLink(model="purchasing.Supplier", label=_("Supplier link")),),
+    import_kinds=(
+        "crm.modules.purchasing.imports.SUPPLIERS",
+        "crm.modules.purchasing.imports.SUPPLIER_PRICES",
+    ),
     roles=(ModuleRole(BUYER, _("Buyer"), scope="all"),),
     permissions={
         # Suppliers, prices, RFQs and comparisons, orders, receipts, bills and payables (read).

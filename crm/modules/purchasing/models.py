@@ -150,7 +150,7 @@ class Rfq(TimeStampedModel):
     """A request for quotation (询价单) for several lines, sent to several suppliers."""
 
     class State(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", _("Collecting quotes")
         AWARDED = "awarded", _("Ordered")
         CANCELLED = "cancelled", _("Cancelled")
 
@@ -321,7 +321,7 @@ class Receipt(TimeStampedModel):
     purchase order. Posted when created, never edited; `idempotency_key` makes a retried request post once."""
 
     class Kind(models.TextChoices):
-        RECEIPT = "receipt", _("Receipt")
+        RECEIPT = "receipt", _("Goods receipt")
         RETURN = "return", _("Return to supplier")
 
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.RECEIPT)
@@ -375,7 +375,7 @@ class SupplierBill(TimeStampedModel):
     )
     number = models.CharField(_("bill number"), max_length=60)
     amount_incl = models.DecimalField(_("amount (tax incl.)"), **MONEY)
-    paid = models.DecimalField(_("paid"), default=ZERO, **MONEY)
+    paid = models.DecimalField(_("amount paid"), default=ZERO, **MONEY)
     bill_date = models.DateField(_("bill date"))
     due_date = models.DateField(_("due date"), db_index=True)
     note = models.CharField(_("note"), max_length=200, blank=True)

@@ -161,7 +161,7 @@ def order_pdf(order: PurchaseOrder) -> bytes:
     s = order.supplier
     facts: list[tuple[Any, Any]] = [
         (_("Payment terms (days)"), order.payment_days),
-        (_("Invoice"), s.get_invoice_type_display()),
+        (_("Invoice type"), s.get_invoice_type_display()),
     ]
     if order.expected_on:
         facts.append((_("Expected on"), order.expected_on.isoformat()))
@@ -386,3 +386,25 @@ def search(user: Any, q: str, limit: int = 5) -> list[dict[str, str]]:
         .order_by("-id")[:limit]
     ]
     return out
+
+
+def customer_panel_context(customer: Any, user: Any) -> dict[str, Any]:
+    """The "As supplier" panel of a customer linked to a supplier: its open purchase orders and open bills
+    (what we owe it). Four queries whatever the numbers; nothing for a customer that is no supplier."""
+    supplier = Supplier.objects.filter(customer=customer).first()
+    if supplier is None:
+        return {"supplier": None}
+    orders = list(
+        PurchaseOrder.objects.filter(
+            supplier=supplier, state__in=[PurchaseOrder.State.SUBMITTED, PurchaseOrder.State.CONFIRMED]
+        ).order_by("-created_at")[:10]
+    )
+    bills = SupplierBill.objects.filter(supplier=supplier, paid__lt=F("amount_incl"))
+    total = bills.aggregate(t=Sum(F("amount_incl") - F("paid")))["t"] or Decimal("0")
+    return {
+        "supplier": supplier,
+        "open_orders": orders,
+        "open_bills": list(bills.order_by("due_date", "id")[:10]),
+        "payable": total,
+        "today": tenant_today(),
+    }

@@ -236,6 +236,68 @@ def supplier_price_add(
     )
 
 
+def _price_key(supplier_id: int, product_id: int, day: date) -> str:
+    return f"{supplier_id}:{product_id}:{day.isoformat()}"
+
+
+def supplier_prices_existing(rows: Sequence[dict[str, Any]]) -> dict[str, SupplierPrice]:
+    """The newest price row per "supplier:product:date" key among `rows` (dicts with supplier_id,
+    product_id, valid_from): one query."""
+    if not rows:
+        return {}
+    found: dict[str, SupplierPrice] = {}
+    qs = SupplierPrice.objects.filter(
+        supplier_id__in={r["supplier_id"] for r in rows},
+        product_id__in={r["product_id"] for r in rows},
+        valid_from__in={r["valid_from"] for r in rows},
+    ).order_by("id")
+    for p in qs:
+        found[_price_key(p.supplier_id, p.product_id, p.valid_from)] = p
+    return found
+
+
+def supplier_prices_import(*, actor: Any, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
+    """Price history rows from a spreadsheet (already cleaned: supplier_id, product_id, unit_price_incl,
+    vat_rate, valid_from, source): a row of the same supplier, product and date is updated, the others are
+    created. Returns (created, updated); a fixed number of queries whatever the number of rows."""
+    check_perm(actor, MANAGE)
+    for r in rows:
+        if r["unit_price_incl"] < 0 or r["unit_price_incl"] > MAX_PRICE:
+            raise ServiceError(_("Enter a price that is not negative."), field="unit_price_incl")
+    existing = supplier_prices_existing(rows)
+    new: dict[str, SupplierPrice] = {}
+    changed: dict[str, SupplierPrice] = {}
+    for r in rows:
+        key = _price_key(r["supplier_id"], r["product_id"], r["valid_from"])
+        price = existing.get(key)
+        if price is None:
+            new[key] = SupplierPrice(
+                supplier_id=r["supplier_id"],
+                product_id=r["product_id"],
+                unit_price_incl=r["unit_price_incl"],
+                vat_rate=r["vat_rate"],
+                valid_from=r["valid_from"],
+                source=r.get("source", "")[:100],
+            )
+            continue
+        source = r.get("source", "")[:100] or price.source
+        if (price.unit_price_incl, price.vat_rate, price.source) == (
+            r["unit_price_incl"],
+            r["vat_rate"],
+            source,
+        ):
+            continue  # the same file imported again changes nothing
+        price.unit_price_incl, price.vat_rate, price.source = r["unit_price_incl"], r["vat_rate"], source
+        price.updated_at = timezone.now()
+        changed[key] = price
+    with transaction.atomic():
+        SupplierPrice.objects.bulk_create(list(new.values()), batch_size=2000)
+        SupplierPrice.objects.bulk_update(
+            list(changed.values()), ["unit_price_incl", "vat_rate", "source", "updated_at"], batch_size=2000
+        )
+    return len(new), len(changed)
+
+
 # --- purchase orders -------------------------------------------------------------------------------------
 
 
@@ -915,7 +977,7 @@ def payment_create(
     if paid_on is None:
         raise ServiceError(_("Enter the payment date."), field="paid_on")
     if method not in SupplierPayment.Method.values:
-        raise ServiceError(_("Choose a payment method."), field="method")
+        raise ServiceError(_("Choose how the supplier was paid."), field="method")
     key = _key("payment", idempotency_key)
     amount = _money(amount)
     with transaction.atomic():
