@@ -22,11 +22,11 @@ __all__ = [
     "available",
     "balance_get",
     "lock_balances",
+    "seed_fulfilment",
     "stock_as_of",
     "stock_post",
     "stock_release",
     "stock_reserve",
-    "seed_fulfilment",
     "stock_value_total",
     "unit_factor",
 ]

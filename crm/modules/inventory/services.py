@@ -319,6 +319,14 @@ def _check_refs(moves: list[_Move]) -> dict[int, Warehouse]:
         raise ServiceError(
             _("%(name)s is not stock-tracked.") % {"name": ", ".join(untracked)}, field="product"
         )
+    # A product without stock settings becomes stock-tracked when stock first comes in (a receipt, opening
+    # stock): from then on confirmed orders reserve it and deliveries ship it. Services never get stock,
+    # so they stay untracked without anyone having to say so.
+    inbound = {m.data.product_id for m in moves if m.quantity > 0}
+    if inbound:
+        StockProduct.objects.bulk_create(
+            [StockProduct(product_id=pid, tracked=True) for pid in sorted(inbound)], ignore_conflicts=True
+        )
     return warehouses
 
 

@@ -4,15 +4,19 @@ own rows first)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
-def seed(tenant: Any) -> None:
-    """Stages, opportunities, quotes, contracts, plans, receipts, fapiao and targets for a demo workspace."""
+def seed(tenant: Any, products: Sequence[Any] = ()) -> None:
+    """Stages, opportunities, quotes, contracts, plans, receipts, fapiao and targets for a demo workspace;
+    `products`: the goods a trading firm sells (its documents then sell those instead of services)."""
     from django_tenants.utils import schema_context
 
     from . import demo_documents, demo_money, demo_pipeline, demo_receivables
 
     with schema_context(tenant.schema_name):
-        for part in (demo_pipeline, demo_documents, demo_receivables, demo_money):
-            part.seed(tenant)
+        demo_pipeline.seed(tenant)
+        demo_documents.seed(tenant, products)
+        demo_receivables.seed(tenant)
+        demo_money.seed(tenant)

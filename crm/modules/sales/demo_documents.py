@@ -1,11 +1,14 @@
 """Demo data: documents. Quotes (some revised into a second version) and about 80 contracts and orders
-over the last 12 months on the demo customers, with consulting-style lines (实施服务, 年度运维, 培训 ...):
-most confirmed, a few completed, some cancelled, a few drafts. Idempotent: a second run finds the demo
-contracts (their titles start with DEMO_MARK) and does nothing."""
+over the last 12 months on the demo customers, with consulting-style lines (实施服务, 年度运维, 培训 ...), or,
+when the caller passes the workspace's goods (`products`, as a trading firm's seeder does), orders of those
+products at their list prices with their costs as the estimate: most confirmed, a few completed, some
+cancelled, a few drafts. Idempotent: a second run finds the demo contracts (their titles start with
+DEMO_MARK) and does nothing."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -31,10 +34,30 @@ ITEMS = (
     ("软件许可", "套", "22600", "0.13", "12000"),
     ("驻场技术支持", "人月", "26500", "0.06", "14000"),
 )
+GOODS_TITLES = ("月度备货", "项目供货", "补货订单", "年度框架采购", "急单", "样品转正式订单")
 TITLES = ("ERP 实施项目", "CRM 年度运维", "数字化转型咨询", "系统集成服务", "员工培训项目", "数据平台建设")
 
 
-def _lines(rng: random.Random) -> list[LineData]:
+def _goods_lines(rng: random.Random, products: Sequence[Any]) -> list[LineData]:
+    """1-3 products of the catalogue, a few to a few dozen units each, priced from the product."""
+    return [
+        LineData(
+            description=p.name,
+            quantity=Decimal(rng.choice([2, 3, 5, 5, 8, 10, 12, 20, 30])),
+            unit=p.unit,
+            unit_price_incl=p.price,
+            vat_rate=p.vat_rate,
+            discount_percent=Decimal(rng.choice(["0", "0", "0", "3", "5"])),
+            product_id=p.pk,
+            unit_cost_excl=p.cost,
+        )
+        for p in rng.sample(list(products), min(len(products), rng.randint(1, 3)))
+    ]
+
+
+def _lines(rng: random.Random, products: Sequence[Any] = ()) -> list[LineData]:
+    if products:
+        return _goods_lines(rng, products)
     out = []
     for desc, unit, price, rate, cost in rng.sample(ITEMS, rng.randint(1, 4)):
         qty = Decimal(rng.choice([1, 1, 2, 3, 5, 10, 20]) if unit in ("人天", "场") else 1)
@@ -56,8 +79,8 @@ def _at(day: Any) -> datetime:
     return datetime.combine(day, time(10, 0), tzinfo=tenant_zone())
 
 
-def seed(tenant: Any) -> None:
-    """Runs inside the tenant schema; idempotent."""
+def seed(tenant: Any, products: Sequence[Any] = ()) -> None:
+    """Runs inside the tenant schema; idempotent. `products`: core products to sell instead of services."""
     if Contract.objects.filter(title__startswith=DEMO_MARK).exists():
         return
     customers = list(Customer.objects.filter(owner__isnull=False).select_related("owner").order_by("id")[:60])
@@ -72,10 +95,10 @@ def seed(tenant: Any) -> None:
             quote = document_create(
                 actor=customer.owner,
                 model=Quote,
-                lines=_lines(rng),
+                lines=_lines(rng, products),
                 customer=customer,
                 owner=customer.owner,
-                title=DEMO_MARK + rng.choice(TITLES),
+                title=DEMO_MARK + rng.choice(GOODS_TITLES if products else TITLES),
                 valid_until=day + timedelta(days=30),
             )
             state = rng.choice(["sent", "accepted", "rejected", "expired", "draft", "accepted"])
@@ -85,7 +108,7 @@ def seed(tenant: Any) -> None:
                 v2 = document_create(
                     actor=customer.owner,
                     model=Quote,
-                    lines=_lines(rng),
+                    lines=_lines(rng, products),
                     customer=customer,
                     owner=customer.owner,
                     title=quote.title,
@@ -100,11 +123,13 @@ def seed(tenant: Any) -> None:
             contract = document_create(
                 actor=customer.owner,
                 model=Contract,
-                lines=_lines(rng),
+                lines=_lines(rng, products),
                 customer=customer,
                 owner=customer.owner,
-                kind=rng.choice([Contract.Kind.CONTRACT] * 4 + [Contract.Kind.ORDER]),
-                title=DEMO_MARK + rng.choice(TITLES),
+                kind=Contract.Kind.ORDER
+                if products and rng.random() < 0.8
+                else rng.choice([Contract.Kind.CONTRACT] * 4 + [Contract.Kind.ORDER]),
+                title=DEMO_MARK + rng.choice(GOODS_TITLES if products else TITLES),
                 payment_days=rng.choice([30, 30, 60, 90]),
                 prepayment_percent=Decimal(rng.choice(["0", "30", "50"])),
                 start_date=signed,

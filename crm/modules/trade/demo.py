@@ -12,11 +12,16 @@ from typing import Any
 from django.db import transaction
 from django_tenants.utils import schema_context
 
-from crm.modules.inventory.public import seed_fulfilment
+from crm.modules.core.public import Product
+from crm.modules.inventory.public import StockBalance, seed_fulfilment
 from crm.modules.sales.public import seed_demo as sales_seed_demo
 
 
 def seed(tenant: Any) -> None:
-    sales_seed_demo(tenant)
+    with schema_context(tenant.schema_name):
+        # What the firm sells is what it bought: the products that have stock.
+        stocked = StockBalance.objects.filter(on_hand__gt=0).values("product_id")
+        goods = list(Product.objects.filter(pk__in=stocked).order_by("code"))
+    sales_seed_demo(tenant, products=goods)
     with schema_context(tenant.schema_name), transaction.atomic():
         seed_fulfilment(months=12)
