@@ -237,7 +237,7 @@ SUPPLIERS = ImportKind(
     ),
     note=gettext_lazy(
         "Suppliers are found by code and updated, the others are created; empty cells leave a supplier's "
-        "value as it is. A small-scale taxpayer without an invoice column gives 3% general invoices."
+        "value as it is. A small-scale taxpayer without an invoice column gives general invoices (3%)."
     ),
 )
 

@@ -140,7 +140,7 @@ def _supplier_clean(data: dict[str, Any], supplier: Supplier | None) -> dict[str
         == Supplier.InvoiceType.SPECIAL_13
     ):
         raise ServiceError(
-            _("A small-scale taxpayer does not give 13% special VAT invoices."), field="invoice_type"
+            _("A small-scale taxpayer does not give special VAT invoices (13%)."), field="invoice_type"
         )
     if "payment_days" in out and not (0 <= int(out["payment_days"] or 0) <= 365):
         raise ServiceError(_("Payment terms are between 0 and 365 days."), field="payment_days")
