@@ -393,15 +393,17 @@ def test_owner_enables_and_disables_a_module(alpha):
 def test_a_coming_soon_module_is_refused_by_the_api_and_can_still_be_turned_off(alpha):
     client = alpha.client("owner", language="en")
     listed = {m["slug"]: m for m in body(client.get("/api/v1/modules/"))["results"]}
-    assert listed["trade"]["available"] is False and listed["retail"]["available"] is True
+    assert listed["production"]["available"] is False and listed["retail"]["available"] is True
 
     # Enabling answers a normal 400 with a translated message, and changes nothing
-    response = client.post("/api/v1/modules/trade/enable/")
+    response = client.post("/api/v1/modules/production/enable/")
     error = assert_error(response, 400)
     assert error["code"] == "unavailable"
-    assert error["message"] == "Trade sales is coming soon: it cannot be turned on yet."
-    assert "trade" not in enabled_modules(alpha.tenant)
-    zh = assert_error(alpha.client("owner", language="zh-hans").post("/api/v1/modules/trade/enable/"), 400)
+    assert error["message"] == "Production sales is coming soon: it cannot be turned on yet."
+    assert "production" not in enabled_modules(alpha.tenant)
+    zh = assert_error(
+        alpha.client("owner", language="zh-hans").post("/api/v1/modules/production/enable/"), 400
+    )
     assert "即将推出" in zh["message"]
 
     # alpha has project on from before it was marked unbuilt: turning it off works

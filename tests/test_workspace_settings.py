@@ -21,7 +21,7 @@ from crm.tenants.accounts.models import ApiKey, AuditEntry, Invitation, Team, Us
 from crm.tenants.models import ModuleChange, TenantModule
 from crm.tenants.selectors import enabled_modules
 from crm.tenants.services import module_set_enabled
-from tests.fixtures import PASSWORD, restore_manifest, set_available
+from tests.fixtures import PASSWORD
 
 
 def en(client: Client) -> Client:
@@ -54,19 +54,19 @@ def test_modules_page_lists_enabled_first_with_state_price_and_dependencies(alph
     states = dict(order)
     assert states["project"] == "on" and states["retail"] == "on"
     assert states["sales"] == "included" and states["messaging"] == "included"
-    assert states["trade"] == "off" and states["inventory"] == "off"
+    assert states["production"] == "off" and states["trade"] == "off" and states["inventory"] == "off"
     seen_off = False
     for _slug, state in order:
         seen_off = seen_off or state == "off"
         assert not (seen_off and state != "off"), "an enabled module is listed after a disabled one"
 
     # A module that is coming soon: its summary and needs, no price and no way to turn it on
-    trade = card(html, "trade")
-    assert 'data-testid="coming-soon">Coming soon<' in trade
-    assert str(registry.get("trade").summary) in trade
-    assert "Needs: Inventory, Sales documents" in trade
-    assert "Coming soon: it cannot be turned on yet." in trade
-    assert "CNY per month" not in trade and 'value="enable"' not in trade
+    soon = card(html, "production")
+    assert 'data-testid="coming-soon">Coming soon<' in soon
+    assert str(registry.get("production").summary) in soon
+    assert "Needs: Inventory, Sales documents" in soon
+    assert "Coming soon: it cannot be turned on yet." in soon
+    assert "CNY per month" not in soon and 'value="enable"' not in soon
     sales = card(html, "sales")
     assert "Needed by: Project sales" in sales
     assert "Included because another module needs it." in sales
@@ -76,15 +76,11 @@ def test_modules_page_lists_enabled_first_with_state_price_and_dependencies(alph
     assert 'value="disable"' in project and "Data is kept." in project
     assert 'data-testid="not-billed">Coming soon: not billed until it is available<' in project
 
-    # Once trade is available (the flag flipped): prices, needs and what enabling adds
-    original = set_available("trade", True)
-    try:
-        trade = card(en(alpha.client("owner")).get("/settings/modules/").content.decode(), "trade")
-    finally:
-        restore_manifest(original)
+    # A module on sale that is off (trade): its price, what it needs and what enabling adds
+    trade = card(html, "trade")
     assert "249 CNY per month" in trade
-    assert "Needs: Inventory, Sales documents" in trade
-    assert "Turning this on also adds: Inventory" in trade  # sales documents is already on
+    assert "Needs: Inventory, Purchasing, Sales documents" in trade
+    assert "Turning this on also adds: Inventory, Purchasing" in trade  # sales documents is already on
     assert 'value="enable"' in trade and "Coming soon" not in trade
 
 

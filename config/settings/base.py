@@ -235,6 +235,9 @@ SPECTACULAR_SETTINGS = {
         "ReceiptStateEnum": "crm.modules.sales.models.Receipt.State",
         "QuoteStateEnum": "crm.modules.sales.models.Quote.State",
         "ContractStateEnum": "crm.modules.sales.models.Contract.State",
+        # a customer's receipt and a payment to a supplier both have a method.
+        "ReceiptMethodEnum": "crm.modules.sales.models.Receipt.Method",
+        "SupplierPaymentMethodEnum": "crm.modules.purchasing.models.SupplierPayment.Method",
     },
     # Every operation documents the one error shape (crm/api/schema.py).
     "POSTPROCESSING_HOOKS": [

@@ -29,7 +29,7 @@ from tests.fixtures import restore_manifest, set_available
 SH = ZoneInfo("Asia/Shanghai")
 LOGIN = "crm.tenants.accounts.backends.EmailBackend"
 OCT = date(2026, 10, 1)
-UNBUILT = ("project", "trade", "production", "volume", "distribution")
+UNBUILT = ("project", "production", "volume", "distribution")
 
 unbuilt = pytest.mark.unbuilt  # keep the real flags (tests/billing/conftest.py)
 
@@ -60,7 +60,7 @@ def dummy_history(alpha: Any, offline: None) -> Iterator[Any]:
 
 
 @unbuilt
-def test_the_six_unbuilt_sales_modes_are_not_available() -> None:
+def test_the_unbuilt_sales_modes_are_not_available() -> None:
     assert {m.slug for m in registry.sellable() if not m.available} >= set(UNBUILT)
     assert registry.get("retail").available and registry.get("dummy").available
     assert not any(charged(slug) for slug in UNBUILT)
@@ -125,12 +125,12 @@ def test_change_preview_turning_off_a_coming_soon_module_saves_nothing_turning_o
     retail_next = price_for("retail", off["next_month_starts"])[0]
     assert off["monthly_from_next_month"] == retail_next
     with pytest.raises(ServiceError) as info:
-        services.module_change_preview(tenant=october.tenant, module="trade", enable=True)
+        services.module_change_preview(tenant=october.tenant, module="production", enable=True)
     assert info.value.code == "unavailable"
     owner = october.client("owner", language="en")
-    refused = owner.get("/billing/preview/", {"module": "trade", "action": "enable"})
+    refused = owner.get("/billing/preview/", {"module": "production", "action": "enable"})
     assert refused.status_code == 400 and "coming soon" in refused.content.decode()
-    api = owner.get("/api/v1/billing/preview/", {"module": "trade", "action": "enable"})
+    api = owner.get("/api/v1/billing/preview/", {"module": "production", "action": "enable"})
     assert api.status_code == 400 and api.json()["error"]["code"] == "unavailable"
 
 
@@ -141,16 +141,18 @@ def test_change_preview_turning_off_a_coming_soon_module_saves_nothing_turning_o
 def test_enabling_is_refused_in_the_service_and_on_the_settings_page_disabling_works(alpha: Any) -> None:
     tenant = alpha.tenant
     with translation.override("en"), pytest.raises(ServiceError) as info:
-        module_set_enabled(tenant=tenant, module="trade", enabled=True, actor_email="o@x.cn")
+        module_set_enabled(tenant=tenant, module="production", enabled=True, actor_email="o@x.cn")
     assert info.value.code == "unavailable"
-    assert str(info.value.message) == "Trade sales is coming soon: it cannot be turned on yet."
-    assert "trade" not in enabled_modules(tenant)
+    assert str(info.value.message) == "Production sales is coming soon: it cannot be turned on yet."
+    assert "production" not in enabled_modules(tenant)
 
     owner = alpha.client("owner", language="en")
-    page = owner.post("/settings/modules/", {"module": "trade", "action": "enable"}, HTTP_HX_REQUEST="true")
+    page = owner.post(
+        "/settings/modules/", {"module": "production", "action": "enable"}, HTTP_HX_REQUEST="true"
+    )
     assert page.status_code == 200
-    assert "Trade sales is coming soon: it cannot be turned on yet." in page.content.decode()
-    assert "trade" not in enabled_modules(tenant)
+    assert "Production sales is coming soon: it cannot be turned on yet." in page.content.decode()
+    assert "production" not in enabled_modules(tenant)
 
     # project is on from before: turning it off still works (and its data is kept)
     page = owner.post(
@@ -166,9 +168,9 @@ def test_enabling_is_refused_in_the_service_and_on_the_settings_page_disabling_w
 @unbuilt
 def test_operators_cannot_comp_a_coming_soon_module(alpha: Any, operator: Any) -> None:
     with pytest.raises(ServiceError) as info:
-        module_set_comp(tenant=alpha.tenant, module="trade", comp=True, operator_email=operator.email)
+        module_set_comp(tenant=alpha.tenant, module="production", comp=True, operator_email=operator.email)
     assert info.value.code == "unavailable"
-    assert not TenantModule.objects.filter(tenant=alpha.tenant, module="trade", comp=True).exists()
+    assert not TenantModule.objects.filter(tenant=alpha.tenant, module="production", comp=True).exists()
 
 
 # --- flipping the flag (the dummy module) --------------------------------------------------------------
@@ -310,7 +312,7 @@ def test_home_page_and_console_price_list_mark_coming_soon(
 
     prices_seed()
     home = Client(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="en").get("/").content.decode()
-    assert 'data-testid="coming-soon-trade">Coming soon<' in home
+    assert 'data-testid="coming-soon-production">Coming soon<' in home
     assert 'data-testid="coming-soon-retail"' not in home
     public_client.force_login(operator, backend=LOGIN)
     html = public_client.get("/console/billing/prices/", HTTP_ACCEPT_LANGUAGE="en").content.decode()

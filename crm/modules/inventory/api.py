@@ -279,6 +279,7 @@ class WarehouseDetail(APIView):
     @extend_schema(request=WarehouseInput, responses={200: WarehouseSerializer})
     def patch(self, request: Request, pk: int) -> Response:
         wh = self._get(pk)
+        parse(WarehouseInput, request.data, partial=True)  # a body that is not an object: 400, not a merge
         current = WarehouseSerializer(wh).data
         data = parse(WarehouseInput, {**{k: v for k, v in current.items() if k != "id"}, **request.data})
         wh = services.warehouse_save(actor=_actor(request), warehouse=wh, **data)

@@ -78,7 +78,7 @@ class DeliveryLineSerializer(serializers.ModelSerializer):
         ]
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class StockDeliverySerializer(serializers.ModelSerializer):
     contract_number = serializers.CharField(source="contract.number", read_only=True)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     warehouse_code = serializers.CharField(source="warehouse.code", read_only=True)
@@ -137,7 +137,7 @@ class ReturnLineInput(serializers.Serializer):
     quantity = serializers.DecimalField(max_digits=18, decimal_places=4)
 
 
-class ReturnInput(serializers.Serializer):
+class CustomerReturnInput(serializers.Serializer):
     delivery = serializers.IntegerField(min_value=1)
     warehouse = serializers.PrimaryKeyRelatedField(queryset=Warehouse.objects.all(), required=False)
     lines = ReturnLineInput(many=True, allow_empty=False)
@@ -232,7 +232,7 @@ class ToShipList(generics.ListAPIView):
 class DeliveryList(generics.ListAPIView):
     """GET deliveries; POST one (Idempotency-Key honoured: a retried request ships once)."""
 
-    serializer_class = DeliverySerializer
+    serializer_class = StockDeliverySerializer
     permission_classes = [IsAuthenticated, SHIP]
 
     def get_queryset(self) -> QuerySet[Delivery]:
@@ -243,7 +243,7 @@ class DeliveryList(generics.ListAPIView):
 
     @extend_schema(
         request=DeliveryInput,
-        responses={201: DeliverySerializer},
+        responses={201: StockDeliverySerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def post(self, request: Request) -> Response:
@@ -264,18 +264,18 @@ class DeliveryList(generics.ListAPIView):
         saved = (
             sel.delivery_list(actor=_actor(request)).prefetch_related("lines__product").get(pk=delivery.pk)
         )
-        return Response(DeliverySerializer(saved).data, status=status.HTTP_201_CREATED)
+        return Response(StockDeliverySerializer(saved).data, status=status.HTTP_201_CREATED)
 
 
 class DeliveryDetail(APIView):
     permission_classes = [IsAuthenticated, SHIP]
 
-    @extend_schema(responses={200: DeliverySerializer})
+    @extend_schema(responses={200: StockDeliverySerializer})
     def get(self, request: Request, pk: int) -> Response:
         found = _http404_to_notfound(
             lambda: sel.delivery_get(actor=_actor(request), pk=pk), _("No such delivery.")
         )
-        return Response(DeliverySerializer(found).data)
+        return Response(StockDeliverySerializer(found).data)
 
 
 class ReturnList(generics.ListAPIView):
@@ -288,12 +288,12 @@ class ReturnList(generics.ListAPIView):
         return sel.return_list(actor=_actor(self.request)).prefetch_related("lines")
 
     @extend_schema(
-        request=ReturnInput,
+        request=CustomerReturnInput,
         responses={201: ReturnSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def post(self, request: Request) -> Response:
-        data = parse(ReturnInput, request.data)
+        data = parse(CustomerReturnInput, request.data)
         delivery = _http404_to_notfound(
             lambda: sel.delivery_get(actor=_actor(request), pk=data["delivery"]), _("No such delivery.")
         )

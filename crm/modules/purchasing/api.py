@@ -61,7 +61,7 @@ def _get(model: Any, pk: int, message: str) -> Any:
 # --- serializers ---------------------------------------------------------------------------------------
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class SupplierContactSerializer(serializers.ModelSerializer):
     class Meta:
         model = SupplierContact
         fields = ["id", "name", "title", "phone", "email"]
@@ -91,7 +91,7 @@ class SupplierSerializer(serializers.ModelSerializer):
 
 
 class SupplierDetailSerializer(SupplierSerializer):
-    contacts = ContactSerializer(many=True, read_only=True)
+    contacts = SupplierContactSerializer(many=True, read_only=True)
 
     class Meta(SupplierSerializer.Meta):
         fields = [*SupplierSerializer.Meta.fields, "contacts"]
@@ -175,7 +175,7 @@ class OrderLineSerializer(serializers.ModelSerializer):
         ]
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class PurchaseOrderSerializer(serializers.ModelSerializer):
     state = serializers.CharField(read_only=True)
     receipt_status = serializers.CharField(read_only=True)
     supplier_name = serializers.CharField(source="supplier.name", read_only=True)
@@ -203,11 +203,11 @@ class OrderSerializer(serializers.ModelSerializer):
         ]
 
 
-class OrderDetailSerializer(OrderSerializer):
+class PurchaseOrderDetailSerializer(PurchaseOrderSerializer):
     lines = OrderLineSerializer(many=True, read_only=True)
 
-    class Meta(OrderSerializer.Meta):
-        fields = [*OrderSerializer.Meta.fields, "lines"]
+    class Meta(PurchaseOrderSerializer.Meta):
+        fields = [*PurchaseOrderSerializer.Meta.fields, "lines"]
 
 
 class OrderLineInput(serializers.Serializer):
@@ -218,7 +218,7 @@ class OrderLineInput(serializers.Serializer):
     unit = Text(max_length=20, default="")
 
 
-class OrderInput(serializers.Serializer):
+class PurchaseOrderInput(serializers.Serializer):
     supplier = serializers.IntegerField(min_value=1)
     warehouse = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     payment_days = serializers.IntegerField(min_value=0, max_value=365, required=False, allow_null=True)
@@ -259,7 +259,7 @@ class ReceiveInput(serializers.Serializer):
     lines = ReceiveLineInput(many=True, required=False, allow_empty=False)
 
 
-class ReturnInput(serializers.Serializer):
+class PurchaseReturnInput(serializers.Serializer):
     note = Text(max_length=200, default="")
     lines = ReceiveLineInput(many=True, allow_empty=False, help_text="line: a receipt line id")
 
@@ -270,7 +270,7 @@ class ReceiptLineSerializer(serializers.ModelSerializer):
         fields = ["id", "order_line", "quantity", "unit_cost", "returned_quantity", "source"]
 
 
-class ReceiptSerializer(serializers.ModelSerializer):
+class PurchaseReceiptSerializer(serializers.ModelSerializer):
     kind = serializers.CharField(read_only=True)
     lines = ReceiptLineSerializer(many=True, read_only=True)
     order_number = serializers.CharField(source="order.number", read_only=True)
@@ -390,7 +390,7 @@ class SupplierQuery(serializers.Serializer):
     q = Text(max_length=100)
 
 
-class AgingSerializer(serializers.Serializer):
+class PayablesAgingSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     code = serializers.CharField()
     name = serializers.CharField()
@@ -461,12 +461,12 @@ class SupplierDetail(APIView):
 class SupplierContacts(APIView):
     permission_classes = [IsAuthenticated, HasPerm("purchasing.manage")]
 
-    @extend_schema(request=ContactInput, responses={201: ContactSerializer})
+    @extend_schema(request=ContactInput, responses={201: SupplierContactSerializer})
     def post(self, request: Request, pk: int) -> Response:
         supplier = selectors.supplier_get(actor=_actor(request), pk=pk)
         data = parse(ContactInput, request.data)
         contact = services.supplier_contact_add(actor=_actor(request), supplier=supplier, **data)
-        return Response(ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
+        return Response(SupplierContactSerializer(contact).data, status=status.HTTP_201_CREATED)
 
 
 class PriceList(generics.ListAPIView):
@@ -503,7 +503,7 @@ class PriceList(generics.ListAPIView):
 class OrderList(generics.ListAPIView):
     """GET purchase orders; POST a draft (purchasing.manage)."""
 
-    serializer_class = OrderSerializer
+    serializer_class = PurchaseOrderSerializer
     permission_classes = [IsAuthenticated, VIEW_MANAGE]
 
     def get_queryset(self) -> QuerySet[PurchaseOrder]:
@@ -516,9 +516,9 @@ class OrderList(generics.ListAPIView):
             q=f.get("q", ""),
         )
 
-    @extend_schema(request=OrderInput, responses={201: OrderDetailSerializer})
+    @extend_schema(request=PurchaseOrderInput, responses={201: PurchaseOrderDetailSerializer})
     def post(self, request: Request) -> Response:
-        data = parse(OrderInput, request.data)
+        data = parse(PurchaseOrderInput, request.data)
         order = services.order_create(
             actor=_actor(request),
             supplier=_supplier(data["supplier"]),
@@ -528,17 +528,17 @@ class OrderList(generics.ListAPIView):
             expected_on=data.get("expected_on"),
             terms=data["terms"],
         )
-        return Response(OrderDetailSerializer(order).data, status=status.HTTP_201_CREATED)
+        return Response(PurchaseOrderDetailSerializer(order).data, status=status.HTTP_201_CREATED)
 
 
 class OrderDetail(APIView):
     permission_classes = [IsAuthenticated, VIEW_MANAGE]
 
-    @extend_schema(responses={200: OrderDetailSerializer})
+    @extend_schema(responses={200: PurchaseOrderDetailSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(OrderDetailSerializer(selectors.order_get(actor=_actor(request), pk=pk)).data)
+        return Response(PurchaseOrderDetailSerializer(selectors.order_get(actor=_actor(request), pk=pk)).data)
 
-    @extend_schema(request=OrderPatch, responses={200: OrderDetailSerializer})
+    @extend_schema(request=OrderPatch, responses={200: PurchaseOrderDetailSerializer})
     def patch(self, request: Request, pk: int) -> Response:
         order = selectors.order_get(actor=_actor(request), pk=pk)
         data = parse(OrderPatch, request.data)
@@ -546,20 +546,20 @@ class OrderDetail(APIView):
         if "warehouse" in data:
             data["warehouse"] = _warehouse(data["warehouse"])
         order = services.order_update(actor=_actor(request), order=order, lines=lines, **data)
-        return Response(OrderDetailSerializer(selectors.order_get(actor=_actor(request), pk=pk)).data)
+        return Response(PurchaseOrderDetailSerializer(selectors.order_get(actor=_actor(request), pk=pk)).data)
 
 
 class OrderTransition(APIView):
     permission_classes = [IsAuthenticated, HasPerm("purchasing.manage")]
 
-    @extend_schema(request=TransitionInput, responses={200: OrderDetailSerializer})
+    @extend_schema(request=TransitionInput, responses={200: PurchaseOrderDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
         order = selectors.order_get(actor=_actor(request), pk=pk)
         data = parse(TransitionInput, request.data)
         services.order_transition(
             actor=_actor(request), order=order, name=data["name"], reason=data["reason"]
         )
-        return Response(OrderDetailSerializer(selectors.order_get(actor=_actor(request), pk=pk)).data)
+        return Response(PurchaseOrderDetailSerializer(selectors.order_get(actor=_actor(request), pk=pk)).data)
 
 
 class OrderReceive(APIView):
@@ -568,7 +568,7 @@ class OrderReceive(APIView):
 
     permission_classes = [IsAuthenticated, RECEIVE]
 
-    @extend_schema(request=ReceiveInput, responses={201: ReceiptSerializer})
+    @extend_schema(request=ReceiveInput, responses={201: PurchaseReceiptSerializer})
     def post(self, request: Request, pk: int) -> Response:
         order = selectors.order_get(actor=_actor(request), pk=pk)
         data = parse(ReceiveInput, request.data)
@@ -586,7 +586,7 @@ class OrderReceive(APIView):
             idempotency_key=_key(request),
             note=data["note"],
         )
-        return Response(ReceiptSerializer(receipt).data, status=status.HTTP_201_CREATED)
+        return Response(PurchaseReceiptSerializer(receipt).data, status=status.HTTP_201_CREATED)
 
 
 class OrderReturn(APIView):
@@ -594,10 +594,10 @@ class OrderReturn(APIView):
 
     permission_classes = [IsAuthenticated, RECEIVE]
 
-    @extend_schema(request=ReturnInput, responses={201: ReceiptSerializer})
+    @extend_schema(request=PurchaseReturnInput, responses={201: PurchaseReceiptSerializer})
     def post(self, request: Request, pk: int) -> Response:
         order = selectors.order_get(actor=_actor(request), pk=pk)
-        data = parse(ReturnInput, request.data)
+        data = parse(PurchaseReturnInput, request.data)
         ret = services.return_create(
             actor=_actor(request),
             order=order,
@@ -605,11 +605,11 @@ class OrderReturn(APIView):
             idempotency_key=_key(request),
             note=data["note"],
         )
-        return Response(ReceiptSerializer(ret).data, status=status.HTTP_201_CREATED)
+        return Response(PurchaseReceiptSerializer(ret).data, status=status.HTTP_201_CREATED)
 
 
 class ReceiptList(generics.ListAPIView):
-    serializer_class = ReceiptSerializer
+    serializer_class = PurchaseReceiptSerializer
     permission_classes = [IsAuthenticated, HasPerm("purchasing.view")]
 
     def get_queryset(self) -> QuerySet[Receipt]:
@@ -641,6 +641,41 @@ class RfqList(generics.ListAPIView):
             due_date=data.get("due_date"),
         )
         return Response(RfqSerializer(rfq).data, status=status.HTTP_201_CREATED)
+
+
+class OfferSerializer(serializers.Serializer):
+    """One supplier's offer for an RFQ line, with the parts of its real cost (documentation only)."""
+
+    quote = serializers.IntegerField()
+    supplier = serializers.IntegerField()
+    supplier_name = serializers.CharField()
+    rank = serializers.IntegerField()
+    cheapest = serializers.BooleanField()
+    unit_price_incl = serializers.CharField()
+    vat_rate = serializers.CharField()
+    deductible = serializers.BooleanField()
+    base = serializers.CharField()
+    freight_share = serializers.CharField()
+    payment_terms_cost = serializers.CharField()
+    real_cost = serializers.CharField()
+
+
+class ComparisonLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    product = serializers.IntegerField()
+    product_name = serializers.CharField()
+    quantity = serializers.CharField()
+    chosen_quote = serializers.IntegerField(allow_null=True)
+    offers = OfferSerializer(many=True)
+
+
+class RfqComparisonSerializer(RfqSerializer):
+    """An RFQ with its comparison table (the answer of GET rfqs/<id>/ and of entering a quote)."""
+
+    lines = ComparisonLineSerializer(many=True, read_only=True)
+
+    class Meta(RfqSerializer.Meta):
+        fields = [*RfqSerializer.Meta.fields, "lines"]
 
 
 def _comparison(rfq: Rfq) -> dict[str, Any]:
@@ -682,6 +717,7 @@ class RfqDetail(APIView):
 
     permission_classes = [IsAuthenticated, HasPerm("purchasing.view")]
 
+    @extend_schema(responses=RfqComparisonSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(_comparison(selectors.rfq_get(actor=_actor(request), pk=pk)))
 
@@ -689,7 +725,7 @@ class RfqDetail(APIView):
 class RfqQuotes(APIView):
     permission_classes = [IsAuthenticated, HasPerm("purchasing.manage")]
 
-    @extend_schema(request=QuoteInput)
+    @extend_schema(request=QuoteInput, responses={201: RfqComparisonSerializer})
     def post(self, request: Request, pk: int) -> Response:
         rfq = selectors.rfq_get(actor=_actor(request), pk=pk)
         data = parse(QuoteInput, request.data)
@@ -714,7 +750,7 @@ class RfqAward(APIView):
 
     permission_classes = [IsAuthenticated, HasPerm("purchasing.manage")]
 
-    @extend_schema(request=AwardInput, responses={200: OrderSerializer(many=True)})
+    @extend_schema(request=AwardInput, responses={200: PurchaseOrderSerializer(many=True)})
     def post(self, request: Request, pk: int) -> Response:
         rfq = selectors.rfq_get(actor=_actor(request), pk=pk)
         data = parse(AwardInput, request.data)
@@ -724,7 +760,7 @@ class RfqAward(APIView):
                 raise serializers.ValidationError({"choices": [_("Use RFQ line ids as keys.")]})
             choices[int(key)] = value
         orders = services.rfq_award(actor=_actor(request), rfq=rfq, choices=choices)
-        return Response(OrderSerializer(orders, many=True).data)
+        return Response(PurchaseOrderSerializer(orders, many=True).data)
 
 
 # --- payables --------------------------------------------------------------------------------------------
@@ -788,7 +824,7 @@ class PaymentList(generics.ListAPIView):
 class AgingList(generics.ListAPIView):
     """Open payables per supplier: not due, 1-30, 31-60, 61-90, over 90 days overdue (tenant's today)."""
 
-    serializer_class = AgingSerializer
+    serializer_class = PayablesAgingSerializer
     permission_classes = [IsAuthenticated, HasPerm("purchasing.view")]
     filter_backends: list[Any] = []
 
