@@ -67,10 +67,16 @@ MEASURES = (
 
 def _measures() -> dict[str, Any]:
     """The SQL sums over the lines of a group (each line's amounts rounded to the cent first, so a group's
-    sum is the sum of what its lines show)."""
+    sum is the sum of what its lines show).
+
+    Kept lean (the report is bound by the aggregate calls per line, ~8 per line at 100,000 lines): `sales`
+    is the sum of the two filtered sums (PostgreSQL computes an aggregate that appears twice once, and a
+    line either has a unit cost or not), COUNT(*) for the lines, and no FILTER where the summed
+    expression is already NULL outside it (SUM skips NULLs)."""
     has_cost = Q(unit_cost_excl__isnull=False)
     no_cost = Q(unit_cost_excl__isnull=True)
     has_actual = Q(actual_cost_excl__isnull=False)
+    # NULL when the unit cost is unknown.
     line_cost = Round(F("quantity") * F("unit_cost_excl"), 2, output_field=MONEY)
     delivered_revenue = Round(
         ExpressionWrapper(
@@ -79,15 +85,17 @@ def _measures() -> dict[str, Any]:
         2,
         output_field=MONEY,
     )
+    costed_sales = Coalesce(Sum("amount_excl", filter=has_cost), ZERO, output_field=MONEY)
+    unknown_sales = Coalesce(Sum("amount_excl", filter=no_cost), ZERO, output_field=MONEY)
     return {
-        "lines": Count("id"),
-        "sales": Coalesce(Sum("amount_excl"), ZERO, output_field=MONEY),
-        "est_revenue": Coalesce(Sum("amount_excl", filter=has_cost), ZERO, output_field=MONEY),
-        "est_cost": Coalesce(Sum(line_cost, filter=has_cost), ZERO, output_field=MONEY),
+        "lines": Count("*"),
+        "sales": ExpressionWrapper(costed_sales + unknown_sales, output_field=MONEY),
+        "est_revenue": costed_sales,
+        "est_cost": Coalesce(Sum(line_cost), ZERO, output_field=MONEY),
         "unknown_lines": Count("id", filter=no_cost),
-        "unknown_sales": Coalesce(Sum("amount_excl", filter=no_cost), ZERO, output_field=MONEY),
+        "unknown_sales": unknown_sales,
         "act_revenue": Coalesce(Sum(delivered_revenue, filter=has_actual), ZERO, output_field=MONEY),
-        "act_cost": Coalesce(Sum("actual_cost_excl", filter=has_actual), ZERO, output_field=MONEY),
+        "act_cost": Coalesce(Sum("actual_cost_excl"), ZERO, output_field=MONEY),
     }
 
 
