@@ -3,6 +3,7 @@
 from crm.modules.inventory.demo import seed_fulfilment
 from crm.modules.inventory.models import StockBalance, StockMove, Warehouse
 from crm.modules.inventory.selectors import available, balance_get, stock_as_of, stock_value_total
+from crm.modules.inventory.services_fulfilment import default_warehouse
 from crm.modules.inventory.services import (
     DocumentRef,
     MoveData,
@@ -21,6 +22,7 @@ __all__ = [
     "Warehouse",
     "available",
     "balance_get",
+    "default_warehouse",
     "lock_balances",
     "seed_fulfilment",
     "stock_as_of",
