@@ -119,10 +119,15 @@ def _open(page: Any, form: str) -> None:
 
 
 def _on_screen(page: Any, locator: Any) -> None:
-    """The element lies within the window's width (a table scrolled sideways hides what is right of it)."""
-    box = locator.bounding_box()
-    assert box is not None
-    assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"], box
+    """The element lies within the window's width and within its scrolling table (a table scrolled
+    sideways hides what is right of the edge)."""
+    edges = locator.evaluate(
+        "el => { const r = el.getBoundingClientRect(), w = el.closest('.table-wrap');"
+        " const c = w ? w.getBoundingClientRect() : {left: 0, right: window.innerWidth};"
+        " return [r.left, r.right, c.left, c.right, window.innerWidth]; }"
+    )
+    left, right, box_left, box_right, width = edges
+    assert 0 <= left and right <= width and box_left <= left and right <= box_right, edges
 
 
 def _quote(page: Any, code: str, supplier: str, price: str, *, invoice: str = "", freight: str = "0", days: str = "") -> None:
@@ -256,15 +261,18 @@ def test_buy_compare_receive_sell_ship_and_margin(
     _logout(page)
     login(page, e2e_server, slug, people["owner"])
     page.goto(order_url)
-    actual = page.locator("[data-testid=contract-margin-actual] td")
+    margin = page.locator("[data-testid=contract-margin]")
     cost_each = (BEST_PRICE_INCL / Decimal("1.13")).quantize(Decimal("0.0001"))  # tax-exclusive receipt cost
     revenue = (SOLD * SALE_PRICE_INCL / Decimal("1.13")).quantize(Decimal("0.01"))
     expected = revenue - (cost_each * SOLD).quantize(Decimal("0.01"))
     assert (revenue, expected) == (Decimal("6000.00"), Decimal("2000.00"))
-    assert _amount(actual.nth(1).inner_text()) == revenue
-    assert _amount(actual.nth(2).inner_text()) == (cost_each * SOLD).quantize(Decimal("0.01"))
-    assert _amount(actual.nth(3).inner_text()) == expected
-    _on_screen(page, actual.nth(3))
+    assert _amount(margin.locator("[data-testid=margin-actual-revenue]").inner_text()) == revenue
+    cost = margin.locator("[data-testid=margin-actual-cost]")
+    assert _amount(cost.inner_text()) == (cost_each * SOLD).quantize(Decimal("0.01"))
+    actual = margin.locator("[data-testid=margin-actual-margin]")
+    assert _amount(actual.inner_text()) == expected
+    assert margin.locator("[data-testid=margin-actual-percent]").inner_text().strip() == "33.33%"
+    _on_screen(page, actual)
     screenshot(page, "trade-order-margin", viewport)
     # ... and the same figure in the margin report
     page.goto(url(slug, "/sales/margin/"))
