@@ -3,7 +3,6 @@
 from crm.modules.inventory.demo import seed_fulfilment
 from crm.modules.inventory.models import StockBalance, StockMove, Warehouse
 from crm.modules.inventory.selectors import available, balance_get, stock_as_of, stock_value_total
-from crm.modules.inventory.services_fulfilment import default_warehouse
 from crm.modules.inventory.services import (
     DocumentRef,
     MoveData,
@@ -13,6 +12,7 @@ from crm.modules.inventory.services import (
     stock_reserve,
     unit_factor,
 )
+from crm.modules.inventory.services_fulfilment import default_warehouse
 
 __all__ = [
     "DocumentRef",
