@@ -12,6 +12,7 @@ from crm.modules.inventory.services import (
     stock_reserve,
     unit_factor,
 )
+from crm.modules.inventory.services_fulfilment import default_warehouse
 
 __all__ = [
     "DocumentRef",
@@ -21,6 +22,7 @@ __all__ = [
     "Warehouse",
     "available",
     "balance_get",
+    "default_warehouse",
     "lock_balances",
     "seed_fulfilment",
     "stock_as_of",

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from crm.kernel.tenant_time import tenant_today
 from crm.modules.core.public import Product
+from crm.modules.inventory.public import default_warehouse
 from crm.platform.decorators import require_perm
 from crm.platform.errors import ServiceError, flash_call, show_on_form
 from crm.platform.permissions import has_perm
@@ -408,7 +409,11 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "receipts": receipts,
         "received_lines": received_lines,
         "line_names": line_names,
-        "receive_form": ReceiveForm(initial={"warehouse": order.warehouse, "key": uuid.uuid4().hex}),
+        # Goods go where the order says, else into the workspace's default warehouse (orders made by an
+        # award have none).
+        "receive_form": ReceiveForm(
+            initial={"warehouse": order.warehouse or default_warehouse(), "key": uuid.uuid4().hex}
+        ),
         "return_key": uuid.uuid4().hex,
         "can_manage": has_perm(user, MANAGE),
         "can_receive": has_perm(user, RECEIVE) and order.state == PurchaseOrder.State.CONFIRMED,
