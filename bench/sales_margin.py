@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from typing import Any
 
 from django.db import connection
@@ -100,7 +101,7 @@ def run() -> dict[str, Any]:
             "insert_seconds": round(insert_seconds, 1),
         }
         for group in sel.GROUPS:
-            result[f"owner_{group}"] = _timed(lambda g=group: sel.margin_report(actor=owner, group=g), runs)
+            result[f"owner_{group}"] = _timed(partial(sel.margin_report, actor=owner, group=group), runs)
         result["rep_order"] = _timed(lambda: sel.margin_report(actor=rep, group="order"), runs)
         result["owner_12_months"] = _timed(lambda: sel.margin_by_month(actor=owner), runs)
         totals = sel.margin_report(actor=owner).totals
