@@ -172,7 +172,10 @@ def seed_fulfilment(*, months: int = 12) -> dict[str, int]:
     if actor is None or not Warehouse.objects.filter(kind=Warehouse.Kind.STOCK, is_active=True).exists():
         return {"deliveries": 0, "samples": 0}
     rng = random.Random("fulfilment-demo")
-    _ship_orders(actor, rng, months)
+    # Shipping once: a second run would meet fewer open orders, draw other partial quantities from the same
+    # random sequence and ship orders the first run had to leave for lack of stock.
+    if not Delivery.objects.filter(idempotency_key__startswith="inventory:delivery:demo:order:").exists():
+        _ship_orders(actor, rng, months)
     _returns(actor, rng)
     _samples(rng)
     return {

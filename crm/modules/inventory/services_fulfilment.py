@@ -161,6 +161,19 @@ def on_contract_event(*, actor: Any, document: Any, event: str) -> None:
                     field="quantity",
                     code="stock_short",
                 )
+    # The cost known at confirmation: lines entered without a cost (a rep does not see costs) are estimated at
+    # today's average cost, so the order's estimated margin is not "cost unknown".
+    # qty / open quantity is the line unit's factor (base units per unit).
+    sales.contract_costs_fill(
+        contract_id=document.pk,
+        unit_costs={
+            ln.pk: cost(
+                balances[(ln.product_id, wh.pk)].average_cost * qty / (ln.quantity - ln.delivered_quantity)
+            )
+            for ln, qty in wanted
+            if ln.unit_cost_excl is None and balances[(ln.product_id, wh.pk)].average_cost > 0
+        },
+    )
     ref = contract_ref(document)
     for ln, qty in wanted:
         stock_reserve(

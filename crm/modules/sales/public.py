@@ -31,7 +31,12 @@ from crm.modules.sales.selectors_overview import receivables_totals, sales_total
 from crm.modules.sales.selectors_receivables import customer_summary as receivables_customer_summary
 
 # delivery progress (written by inventory's deliveries and returns)
-from crm.modules.sales.services_delivery import DeliveryChange, contract_delivery_apply, contract_lock
+from crm.modules.sales.services_delivery import (
+    DeliveryChange,
+    contract_costs_fill,
+    contract_delivery_apply,
+    contract_lock,
+)
 
 # documents: a draft order for a customer (inventory's samples turn into orders)
 from crm.modules.sales.services_documents import contract_create
@@ -55,6 +60,7 @@ __all__ = [
     "achieved_by_user",
     "can_see_costs",
     "can_see_margin_percent",
+    "contract_costs_fill",
     "contract_create",
     "contract_delivery_apply",
     "contract_invoicing",

@@ -77,3 +77,23 @@ def contract_delivery_apply(*, actor: Any, contract_id: int, changes: Sequence[D
             Contract.objects.filter(pk=contract.pk).update(delivery_status=status)
             contract.delivery_status = status
     return contract
+
+
+def contract_costs_fill(*, contract_id: int, unit_costs: dict[int, Decimal]) -> int:
+    """Give the lines that have no unit cost yet the one the stock module knows at confirmation (its average
+    cost, tax excl., per line unit), so that the estimated margin of an order a rep entered without seeing
+    costs is not "cost unknown". Lines with a cost keep theirs. Returns the lines changed; the contract's
+    cost total is recomputed in the caller's transaction."""
+    from crm.kernel.documents import document_recompute
+
+    changed = 0
+    with transaction.atomic():
+        for line in ContractLine.objects.filter(
+            document_id=contract_id, pk__in=list(unit_costs), unit_cost_excl__isnull=True
+        ).order_by("pk"):
+            line.unit_cost_excl = unit_costs[line.pk]
+            line.save(update_fields=["unit_cost_excl", "updated_at"])
+            changed += 1
+        if changed:
+            document_recompute(Contract.objects.get(pk=contract_id))
+    return changed

@@ -23,7 +23,7 @@ from crm.modules.inventory.models import (
     StockMove,
     Warehouse,
 )
-from crm.modules.sales.models import Contract
+from crm.modules.sales.models import Contract, ContractLine
 from crm.modules.sales.services_documents import contract_transition
 from crm.platform.errors import PermissionDenied, ServiceError
 from crm.platform.registry import DocumentHook, DocumentPanel
@@ -98,6 +98,20 @@ def test_confirm_reserves_tracked_lines_in_the_default_warehouse(shop: dict[str,
     assert bal(shop["cup"], shop["wh"]).reserved == D("6")
     assert bal(shop["pot"], shop["wh"]).reserved == D("1")
     assert bal(shop["cup"], shop["wh"]).available == D("4")
+
+
+def test_confirm_estimates_the_cost_of_lines_entered_without_one(shop: dict[str, Any]) -> None:
+    # given an order a rep entered without costs (6 cups, 1 pot), and one line with its own cost
+    contract = order(shop, (shop["cup"], "6"), (shop["pot"], "1"))
+    cup_line, pot_line = line_ids(contract)
+    ContractLine.objects.filter(pk=pot_line).update(unit_cost_excl=D("28"))
+    # when it is confirmed
+    confirm(shop, contract)
+    # then the cup line is estimated at today's average cost, the pot keeps its own, and the order's cost
+    # total (the estimated margin's cost) is known
+    assert ContractLine.objects.get(pk=cup_line).unit_cost_excl == D("2.5000")
+    assert ContractLine.objects.get(pk=pot_line).unit_cost_excl == D("28")
+    assert Contract.objects.get(pk=contract.pk).cost_excl == D("6") * D("2.50") + D("28")
 
 
 def test_confirm_refused_when_short_and_nothing_reserved(shop: dict[str, Any]) -> None:

@@ -136,7 +136,7 @@ def test_api_returns_and_samples(beta: Any, shop: dict[str, Any]) -> None:
 
 
 def test_pages_to_ship_ship_note_and_panels(beta: Any, shop: dict[str, Any]) -> None:
-    client = beta.client("warehouse")
+    client = beta.client("warehouse", language="en")
     page = client.get("/inventory/to-ship/")
     assert page.status_code == 200 and shop["contract"].number in page.content.decode()
     form = client.get(f"/inventory/ship/{shop['contract'].pk}/")
