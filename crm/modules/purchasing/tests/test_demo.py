@@ -1,9 +1,9 @@
 """The purchasing demo: a consistent year on top of the core demo (stock equals what was received, bills of
-received orders, some overdue), quick, and a second run adds nothing."""
+received orders, some overdue), and a second run adds nothing. Its time is not asserted: timings belong in
+`make bench`."""
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -50,10 +50,7 @@ def test_demo_seed_is_a_consistent_year_and_idempotent(beta: Any) -> None:
     # Given the core demo (its products)
     core_demo.seed(beta.tenant)
     # When the purchasing demo runs
-    started = time.perf_counter()
     demo.seed(beta.tenant)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 5, elapsed
     with schema_context(beta.schema):
         today = tenant_today()
         assert Supplier.objects.count() == 8 and SupplierContact.objects.count() >= 8
