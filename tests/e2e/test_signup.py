@@ -40,12 +40,12 @@ def test_signup_from_public_home_to_logged_in_workspace(
     form.locator("input[name=email]").fill(f"owner@{slug}.example.com")
     form.locator("input[name=password]").fill(PASSWORD)
     form.locator("input[name=phone]").fill("13800138000")
-    for mode in ("trade", "retail"):
+    for mode in ("production", "retail"):
         form.locator(f"input[name=sales_modes][value={mode}]").check()
-    # Picking a sales mode pre-selects its module; trade's module is coming soon: listed, no box to tick.
+    # Picking a sales mode pre-selects its module; production's module is coming soon: listed, no box to tick.
     expect_checked(form.locator("input[name=modules][value=retail]"))
-    assert form.locator("input[name=modules][value=trade]").count() == 0
-    assert form.locator("[data-testid=module-coming-soon-trade]").count() == 1
+    assert form.locator("input[name=modules][value=production]").count() == 0
+    assert form.locator("[data-testid=module-coming-soon-production]").count() == 1
     screenshot(page, "signup-form", viewport)
 
     started = time.perf_counter()

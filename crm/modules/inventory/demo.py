@@ -177,7 +177,10 @@ def seed_fulfilment(*, months: int = 12) -> dict[str, int]:
     if not Delivery.objects.filter(idempotency_key__startswith="inventory:delivery:demo:order:").exists():
         _ship_orders(actor, rng, months)
     _returns(actor, rng)
-    _samples(rng)
+    # Samples once, for the same reason: a sample the first run could not issue (stock it lacked then) would
+    # go out on the second.
+    if not Sample.objects.filter(idempotency_key__startswith="inventory:sample:demo:").exists():
+        _samples(rng)
     return {
         "deliveries": Delivery.objects.count(),
         "samples": Sample.objects.count(),

@@ -82,3 +82,24 @@ def test_page_card_and_api_for_the_owner_only_and_per_workspace(alpha, beta):
     assert removed["removed"] > 0 and removed["kept"] == 0
     assert json.loads(owner.get(API).content)["loaded"] is False
     assert 'data-testid="sample-banner"' not in owner.get("/onboarding/card/").content.decode()
+
+
+def test_a_trading_firm_loads_and_removes_its_purchasing_stock_and_sales_year(beta):
+    """The trade workspace's sample data (suppliers, purchase orders, receipts into stock, orders shipped from
+    it, samples) go in and out in one step each, ledger included."""
+    from crm.modules.inventory.models import Delivery, StockBalance, StockMove
+    from crm.modules.inventory.services import ledger_mismatches
+    from crm.modules.purchasing.models import PurchaseOrder, Supplier
+
+    with schema_context(beta.schema):
+        owner = beta.users["owner"]
+        loaded = sample.sample_load(actor=owner, tenant=beta.tenant)
+        assert loaded["loaded"]
+        assert Supplier.objects.exists() and PurchaseOrder.objects.exists() and Delivery.objects.exists()
+        assert StockMove.objects.filter(kind="delivery").exists()
+        removed = sample.sample_remove(actor=owner)
+        assert removed["kept"] == 0
+        assert not Supplier.objects.exists() and not PurchaseOrder.objects.exists()
+        assert not StockMove.objects.exists() and not Delivery.objects.exists()
+        assert not Customer.objects.filter(tags__contains=[SEED_TAG]).exists()
+        assert ledger_mismatches() == [] and not StockBalance.objects.exclude(on_hand=0).exists()
