@@ -21,7 +21,6 @@ services (deliveries, purchase receipts), which check their own permissions; thi
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.kernel.keys import document_key
 from crm.kernel.numbering import number_next
 from crm.modules.core.public import Product
 from crm.platform.errors import NotFound, ServiceError
@@ -614,7 +614,7 @@ def _replay(key: str) -> StockDocument | None:
 
 
 def _key(idempotency_key: str | None, kind: str) -> str:
-    return f"inventory:{kind}:{(idempotency_key or '').strip() or uuid.uuid4().hex}"
+    return document_key("inventory", kind, idempotency_key)
 
 
 def _document_create(

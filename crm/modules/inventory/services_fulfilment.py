@@ -9,7 +9,6 @@ idempotency key per document: a retried request or task finds the document and p
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,6 +21,7 @@ from django.utils.translation import gettext as _
 
 import crm.modules.sales.public as sales
 from crm.kernel.documents import LineData
+from crm.kernel.keys import document_key
 from crm.kernel.numbering import number_next
 from crm.modules.core.public import Customer, Product, customers_visible
 from crm.platform.errors import PermissionDenied, ServiceError
@@ -69,8 +69,7 @@ def _qty(value: Any, *, field: str = "quantity") -> Decimal:
 
 
 def _key(prefix: str, key: str | None) -> str:
-    key = (key or "").strip()[:150] or uuid.uuid4().hex
-    return f"inventory:{prefix}:{key}"
+    return document_key("inventory", prefix, key)
 
 
 def contract_ref(contract: Any) -> DocumentRef:

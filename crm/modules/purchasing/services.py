@@ -13,7 +13,6 @@ transaction; receipts, returns and payments carry an idempotency key, so a retri
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -26,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.kernel.documents import LineData, document_create, document_update
+from crm.kernel.keys import document_key
 from crm.kernel.numbering import number_next
 from crm.kernel.states import transition
 from crm.kernel.tenant_time import tenant_today
@@ -68,7 +68,7 @@ def _money(value: Decimal) -> Decimal:
 
 
 def _key(prefix: str, token: str | None) -> str:
-    return f"purchasing:{prefix}:{(token or '').strip()[:150] or uuid.uuid4().hex}"
+    return document_key("purchasing", prefix, token)
 
 
 # --- settings --------------------------------------------------------------------------------------------
