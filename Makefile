@@ -48,9 +48,11 @@ browser:
 	@fc-list :lang=zh 2>/dev/null | grep -q . || { $(APT_INSTALL) fonts-wqy-microhei >/dev/null; } || \
 	  echo "warning: no CJK font; Chinese text in screenshots shows as boxes"
 
-# The whole suite, browser tests included (pytest exits non-zero when a test fails or nothing was collected).
+# The whole suite, browser tests included (pytest exits non-zero when a test fails or nothing was collected),
+# on TEST_WORKERS pytest-xdist workers (2: the machine's cores); tests/parallel.py keeps them apart.
+TEST_WORKERS ?= 2
 test: venv browser compilemessages
-	@DJANGO_SETTINGS_MODULE=config.settings.test $(WITH_SERVICES) $(BIN)/pytest $(PYTEST_ARGS)
+	@DJANGO_SETTINGS_MODULE=config.settings.test $(WITH_SERVICES) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 e2e: venv browser compilemessages
 	@DJANGO_SETTINGS_MODULE=config.settings.test $(WITH_SERVICES) $(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)

@@ -26,7 +26,8 @@ from django.db import close_old_connections, connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
-pytestmark = pytest.mark.faults
+# Exclusive: the other xdist worker waits while this module restarts and stops the shared server.
+pytestmark = [pytest.mark.faults, pytest.mark.exclusive]
 ROOT = Path(__file__).resolve().parent.parent
 
 

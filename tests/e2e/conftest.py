@@ -121,7 +121,9 @@ def _server_log_tail(path: Path) -> str:
 
 @pytest.fixture(scope="package")
 def e2e_server() -> Iterator[LiveServer]:
-    slot = os.environ.get("CRM_TEST_SLOT", "0") or "0"
+    # The slot and, under pytest-xdist, the worker (the e2e tests run on one worker, but a developer may
+    # run them in two slots or two workers at once): one database, log and static folder each.
+    slot = (os.environ.get("CRM_TEST_SLOT", "0") or "0") + os.environ.get("PYTEST_XDIST_WORKER", "")
     db = settings.DATABASES["default"]
     name = f"crm_e2e_{slot}"
     with _admin_connection(db) as conn:
