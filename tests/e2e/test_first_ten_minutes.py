@@ -226,6 +226,12 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
         "负责人": "",
         "创建时间": "created",
     }
+    # On a phone too the mapping fits: no sideways scrolling, each field's select wide enough for its label.
+    columns = page.locator("[data-testid=import-columns]")
+    assert columns.evaluate("t => t.parentElement.scrollWidth <= t.parentElement.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport[1]["width"]
+    widths = columns.locator("select").evaluate_all("ss => ss.map(s => s.getBoundingClientRect().width)")
+    assert min(widths) >= 150, widths
     # Before the unknown words are mapped, their rows would be skipped: the counts say so.
     counts = _counts(page.locator("[data-testid=import-counts]").inner_text())
     assert counts == export.expected(unknown_mapped=False), counts
@@ -248,19 +254,23 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
     # The mapping chosen is kept on the page after the check.
     for word, target in VALUE_MAP.items():
         assert page.locator(f"select[aria-label='{word}']").input_value() == target
-    # The rows to skip, each with its reason: exactly the rows the generator broke.
-    skip_rows = page.locator("[data-testid=import-analysis] details:has(summary:text('Rows to skip')) tr")
-    reasons = {
-        int(r[0]): r[2]
-        for r in skip_rows.evaluate_all("trs => trs.slice(1).map(tr => [...tr.cells].map(td => td.innerText))")
-    }
+    # The rows to skip, each with its reason (folded: one tap opens them): exactly the rows the generator
+    # broke, the field named as the user knows it.
+    skip_details = page.locator("[data-testid=import-skip-rows]")
+    assert f"Rows to skip ({expected['skip']})" in skip_details.locator("summary").inner_text()
+    walk.click(skip_details.locator("summary"))
+    rows = skip_details.locator("tr").evaluate_all(
+        "trs => trs.slice(1).map(tr => [...tr.cells].map(td => td.innerText.trim()))"
+    )
+    reasons = {int(line): (label, reason) for line, label, reason in rows}
     bad = export.bad_rows()
     assert sorted(reasons) == [r.line for r in bad]
     for r in bad:
         if r.skip == "name":
-            assert reasons[r.line] == "The name is empty."
+            assert reasons[r.line] == ("Name", "The name is empty.")
         else:
-            assert r.cells[messy_export.PHONE] in reasons[r.line] and "phone" in reasons[r.line]
+            bad_phone = r.cells[messy_export.PHONE]
+            assert reasons[r.line] == ("Phone", f"“{bad_phone}” is not a phone number (the key of this import).")
     # Skipping the bad rows is the default.
     assert page.locator("input[name=all_or_nothing][value='0']").is_checked()
     screenshot(page, "first-05-mapped", viewport)
