@@ -38,7 +38,14 @@ KNOWN_SOURCES = ("展会", "官网", "转介绍", "陌拜")
 UNKNOWN_SOURCES = ("老客户介绍", "电话开发")
 # One source per row, by index: the two unknown words among the known ones and blanks.
 SOURCE_CYCLE = ("展会", "官网", "老客户介绍", "转介绍", "电话开发", "陌拜", "")
-PLACES = (("江苏", "苏州"), ("浙江", "杭州"), ("广东", "深圳"), ("上海", "上海"), ("山东", "青岛"), ("四川", "成都"))
+PLACES = (
+    ("江苏", "苏州"),
+    ("浙江", "杭州"),
+    ("广东", "深圳"),
+    ("上海", "上海"),
+    ("山东", "青岛"),
+    ("四川", "成都"),
+)
 FIRST = "华明远达恒信宏泰瑞丰鑫诚永安金鼎博创嘉禾中和天成新元盛世长江东方"  # 32 characters
 SECOND = "科贸实机电五化建物包印食纺医仪环能精钢塑光声网数智云联通航海山川林木石金银铜铝"  # 39
 INDUSTRY = ("有限公司", "股份有限公司", "有限责任公司")
@@ -59,7 +66,9 @@ def phone_of(i: int) -> str:
 def written_phone(i: int) -> str:
     """The phone as the export writes it: +86, spaces, dashes, or plain."""
     p = phone_of(i)
-    return (f"+86 {p[:3]}-{p[3:7]}-{p[7:]}", f"{p[:3]} {p[3:7]} {p[7:]}", f"{p[:3]}-{p[3:7]}-{p[7:]}", p)[i % 4]
+    return (f"+86 {p[:3]}-{p[3:7]}-{p[7:]}", f"{p[:3]} {p[3:7]} {p[7:]}", f"{p[:3]}-{p[3:7]}-{p[7:]}", p)[
+        i % 4
+    ]
 
 
 def company_of(i: int) -> str:

@@ -110,7 +110,10 @@ class Walk:
         locator.fill(text)
 
     def table(self, viewport: str) -> str:
-        lines = [f"first ten minutes ({viewport})", f"{'step':<28}{'clicks':>7}{'typed':>7}{'requests':>10}{'server ms':>11}"]
+        lines = [
+            f"first ten minutes ({viewport})",
+            f"{'step':<28}{'clicks':>7}{'typed':>7}{'requests':>10}{'server ms':>11}",
+        ]
         for s in self.steps:
             lines.append(f"{s.name:<28}{s.clicks:>7}{s.typed:>7}{s.requests:>10}{s.server_ms:>11.0f}")
         total = Step(
@@ -120,7 +123,9 @@ class Walk:
             sum(s.requests for s in self.steps),
             sum(s.server_ms for s in self.steps),
         )
-        lines.append(f"{total.name:<28}{total.clicks:>7}{total.typed:>7}{total.requests:>10}{total.server_ms:>11.0f}")
+        lines.append(
+            f"{total.name:<28}{total.clicks:>7}{total.typed:>7}{total.requests:>10}{total.server_ms:>11.0f}"
+        )
         return "\n".join(lines)
 
 
@@ -164,7 +169,7 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
     upload.write_bytes(export.csv_bytes())
     assert len(export.data_rows()) >= 1000
 
-    # --- 1. Sign up from the public home page, choosing a sales mode ------------------------------------
+    # --- 1. Sign up from the public home page, choosing a sales mode ----------------------------------------
     walk.step("sign up")
     page.goto(f"{e2e_server.public_url}/")
     walk.click(page.locator('a[href$="/signup/"]').first)
@@ -181,7 +186,7 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
     page.wait_for_url(f"http://{slug}.localhost:{e2e_server.port}/**")
     page.wait_for_load_state("load")
 
-    # --- 2. The dashboard shows the getting-started checklist, import first --------------------------------
+    # --- 2. The dashboard shows the getting-started checklist, import first ---------------------------------
     walk.step("checklist")
     card = page.locator("[data-testid=onboarding-card]")
     card.wait_for()
@@ -192,14 +197,14 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
     assert card.locator("[data-done='1']").count() == 0
     screenshot(page, "first-02-checklist", viewport)
 
-    # --- 3. From the checklist to the customer import (a link, no typed URL) -------------------------------
+    # --- 3. From the checklist to the customer import (a link, no typed URL) --------------------------------
     walk.step("open import")
     walk.click(first_step.locator("a"))
     page.wait_for_url(re.compile(r"/import/\?kind=customers$"))
     assert page.locator("select[name=kind]").input_value() == "customers"
     screenshot(page, "first-03-import-start", viewport)
 
-    # --- 4. Upload the GBK export: the preview is analysed before anything is written ----------------------
+    # --- 4. Upload the GBK export: the preview is analysed before anything is written -----------------------
     walk.step("upload")
     walk.steps[-1].clicks += 1  # choosing the file is a click on the file input
     page.locator("input[type=file][name=file]").set_input_files(str(upload))
@@ -242,7 +247,7 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
     assert unknown.locator("tr").count() == 1 + len(messy_export.UNKNOWN_SOURCES)  # header + the two words
     screenshot(page, "first-04-preview", viewport)
 
-    # --- 5. Map the two unknown source words and check again -----------------------------------------------
+    # --- 5. Map the two unknown source words and check again ------------------------------------------------
     walk.step("map two source words")
     for word, target in VALUE_MAP.items():
         walk.select(unknown.locator(f"select[aria-label='{word}']"), target)
@@ -270,12 +275,15 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
             assert reasons[r.line] == ("Name", "The name is empty.")
         else:
             bad_phone = r.cells[messy_export.PHONE]
-            assert reasons[r.line] == ("Phone", f"“{bad_phone}” is not a phone number (the key of this import).")
+            assert reasons[r.line] == (
+                "Phone",
+                f"“{bad_phone}” is not a phone number (the key of this import).",
+            )
     # Skipping the bad rows is the default.
     assert page.locator("input[name=all_or_nothing][value='0']").is_checked()
     screenshot(page, "first-05-mapped", viewport)
 
-    # --- 6. Import; the page follows the job until it is done ------------------------------------------------
+    # --- 6. Import; the page follows the job until it is done -----------------------------------------------
     walk.step("import")
     walk.click(page.locator("[data-testid=import-run]"))
     progress = page.locator("#import-progress")
@@ -288,10 +296,14 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
     done_text = page.locator("[data-testid=import-done]").inner_text()
     assert f"{expected['create']} created, 0 updated." in done_text
     assert f"{expected['merge']} rows merged" in done_text
-    assert page.locator("[data-testid=import-skipped]").inner_text().startswith(f"{expected['skip']} rows skipped")
+    assert (
+        page.locator("[data-testid=import-skipped]")
+        .inner_text()
+        .startswith(f"{expected['skip']} rows skipped")
+    )
     screenshot(page, "first-06-imported", viewport)
 
-    # --- 7. Download the skipped rows: the file's layout, an error column, exactly the bad rows ------------
+    # --- 7. Download the skipped rows: the file's layout, an error column, exactly the bad rows -------------
     walk.step("download skipped rows")
     with page.expect_download() as download_info:
         walk.click(page.locator("[data-testid=import-skipped-file]"))
@@ -302,7 +314,7 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
     assert [row[:-1] for row in skipped[1:]] == [r.cells for r in bad]
     assert all(row[-1] for row in skipped[1:])
 
-    # --- 8. The customer list shows them all -----------------------------------------------------------------
+    # --- 8. The customer list shows them all ----------------------------------------------------------------
     walk.step("customer list")
     nav = "[data-testid=tabbar]" if walk.phone else "[data-testid=sidenav]"
     walk.click(page.locator(f"{nav} a[href='/customers/']").first)
@@ -312,7 +324,7 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
     assert page.locator("[data-testid=customer-table] tr").count() > 1
     screenshot(page, "first-07-customers", viewport)
 
-    # --- 9. The dashboard: the checklist's import step is done, the customers are counted ------------------
+    # --- 9. The dashboard: the checklist's import step is done, the customers are counted -------------------
     walk.step("dashboard")
     walk.click(page.locator(f"{nav} a[href='/']").first)
     page.wait_for_url(e2e_server.tenant_url(slug, "/"))
@@ -323,7 +335,7 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
     assert str(expected["create"]) in dashboard, dashboard[:2000]
     screenshot(page, "first-08-dashboard", viewport)
 
-    # --- the database: the customers created, the mapped sources, the later rows' values -------------------
+    # --- the database: the customers created, the mapped sources, the later rows' values --------------------
     state = _state(e2e_server, slug)
     customers = {row[0]: row for row in state["customers"]}
     assert len(state["customers"]) == expected["create"] == len(customers)
@@ -335,14 +347,14 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
     assert old_customer_rows and all(customers[p][1] == "referral" for p in old_customer_rows)
     assert all(customers[p][1] == "other" for p, w in final.items() if w == "电话开发")
     for i in messy_export.REPEATED:
-        phone, _source, city, address, email, tags = customers[messy_export.phone_of(i)]
+        _phone, _source, city, address, _email, tags = customers[messy_export.phone_of(i)]
         assert city == export.final_city(i) == "无锡"  # the later row's value won
         assert address.endswith(f"科技路{i + 1}号")  # blank in the later row: the earlier value stays
         assert "VIP" in tags
-    for i, bad_email in messy_export.BAD_EMAILS.items():
+    for i in messy_export.BAD_EMAILS:
         assert customers[messy_export.phone_of(i)][4] == ""  # left out, the customer imported
 
-    # --- the table ---------------------------------------------------------------------------------------------
+    # --- the table ------------------------------------------------------------------------------------------
     assert not walk.foreign, f"requests to other hosts: {walk.foreign}"
     print("\n" + walk.table(name))
     (ARTIFACTS / f"first-ten-minutes-{name}.json").write_text(

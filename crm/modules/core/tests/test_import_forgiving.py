@@ -481,7 +481,12 @@ def test_contacts_on_rows_of_an_existing_customer_are_added_once(alpha):
 
 def test_a_bad_phone_or_email_in_the_key_column_is_named_as_the_reason(alpha):
     # Given a file whose key column (phone, then email) holds a bad value on one row and nothing on another
-    rows = [["客户名称", "手机", "邮箱"], ["甲", "12345", "x@"], ["乙", "", ""], ["丙", "13900000003", "c@d.cn"]]
+    rows = [
+        ["客户名称", "手机", "邮箱"],
+        ["甲", "12345", "x@"],
+        ["乙", "", ""],
+        ["丙", "13900000003", "c@d.cn"],
+    ]
     with schema_context(alpha.schema), translation.override("en"):
         owner = alpha.users["owner"]
         job = upload(owner, gbk_csv(rows), "c.csv")
@@ -501,15 +506,21 @@ def test_a_bad_phone_or_email_in_the_key_column_is_named_as_the_reason(alpha):
         assert a["create"] == 1
 
 
-def test_preview_page_names_fields_by_label_and_folds_the_rows_to_skip(alpha, django_capture_on_commit_callbacks):
+def test_preview_page_names_fields_by_label_and_folds_the_rows_to_skip(
+    alpha, django_capture_on_commit_callbacks
+):
     # Given an upload with a row without a name and a row with a bad phone (the key)
     client = alpha.client("sales", language="en")
     data = gbk_csv([["客户名称", "手机"], ["", "13900000001"], ["乙", "12345"], ["丙", "13900000003"]])
-    url = client.post("/import/", {"kind": "customers", "file": SimpleUploadedFile("c.csv", data)})["Location"]
+    url = client.post("/import/", {"kind": "customers", "file": SimpleUploadedFile("c.csv", data)})[
+        "Location"
+    ]
     # When the preview is shown
     page = client.get(url).content.decode()
     # Then the rows to skip are folded under their count, each with the field's label, not its key
-    assert '<details data-testid="import-skip-rows"><summary>Rows to skip (2), with the reason</summary>' in page
+    assert (
+        '<details data-testid="import-skip-rows"><summary>Rows to skip (2), with the reason</summary>' in page
+    )
     assert '<td class="nowrap">Name</td>' in page and '<td class="nowrap">Phone</td>' in page
     assert '<td class="nowrap">phone</td>' not in page and '<td class="nowrap">name</td>' not in page
     # ... each column shows its header with its samples next to a field select
