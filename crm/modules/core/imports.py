@@ -653,6 +653,13 @@ def _clean_customer(rec: dict[str, str], key: str, tables: dict[str, dict[str, s
         key
     ]
     if not key_value:
+        raw = rec.get(key, "").strip()[:60]
+        if raw and key == "phone":  # there is a phone, but not a valid one: say so, not "empty"
+            raise ValueError((key, _("“%(v)s” is not a phone number (the key of this import).") % {"v": raw}))
+        if raw and key == "email":
+            raise ValueError(
+                (key, _("“%(v)s” is not an email address (the key of this import).") % {"v": raw})
+            )
         raise ValueError((key, _("The key column is empty.")))
     out["_key"] = key_value
     if warnings:

@@ -766,6 +766,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return redirect("core:import_detail", pk=job.pk)
     spec = import_kinds.import_kinds.get(job.kind)
+    labels = {fld: label for fld, label, _words in spec.fields} if spec else {}
     ctx: dict[str, Any] = {
         "job": job,
         "error": error,
@@ -773,6 +774,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "fields": spec.fields if spec else (),
         "keys": spec.keys if spec else (),
         "progress": imports.import_progress(job),
+        "job_errors": _labelled(job.errors[:50], labels),
     }
     if job.status == ImportJob.Status.UPLOADED:
         if not job.analysis and not error:
@@ -790,9 +792,17 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             }
             for i, h in enumerate(job.headers)
         ]
+    analysis = job.analysis or {}
+    ctx["skip_rows"] = _labelled(analysis.get("errors", []), labels)
+    ctx["warn_rows"] = _labelled(analysis.get("warnings", []), labels)
     if request.headers.get("HX-Request"):
         return render(request, "core/_import_progress.html", ctx)
     return render(request, "core/import_detail.html", ctx)
+
+
+def _labelled(rows: list[dict[str, Any]], labels: dict[str, Any]) -> list[dict[str, Any]]:
+    """Row errors with the field's label for the user ("Phone", "电话"), not its key ("phone")."""
+    return [{**r, "label": labels.get(r.get("field", ""), r.get("field", ""))} for r in rows]
 
 
 @require_POST

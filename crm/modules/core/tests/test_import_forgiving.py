@@ -477,3 +477,57 @@ def test_contacts_on_rows_of_an_existing_customer_are_added_once(alpha):
         assert set(old.contacts.values_list("name", "is_primary")) == {("王经理", True), ("李工", False)}
         start_and_run(rep, upload(rep, data, "c.csv"))
         assert old.contacts.count() == 2  # not added twice
+
+
+def test_a_bad_phone_or_email_in_the_key_column_is_named_as_the_reason(alpha):
+    # Given a file whose key column (phone, then email) holds a bad value on one row and nothing on another
+    rows = [
+        ["客户名称", "手机", "邮箱"],
+        ["甲", "12345", "x@"],
+        ["乙", "", ""],
+        ["丙", "13900000003", "c@d.cn"],
+    ]
+    with schema_context(alpha.schema), translation.override("en"):
+        owner = alpha.users["owner"]
+        job = upload(owner, gbk_csv(rows), "c.csv")
+        # When the preview is analysed with the phone as the key
+        a = imports.import_analyse(actor=owner, job=job)
+        # Then the bad phone is the reason given, not "empty"; the empty key stays "empty"
+        assert [(e["row"], e["field"], e["message"]) for e in a["errors"]] == [
+            (2, "phone", "“12345” is not a phone number (the key of this import)."),
+            (3, "phone", "The key column is empty."),
+        ]
+        # ... and with the email as the key, the bad email is
+        a = imports.import_analyse(actor=owner, job=job, mapping=job.mapping, key="email")
+        assert [(e["row"], e["message"]) for e in a["errors"]] == [
+            (2, "“x@” is not an email address (the key of this import)."),
+            (3, "The key column is empty."),
+        ]
+        assert a["create"] == 1
+
+
+def test_preview_page_names_fields_by_label_and_folds_the_rows_to_skip(
+    alpha, django_capture_on_commit_callbacks
+):
+    # Given an upload with a row without a name and a row with a bad phone (the key)
+    client = alpha.client("sales", language="en")
+    data = gbk_csv([["客户名称", "手机"], ["", "13900000001"], ["乙", "12345"], ["丙", "13900000003"]])
+    url = client.post("/import/", {"kind": "customers", "file": SimpleUploadedFile("c.csv", data)})[
+        "Location"
+    ]
+    # When the preview is shown
+    page = client.get(url).content.decode()
+    # Then the rows to skip are folded under their count, each with the field's label, not its key
+    assert (
+        '<details data-testid="import-skip-rows"><summary>Rows to skip (2), with the reason</summary>' in page
+    )
+    assert '<td class="nowrap">Name</td>' in page and '<td class="nowrap">Phone</td>' in page
+    assert '<td class="nowrap">phone</td>' not in page and '<td class="nowrap">name</td>' not in page
+    # ... each column shows its header with its samples next to a field select
+    assert 'data-testid="import-columns"' in page and 'class="map-field"' in page
+    # When it is imported, the outcome's table of skipped rows names the fields the same way
+    form = {"col_0": "name", "col_1": "phone", "key": "phone", "all_or_nothing": "0", "action": "run"}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, form).status_code == 302
+    page = client.get(url).content.decode()
+    assert '<td class="nowrap">Phone</td>' in page and '<td class="nowrap">phone</td>' not in page
