@@ -147,8 +147,21 @@ def export_jobs_for_operator(*, user: Any, tenant: Tenant, limit: int = 20) -> l
     return list(
         ExportJob.objects.filter(tenant=tenant)
         .only(
-            "id", "tenant_id", "status", "phase", "done", "total", "attempts", "recovery", "error",
-            "requested_by", "created_at", "started_at", "finished_at", "heartbeat_at", "file",
+            "id",
+            "tenant_id",
+            "status",
+            "phase",
+            "done",
+            "total",
+            "attempts",
+            "recovery",
+            "error",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "file",
         )
         .order_by("-id")[:limit]
     )

@@ -74,9 +74,6 @@ def workspace_export(request: HttpRequest) -> HttpResponse:
         return redirect("billing:export")
     context = {
         "exports": [p.name for p in services.tenant_exports(tenant=tenant)],
-        "export_jobs": [
-            (job, _run_reason(job)) for job in selectors.export_jobs_for_operator(user=request.user, tenant=tenant)
-        ],
         "job": services.tenant_export_last(tenant=tenant),
     }
     template = "billing/_exports.html" if request.headers.get("HX-Request") else "billing/export.html"
@@ -301,7 +298,8 @@ def _tenant_billing_page(
         "month_checks": selectors.month_checks_for_operator(user=request.user, tenant_id=tenant_id),
         "exports": [p.name for p in services.tenant_exports(tenant=tenant)],
         "export_jobs": [
-            (job, _run_reason(job)) for job in selectors.export_jobs_for_operator(user=request.user, tenant=tenant)
+            (job, _run_reason(job))
+            for job in selectors.export_jobs_for_operator(user=request.user, tenant=tenant)
         ],
         "tenant_id": tenant_id,
         "tenant": tenant,

@@ -35,7 +35,6 @@ from crm.modules.messaging.public import (
     message_retry_failed,
     message_send,
 )
-
 from crm.platform.errors import PermissionDenied, ServiceError
 from crm.platform.jobs import job_heartbeat
 from crm.platform.permissions import Role, check_perm
