@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from crm.billing import services
 from crm.billing.ledger import ledger_sync_all
@@ -45,7 +46,8 @@ def owing(alpha: Any, beta: Any, offline: Any) -> list[Tenant]:
 
 def _console(user: Any, language: str = "en") -> Client:
     client = Client(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE=language)
-    client.force_login(user, backend="crm.tenants.accounts.backends.EmailBackend")
+    with schema_context("public"):  # console accounts live there (a workspace client may have left its own)
+        client.force_login(user, backend="crm.tenants.accounts.backends.EmailBackend")
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
     return client
 
