@@ -274,11 +274,15 @@ CELERY_TASK_PUBLISH_RETRY = False
 CRM_JOB_STALE_SECONDS = env.int("CRM_JOB_STALE_SECONDS", default=120)
 CRM_JOB_MAX_ATTEMPTS = 3
 # Long jobs with heartbeat fields (crm.platform.jobs) and the task that runs each.
-CRM_HEARTBEAT_JOBS = {"core.ImportJob": "crm.modules.core.tasks.import_run"}
+CRM_HEARTBEAT_JOBS = {
+    "core.ImportJob": "crm.modules.core.tasks.import_run",
+    "retail.CareRun": "crm.modules.retail.tasks.care_resume",
+}
 # Jobs whose rows live in the public schema (swept there once, not per tenant).
 CRM_PUBLIC_HEARTBEAT_JOBS = {
     "tenants.RestoreJob": "crm.tenants.tasks.workspace_restore",
     "tenants.ExportJob": "crm.billing.tasks.workspace_export",
+    "billing.InvoiceRun": "crm.billing.tasks.invoice_run",
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from crm.platform.models import TimeStampedModel
+from crm.platform.models import HeartbeatJob, TimeStampedModel
 
 # Stripe and the ledger both round to the cent; more than a cent apart is a real difference.
 LEDGER_TOLERANCE = Decimal("0.01")
@@ -301,3 +301,35 @@ class StubCharge(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.stripe_subscription_id} stub"
+
+
+class InvoiceRun(HeartbeatJob, TimeStampedModel):
+    """The monthly ledger-invoice run for one period (crm.billing.services.invoices_generate_monthly),
+    claimed by one worker, with a heartbeat and progress per batch of tenants; the jobs sweeper requeues a
+    run whose worker stopped and at last fails it. One row per period: the hourly beat finds it done and
+    does nothing; a requeued run skips the tenants already invoiced (one invoice per tenant and period)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    period_start = models.DateField(_("period start"), unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)  # live tenants to invoice
+    done = models.PositiveIntegerField(default=0)  # tenants handled so far
+    invoiced = models.PositiveIntegerField(default=0)  # ledger invoices of the period (all attempts)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-period_start", "-id"]
+
+    def __str__(self) -> str:
+        return f"invoices {self.period_start:%Y-%m} {self.status}"
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

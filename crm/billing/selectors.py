@@ -16,6 +16,7 @@ from crm.billing.models import (
     BillingAccount,
     Invoice,
     InvoiceLine,
+    InvoiceRun,
     InvoiceStatus,
     MonthCheck,
     Price,
@@ -25,7 +26,7 @@ from crm.billing.models import (
 from crm.platform.errors import NotFound
 from crm.platform.permissions import check_operator, check_perm
 from crm.platform.registry import registry
-from crm.tenants.models import Tenant, TenantModule, TenantStatus
+from crm.tenants.models import ExportJob, Tenant, TenantModule, TenantStatus
 
 MISMATCH_TOLERANCE = LEDGER_TOLERANCE
 
@@ -131,6 +132,39 @@ def console_overview(*, user: Any) -> dict[str, Any]:
         "failed_events": list(failed_events[:50]),
         "accounts_past_due": BillingAccount.objects.filter(status="past_due").count(),
     }
+
+
+def invoice_runs_for_operator(*, user: Any, limit: int = 12) -> list[InvoiceRun]:
+    """Operator: the latest monthly invoice runs (status, progress, tries, error), newest period first."""
+    check_operator(user)
+    return list(InvoiceRun.objects.order_by("-period_start", "-id")[:limit])
+
+
+def export_jobs_for_operator(*, user: Any, tenant: Tenant, limit: int = 20) -> list[ExportJob]:
+    """Operator: a workspace's full-export jobs, newest first: status, progress, tries and error only
+    (the console never shows the data itself; the finished files are listed beside them)."""
+    check_operator(user)
+    return list(
+        ExportJob.objects.filter(tenant=tenant)
+        .only(
+            "id",
+            "tenant_id",
+            "status",
+            "phase",
+            "done",
+            "total",
+            "attempts",
+            "recovery",
+            "error",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "file",
+        )
+        .order_by("-id")[:limit]
+    )
 
 
 def tenant_invoices_for_operator(*, user: Any, tenant_id: int) -> QuerySet[Invoice]:

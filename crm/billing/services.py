@@ -49,6 +49,7 @@ from crm.billing.models import (
     BillingAccount,
     Invoice,
     InvoiceLine,
+    InvoiceRun,
     InvoiceStatus,
     LedgerSpan,
     MonthCheck,
@@ -58,6 +59,7 @@ from crm.billing.models import (
     TenantDiscount,
 )
 from crm.platform.errors import ServiceError
+from crm.platform.jobs import job_heartbeat
 from crm.platform.permissions import check_operator, check_perm
 from crm.platform.registry import registry
 from crm.tenants import backup
@@ -205,16 +207,95 @@ def invoice_generate(*, tenant: Tenant, period_start: date) -> Invoice | None:
     return invoice
 
 
+# Tenants invoiced between two heartbeats of the monthly invoice run.
+INVOICE_BATCH = 20
+INVOICE_RUN_TASK = "crm.billing.tasks.invoice_run"
+
+
 def invoices_generate_monthly(*, today: date | None = None) -> int:
-    """Invoice last month for every live tenant (run daily by beat; already-made invoices are skipped)."""
+    """Invoice last month for every live tenant (run hourly by beat) as the period's InvoiceRun: the first
+    delivery makes and runs it; later ones find it claimed or done and do nothing. Returns how many
+    invoices this call made."""
     today = today or timezone.localdate()
     previous = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    run = invoice_run_start(period_start=previous)
+    return invoice_run_execute(run_id=run.pk) or 0
+
+
+def invoice_run_start(*, period_start: date) -> InvoiceRun:
+    """The invoice run of one period, made on first use; the same row afterwards, whatever its status."""
+    run, _created = InvoiceRun.objects.get_or_create(period_start=period_start)
+    return run
+
+
+def _period_invoices(period_start: date) -> int:
+    return Invoice.objects.filter(period_start=period_start, manual=True).count()
+
+
+def invoice_run_execute(*, run_id: int) -> int | None:
+    """Worker side: claim the run (queued -> running in one UPDATE; a second delivery finds nothing to
+    claim: None), invoice each live tenant with a heartbeat and progress every INVOICE_BATCH tenants,
+    then record the outcome. Requeued by the jobs sweeper when its worker stopped: `invoice_generate`
+    returns the invoice a first attempt already made, so no tenant is invoiced twice. Returns how many
+    invoices this attempt made."""
+    now = timezone.now()
+    if not InvoiceRun.objects.filter(pk=run_id, status=InvoiceRun.Status.QUEUED).update(
+        status=InvoiceRun.Status.RUNNING, started_at=now, heartbeat_at=now, done=0, error=""
+    ):
+        return None
+    run = InvoiceRun.objects.get(pk=run_id)
+    period = run.period_start
+    tenants = list(Tenant.objects.filter(status__in=LIVE_STATUSES).order_by("id"))
     made = 0
-    for tenant in Tenant.objects.filter(status__in=LIVE_STATUSES).order_by("id"):
-        before = Invoice.objects.filter(tenant=tenant, period_start=previous, manual=True).exists()
-        invoice = invoice_generate(tenant=tenant, period_start=previous)
-        made += int(invoice is not None and not before)
+    try:
+        for number, tenant in enumerate(tenants, start=1):
+            before = Invoice.objects.filter(tenant=tenant, period_start=period, manual=True).exists()
+            invoice = invoice_generate(tenant=tenant, period_start=period)
+            made += int(invoice is not None and not before)
+            if number % INVOICE_BATCH == 0:
+                job_heartbeat(run, total=len(tenants), done=number, invoiced=_period_invoices(period))
+    except Exception as exc:
+        log.exception("invoice run %s failed", run.pk)
+        InvoiceRun.objects.filter(pk=run.pk).update(
+            status=InvoiceRun.Status.FAILED,
+            finished_at=timezone.now(),
+            total=len(tenants),
+            invoiced=_period_invoices(period),
+            error=_("The invoice run failed (%(error)s). Retry it; details are in the worker's log.")
+            % {"error": type(exc).__name__},
+        )
+        return made
+    InvoiceRun.objects.filter(pk=run.pk).update(
+        status=InvoiceRun.Status.DONE,
+        finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        total=len(tenants),
+        done=len(tenants),
+        invoiced=_period_invoices(period),
+    )
     return made
+
+
+def invoice_run_retry(*, actor: Any, run: InvoiceRun) -> InvoiceRun:
+    """Operator: run a failed invoice run again (queued for a worker; tenants already invoiced are
+    skipped)."""
+    from crm.kernel.dispatch import enqueue
+
+    check_operator(actor)
+    with transaction.atomic():
+        if not InvoiceRun.objects.filter(pk=run.pk, status=InvoiceRun.Status.FAILED).update(
+            status=InvoiceRun.Status.QUEUED,
+            attempts=0,
+            recovery="",
+            recovery_reason="",
+            error="",
+            finished_at=None,
+            heartbeat_at=None,
+        ):
+            raise ServiceError(_("Only a failed invoice run can be retried."), code="conflict")
+        enqueue(INVOICE_RUN_TASK, args=[run.pk])
+    run.refresh_from_db()
+    return run
 
 
 def invoice_mark_paid(*, actor: Any, invoice: Invoice, now: datetime | None = None) -> Invoice:

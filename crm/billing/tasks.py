@@ -48,6 +48,14 @@ def generate_monthly_invoices() -> int:
     return invoices_generate_monthly()
 
 
+@shared_task(name="crm.billing.tasks.invoice_run", ignore_result=True)
+def invoice_run(run_id: int) -> None:
+    """One monthly invoice run again (requeued by the jobs sweeper, or retried by an operator)."""
+    from crm.billing.services import invoice_run_execute
+
+    invoice_run_execute(run_id=run_id)
+
+
 @shared_task(name="crm.billing.tasks.run_dunning", ignore_result=True)
 def run_dunning() -> int:
     from crm.billing.services import dunning_run

@@ -40,6 +40,11 @@ public_urlpatterns = [
         name="billing-console-export",
     ),
     path(
+        "console/billing/invoice-runs/<int:run_id>/retry/",
+        views.console_invoice_run_retry,
+        name="billing-console-invoice-run-retry",
+    ),
+    path(
         "console/billing/invoices/<int:invoice_id>/mark-paid/",
         views.console_mark_paid,
         name="billing-console-mark-paid",

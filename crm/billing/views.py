@@ -20,11 +20,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.billing import gateway, selectors, services, webhooks
-from crm.billing.models import Invoice
+from crm.billing.models import Invoice, InvoiceRun
 from crm.billing.pdf import invoice_pdf
 from crm.platform.console.views import operator_required
 from crm.platform.decorators import require_perm
 from crm.platform.errors import NotFound, ServiceError, flash_call, show_on_form
+from crm.platform.jobs import STALE_REASON
 from crm.platform.permissions import has_perm
 from crm.platform.registry import registry
 from crm.tenants.models import Tenant
@@ -215,7 +216,30 @@ def console_billing(request: HttpRequest) -> HttpResponse:
     context["retention"] = selectors.tenants_in_retention(user=request.user, now=timezone.now())
     context["retention_days"] = settings.BILLING_RETENTION_DAYS
     context["unbuilt_credits"] = selectors.unbuilt_credits_for_operator(user=request.user)
+    context["invoice_runs"] = [
+        (run, _run_reason(run)) for run in selectors.invoice_runs_for_operator(user=request.user)
+    ]
     return render(request, "billing/console.html", context)
+
+
+def _run_reason(job: Any) -> str:
+    """Why a job failed, in the reader's language: the sweeper's reason is rendered now (it wrote it in the
+    worker's), any other failure is the error the run recorded."""
+    if job.status != "failed":
+        return ""
+    return str(STALE_REASON % {"n": job.attempts + 1}) if job.recovery == "gave_up" else job.error
+
+
+@operator_required
+@require_POST
+def console_invoice_run_retry(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(InvoiceRun, pk=run_id)
+    flash_call(
+        request,
+        lambda: services.invoice_run_retry(actor=request.user, run=run),
+        _("The invoice run is queued again; tenants already invoiced are skipped."),
+    )
+    return redirect("billing-console")
 
 
 @operator_required
@@ -273,6 +297,10 @@ def _tenant_billing_page(
         "invoices": invoices,
         "month_checks": selectors.month_checks_for_operator(user=request.user, tenant_id=tenant_id),
         "exports": [p.name for p in services.tenant_exports(tenant=tenant)],
+        "export_jobs": [
+            (job, _run_reason(job))
+            for job in selectors.export_jobs_for_operator(user=request.user, tenant=tenant)
+        ],
         "tenant_id": tenant_id,
         "tenant": tenant,
         "discount": discount,

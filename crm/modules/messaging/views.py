@@ -5,6 +5,9 @@ passes the permission that guards it (retail: `retail.manage`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -37,7 +40,11 @@ class SettingsForm(forms.Form):
 
 
 @login_required
-def care_page(request: HttpRequest, perm: str) -> HttpResponse:
+def care_page(
+    request: HttpRequest, perm: str, panel: Callable[[HttpRequest], dict[str, Any]] | None = None
+) -> HttpResponse:
+    """`panel`: the mounting module's status box above the settings (e.g. retail's last care run): a
+    callable returning a context with the `template` to include."""
     user = request.user
     if not has_perm(user, perm):  # type: ignore[arg-type]
         raise DjangoPermissionDenied
@@ -93,5 +100,6 @@ def care_page(request: HttpRequest, perm: str) -> HttpResponse:
             "settings_form": settings_form,
             "outbound": list(selectors.outbound_recent()),
             "names": services.CONTEXT_NAMES,
+            "panel": panel(request) if panel is not None else None,
         },
     )

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from crm.platform.models import TimeStampedModel
+from crm.platform.models import HeartbeatJob, TimeStampedModel
 
 
 class Store(TimeStampedModel):
@@ -252,3 +252,40 @@ class Renewal(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.member_id} -> {self.valid_until}"
+
+
+class CareRun(HeartbeatJob, TimeStampedModel):
+    """One day's member care run (crm.modules.retail.care): claimed by one worker, with a heartbeat and
+    progress per batch; the jobs sweeper (crm.platform.jobs) requeues a run whose worker stopped and at last
+    fails it. One row per tenant-local day: a second delivery of the daily task finds it and does nothing.
+    A requeued run plans the same messages again (same `planned_for`): their idempotency keys make the
+    messages already sent come back as sent, never go out twice."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    run_on = models.DateField(_("day"), unique=True)
+    planned_for = models.DateTimeField()  # the moment the run plans for (every attempt uses it)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)  # messages planned
+    done = models.PositiveIntegerField(default=0)  # messages handed to messaging so far
+    sent = models.PositiveIntegerField(default=0)  # of those, sent (now or by an earlier attempt)
+    undelivered = models.PositiveIntegerField(default=0)  # of those, failed at the provider
+    counts = models.JSONField(default=dict, blank=True)  # per event kind, as care_run returns them
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-run_on", "-id"]
+        verbose_name = _("care run")
+
+    def __str__(self) -> str:
+        return f"care {self.run_on} {self.status}"
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

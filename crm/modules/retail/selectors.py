@@ -16,7 +16,7 @@ from crm.platform.errors import NotFound, PermissionDenied
 from crm.platform.permissions import has_perm
 from crm.tenants.accounts.models import User
 
-from .models import Member, PointsEntry, Renewal, Sale, Store, Tier
+from .models import CareRun, Member, PointsEntry, Renewal, Sale, Store, Tier
 
 SESSION_KEY = "retail_looked_up"  # member ids a clerk found by exact lookup in this session
 HISTORY = 10
@@ -177,3 +177,9 @@ def results(*, actor: User, days: int = 30) -> dict[str, Any]:
         "active_members": active,
         "repeat_rate": round(100 * repeat / active, 1) if active else 0.0,
     }
+
+
+def care_run_last(*, actor: User) -> CareRun | None:
+    """The latest member care run of this workspace (the care page's status line), for managers."""
+    _require_manage(actor)
+    return CareRun.objects.order_by("-run_on", "-id").first()

@@ -15,7 +15,18 @@ def points_expire() -> int:
 
 @shared_task(name="crm.modules.retail.tasks.care")
 def care() -> dict[str, int]:
-    # Idempotent: every message has a unique idempotency key, so a retry or a second run sends nothing twice.
+    """The daily care run: today's CareRun row, claimed and run here; a second delivery the same day finds
+    it claimed or done and does nothing (every message also has a unique idempotency key)."""
     from . import care as member_care
 
-    return member_care.care_run().counts
+    run = member_care.care_run_start()
+    finished = member_care.care_run_execute(run_id=run.pk)
+    return dict(finished.counts) if finished is not None else {}
+
+
+@shared_task(name="crm.modules.retail.tasks.care_resume", ignore_result=True)
+def care_resume(run_id: int) -> None:
+    """One care run again (requeued by the jobs sweeper after its worker stopped, or retried by the owner)."""
+    from . import care as member_care
+
+    member_care.care_run_execute(run_id=run_id)

@@ -17,5 +17,6 @@ urlpatterns = [
     path("setup/", views.setup, name="setup"),
     path("reminders/", views.reminders, name="reminders"),
     path("results/", views.results, name="results"),
-    path("care/", care_page, {"perm": "retail.manage"}, name="care"),
+    path("care/", care_page, {"perm": "retail.manage", "panel": views.care_panel}, name="care"),
+    path("care/runs/<int:pk>/retry/", views.care_retry, name="care_retry"),
 ]

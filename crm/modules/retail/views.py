@@ -14,10 +14,11 @@ from django.views.decorators.http import require_POST
 
 from crm.platform.decorators import require_perm
 from crm.platform.errors import ServiceError, flash_call, show_on_form
-from crm.platform.permissions import has_perm
+from crm.platform.jobs import STALE_REASON
+from crm.platform.permissions import Role, has_perm
 from crm.tenants.accounts.models import User
 
-from . import api, selectors, services
+from . import api, care, selectors, services
 from .forms import (
     AssignForm,
     LookupForm,
@@ -29,7 +30,7 @@ from .forms import (
     TierForm,
     VoidForm,
 )
-from .models import Member, Store
+from .models import CareRun, Member, Store
 
 PAGE_SIZE = 25
 
@@ -292,3 +293,32 @@ def results(request: HttpRequest) -> HttpResponse:
         "store_totals": [float(row["total"]) for row in data["by_store"]],
     }
     return render(request, "retail/results.html", {"r": data, "chart": chart})
+
+
+def care_panel(request: HttpRequest) -> dict[str, Any]:
+    """The status of the latest care run, shown on the care page (messaging's `care_page` includes it):
+    sent x of y, interrupted and resumed, or failed with the reason and, for the owner, a retry button."""
+    user = _user(request)
+    run = selectors.care_run_last(actor=user)
+    reason = ""
+    if run is not None and run.status == CareRun.Status.FAILED:
+        # Rendered in the reader's language (the sweeper wrote it in the worker's).
+        reason = str(STALE_REASON % {"n": run.attempts + 1}) if run.recovery == "gave_up" else run.error
+    return {
+        "template": "retail/_care_run.html",
+        "run": run,
+        "reason": reason,
+        "can_retry": user.role == Role.OWNER,
+    }
+
+
+@require_perm("retail.manage")
+@require_POST
+def care_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(CareRun, pk=pk)
+    flash_call(
+        request,
+        lambda: care.care_run_retry(actor=_user(request), run=run),
+        _("The care run is queued again; messages already sent are not sent twice."),
+    )
+    return redirect("retail:care")
