@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -219,7 +219,22 @@ def invoices_generate_monthly(*, today: date | None = None) -> int:
     today = today or timezone.localdate()
     previous = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     run = invoice_run_start(period_start=previous)
+    _invoice_run_reopen(run)
     return invoice_run_execute(run_id=run.pk) or 0
+
+
+def _invoice_run_reopen(run: InvoiceRun) -> None:
+    """A finished run goes again (at the next hourly beat) while a live workspace has no invoice for the
+    period: one that became live again after the run (a suspension lifted, a payment recorded) is still
+    billed, as when every beat re-ran the month. Workspaces already invoiced are skipped by the run."""
+    if run.status != InvoiceRun.Status.DONE:
+        return
+    invoiced = Invoice.objects.filter(tenant=OuterRef("pk"), period_start=run.period_start, manual=True)
+    unbilled = Tenant.objects.filter(status__in=LIVE_STATUSES).filter(~Exists(invoiced)).exists()
+    if unbilled:
+        InvoiceRun.objects.filter(pk=run.pk, status=InvoiceRun.Status.DONE).update(
+            status=InvoiceRun.Status.QUEUED
+        )
 
 
 def invoice_run_start(*, period_start: date) -> InvoiceRun:

@@ -147,3 +147,24 @@ def test_console_invoice_runs_and_export_jobs_are_refused_to_non_operators(
         services.invoice_run_retry(actor=alpha.users["owner"], run=run)
     run.refresh_from_db()
     assert run.status == "failed"
+
+
+def test_a_workspace_live_again_after_the_run_is_billed_at_the_next_beat(
+    owing: list[Tenant], django_capture_on_commit_callbacks: Any
+) -> None:
+    # Given: beta is closed when October's run goes, so only alpha is invoiced.
+    beta = owing[1]
+    beta.status = TenantStatus.CLOSED
+    beta.save()
+    assert services.invoices_generate_monthly(today=NOVEMBER_2ND) == 1
+    run = InvoiceRun.objects.get(period_start=OCTOBER)
+    assert run.status == "done"
+    # When: an operator reopens it and the hourly beat fires again.
+    beta.status = TenantStatus.ACTIVE
+    beta.save()
+    assert services.invoices_generate_monthly(today=NOVEMBER_2ND) == 1
+    # Then: beta has its October invoice, alpha still one, and the run is done again.
+    invoices = Invoice.objects.filter(period_start=OCTOBER, manual=True)
+    assert sorted(invoices.values_list("tenant_id", flat=True)) == sorted(t.pk for t in owing)
+    run.refresh_from_db()
+    assert run.status == "done" and InvoiceRun.objects.count() == 1
