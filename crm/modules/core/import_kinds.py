@@ -81,6 +81,8 @@ class ImportKind:
     # Fields that must be mapped to a column, with the message when one is not.
     required: tuple[tuple[str, Text], ...] = ()
     prepare: Callable[[], Any] | None = None
+    # Like prepare, for kinds whose lookups depend on who imports (e.g. whom they may give records to).
+    prepare_for: Callable[[User], Any] | None = None
     resolve: Callable[[User, str, Records], list[RowError]] | None = None
     key_label: Text = ""  # label of the key choice (shown when there are several keys)
     note: Text = ""  # one sentence on the mapping page (e.g. how existing records are found)

@@ -124,6 +124,23 @@ FIELDS: dict[str, list[tuple[str, Any, tuple[str, ...]]]] = {
         ),
         ("notes", gettext_lazy("Notes"), ("notes", "note", "备注", "说明")),
         (
+            "owner",
+            gettext_lazy("Owner (a colleague's name or email)"),
+            (
+                "owner",
+                "负责人",
+                "客户负责人",
+                "归属人",
+                "所属销售",
+                "销售负责人",
+                "业务员",
+                "跟进人",
+                "客户经理",
+                "所有人",
+                "销售人员",
+            ),
+        ),
+        (
             "contact_name",
             gettext_lazy("Contact person"),
             ("contact", "contact name", "联系人", "联系人姓名", "首要联系人"),
@@ -476,7 +493,7 @@ def _configure(
         raise ServiceError(_("Map a column to the key field."), field="key")
     job.mapping, job.key = mapping, key
     if value_map is not None:
-        choices = spec.choices(spec.prepare() if spec.prepare else None) if spec.choices else {}
+        choices = spec.choices(_context(spec, actor)) if spec.choices else {}
         clean: dict[str, dict[str, str]] = {}
         for fld, values in value_map.items():
             if fld not in choices:
@@ -609,7 +626,7 @@ def _choice_table(field_name: str, choices: Any) -> dict[str, str]:
     return table
 
 
-def _clean_customer(rec: dict[str, str], key: str, tables: dict[str, dict[str, str]]) -> dict[str, Any]:
+def _clean_customer(rec: dict[str, str], key: str, tables: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     name = rec.get("name", "").strip()
     if not name:
@@ -624,7 +641,7 @@ def _clean_customer(rec: dict[str, str], key: str, tables: dict[str, dict[str, s
         out["email"] = email
     for fld, table in tables.items():
         raw = rec.get(fld, "").strip()
-        if raw:
+        if raw and fld not in (OWNERS, OWNERS_WARNED):
             if raw.lower() not in table:
                 raise ValueError((fld, _("Unknown value “%(v)s”.") % {"v": raw}))
             out[fld] = table[raw.lower()]
@@ -644,6 +661,23 @@ def _clean_customer(rec: dict[str, str], key: str, tables: dict[str, dict[str, s
             warnings.append(("created", _("“%(v)s” is not a date; left out.") % {"v": raw}))
         else:
             out["created_at"] = timezone.make_aware(dt.datetime.combine(day, dt.time(9)))
+    raw = rec.get("owner", "").strip()
+    if raw:
+        owner_id = tables.get(OWNERS, {}).get(raw.lower())
+        warned = tables.get(OWNERS_WARNED)
+        if owner_id is not None:
+            out["owner_id"] = owner_id
+        elif warned is not None and raw not in warned:
+            # Not a colleague (or not one the importer may give customers to): said once per name, on its
+            # first row, not on each of the hundreds of rows a former rep's name can be on.
+            warned.add(raw)
+            warnings.append(
+                (
+                    "owner",
+                    _("“%(v)s” is not a colleague you can give customers to: the rows naming them are yours.")
+                    % {"v": raw[:60]},
+                )
+            )
     for fld in ("contact_name", "contact_title"):
         if rec.get(fld):
             out[fld] = rec[fld][:100]
@@ -745,11 +779,29 @@ def _clean_contact(rec: dict[str, str], key: str) -> dict[str, Any]:
     return out
 
 
-def _customer_tables() -> dict[str, dict[str, str]]:
+OWNERS = "_owners"  # context key: colleague name or email (lower case) -> user id
+OWNERS_WARNED = "_owners_warned"  # context key: owner names already warned about in this run
+
+
+def _customer_tables(actor: User) -> dict[str, Any]:
+    """Choice tables, and the colleagues an owner column may name (by name or email, any case) when the
+    importer may give customers to others (`core.assign_customers`); otherwise only the importer."""
+    from crm.platform.permissions import has_perm, permission_map
+
+    people = User.objects.filter(is_active=True, role__in=permission_map()["core.view_customers"])
+    if not has_perm(actor, "core.assign_customers"):
+        people = people.filter(pk=actor.pk)
+    owners: dict[str, int] = {}
+    for pk, name, email in people.order_by("pk").values_list("pk", "name", "email"):
+        owners.setdefault(email.strip().lower(), pk)
+        if name.strip():
+            owners.setdefault(name.strip().lower(), pk)
     return {
         "kind": _choice_table("kind", Customer.Kind),
         "source": _choice_table("source", Customer.Source),
         "stage": _choice_table("stage", Customer.Stage),
+        OWNERS: owners,
+        OWNERS_WARNED: set(),
     }
 
 
@@ -794,10 +846,16 @@ def merge_later_wins(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str
     return out
 
 
+def _context(spec: ImportKind, actor: User) -> Any:
+    if spec.prepare_for is not None:
+        return spec.prepare_for(actor)
+    return spec.prepare() if spec.prepare else None
+
+
 def _parse(job: ImportJob, spec: ImportKind, value_map: dict[str, dict[str, str]]) -> Parsed:
     mapping = {int(col): fld for col, fld in job.mapping.items()}
     _headers, rows, _enc = read_rows(Path(job.stored_path), job.header_row)
-    context = spec.prepare() if spec.prepare else None
+    context = _context(spec, job.created_by)
     mapped = set(mapping.values())
     all_choices = spec.choices(context) if spec.choices else {}
     choices = {f: c for f, c in all_choices.items() if f in mapped}
@@ -1008,6 +1066,7 @@ def _write_customers(
                 )
                 continue
             rec.pop("created_at", None)  # an existing customer keeps its date
+            rec.pop("owner_id", None)  # and its owner: a change of owner is a handover (audited there)
             # People named in the file that the customer does not have yet are added (by name, below).
             people = ([contact] if contact.get("contact_name") else []) + list(more_contacts)
             known_contacts.extend((current, person) for person in people)
@@ -1023,11 +1082,12 @@ def _write_customers(
             )
             to_update.append(current)
             continue
+        owner_id = rec.pop("owner_id", None) or actor.pk
         c = Customer(
             **rec,
             name_normalized=normalize_name(rec["name"]),
             name_initials=initials(rec["name"]),
-            owner=actor,
+            owner_id=owner_id,
             created_by=actor,
             last_activity_at=now,
         )
@@ -1364,7 +1424,7 @@ def _write_contacts_kind(job: ImportJob, actor: User, records: Records) -> tuple
     return (*_write_contacts(job, records), [])
 
 
-def _customer_choices(tables: dict[str, dict[str, str]]) -> dict[str, Choice]:
+def _customer_choices(tables: dict[str, Any]) -> dict[str, Choice]:
     models_choices = {"kind": Customer.Kind, "source": Customer.Source, "stage": Customer.Stage}
     return {
         fld: Choice(
@@ -1372,6 +1432,7 @@ def _customer_choices(tables: dict[str, dict[str, str]]) -> dict[str, Choice]:
             options=[(str(v), str(label)) for v, label in models_choices[fld].choices],
         )
         for fld in tables
+        if fld not in (OWNERS, OWNERS_WARNED)
     }
 
 
@@ -1457,7 +1518,7 @@ CORE_KINDS = (
         fields=tuple(FIELDS["customers"]),
         keys=tuple((k, KEY_LABELS[k]) for k in CUSTOMER_KEYS),
         required=(("name", MAP_NAME),),
-        prepare=_customer_tables,
+        prepare_for=_customer_tables,
         clean_row=_clean_customer,
         write=_write_customers,
         key_label=gettext_lazy("Update existing customers found by"),

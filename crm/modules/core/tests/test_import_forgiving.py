@@ -135,6 +135,7 @@ def test_messy_gbk_export_of_customers(alpha, media):
             "8": "level",
             "9": "source",
             "10": "created",
+            "11": "owner",  # 负责人: 张三 is nobody here, so the rep owns every row (a warning each)
         }
         job.key = "name"
         job.save()
@@ -154,13 +155,16 @@ def test_messy_gbk_export_of_customers(alpha, media):
 
         a = imports.import_analyse(actor=rep, job=job, mapping=job.mapping, key="name", value_map=SOURCE_MAP)
         assert (a["skip"], a["create"], a["merge"]) == (no_name, N - no_name, 10)
-        warned = len([i for i in range(N) if i % 50 in (7, 9) and i % 100 != 11])
+        # Bad phones and emails, and once (not on each of its 1,188 rows) the owner 张三, who is nobody here.
+        warned = len([i for i in range(N) if i % 50 in (7, 9) and i % 100 != 11]) + 1
         assert a["warn"] == warned
+        assert sum(1 for w in a["warnings"] if w["field"] == "owner") == 1
 
         job = start_and_run(rep, job, key="name", value_map=SOURCE_MAP)
         assert (job.status, job.created_count, job.updated_count) == ("done", N - no_name, 0)
         assert (job.skipped_count, job.merged_count, len(job.row_warnings)) == (no_name, 10, warned)
         assert Customer.objects.count() == N - no_name
+        assert not Customer.objects.exclude(owner=rep).exists()
 
         c0 = Customer.objects.get(phone="13800000000")  # "+86 138-0000-0000"
         # Merged with its duplicate row "测试0贸易有限责任公司": the later row's non-empty values win.
@@ -531,3 +535,41 @@ def test_preview_page_names_fields_by_label_and_folds_the_rows_to_skip(
         assert client.post(url, form).status_code == 302
     page = client.get(url).content.decode()
     assert '<td class="nowrap">Phone</td>' in page and '<td class="nowrap">phone</td>' not in page
+
+
+def test_the_owner_column_gives_customers_to_colleagues_by_name_or_email(alpha):
+    # Given an export whose 负责人 column names two colleagues (by name and by email) and a stranger
+    owner, manager, sales = (alpha.users[r] for r in ("owner", "manager", "sales"))
+    rows = [
+        ["客户名称", "手机", "负责人"],
+        ["甲公司", "13900000001", manager.name],
+        ["乙公司", "13900000002", sales.email.upper()],
+        ["丙公司", "13900000003", "离职的老王"],
+        ["丁公司", "13900000004", ""],
+    ]
+    with schema_context(alpha.schema), translation.override("en"):
+        job = upload(owner, gbk_csv(rows), "c.csv")
+        # Then the header word is mapped to the owner with nothing to do by hand
+        assert "owner" in job.mapping.values()
+        # When the owner imports it
+        a = imports.import_analyse(actor=owner, job=job)
+        assert [(w["row"], w["field"]) for w in a["warnings"]] == [(4, "owner")]
+        assert "离职的老王" in a["warnings"][0]["message"]
+        done = start_and_run(owner, job)
+        assert done.status == ImportJob.Status.DONE
+        by_name = dict(Customer.objects.filter(name__endswith="公司").values_list("name", "owner_id"))
+        # Then each colleague owns theirs; the stranger's and the empty one are the importer's
+        assert by_name == {"甲公司": manager.pk, "乙公司": sales.pk, "丙公司": owner.pk, "丁公司": owner.pk}
+
+        # When a sales rep (who may not give customers to others) imports such a file, all are the rep's
+        rows2 = [["客户名称", "手机", "负责人"], ["戊公司", "13900000005", manager.name]]
+        job2 = upload(sales, gbk_csv(rows2), "d.csv")
+        a2 = imports.import_analyse(actor=sales, job=job2)
+        assert [(w["row"], w["field"]) for w in a2["warnings"]] == [(2, "owner")]
+        start_and_run(sales, job2)
+        assert Customer.objects.get(name="戊公司").owner_id == sales.pk
+
+        # And re-importing the first file does not move existing customers: a handover is audited elsewhere
+        job3 = upload(owner, gbk_csv([rows[0], ["甲公司", "13900000001", sales.name]]), "e.csv")
+        start_and_run(owner, job3)
+        assert Customer.objects.get(name="甲公司").owner_id == manager.pk
