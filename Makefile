@@ -11,7 +11,7 @@ WITH_SERVICES = $(BIN)/python deploy/embedded.py run --
 APT_INSTALL = if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq
 
-.PHONY: run test check bench venv services stop messages compilemessages e2e browser fmt
+.PHONY: run test check bench venv services stop messages compilemessages e2e browser pgbouncer fmt
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -48,10 +48,17 @@ browser:
 	@fc-list :lang=zh 2>/dev/null | grep -q . || { $(APT_INSTALL) fonts-wqy-microhei >/dev/null; } || \
 	  echo "warning: no CJK font; Chinese text in screenshots shows as boxes"
 
+# PgBouncer (Debian's package) for tests/test_pgbouncer.py: the cross-tenant walk through a real pooler.
+# Only the binary is used (the test starts its own on a free port); the package's service is not started.
+pgbouncer:
+	@command -v pgbouncer >/dev/null 2>&1 || test -x /usr/sbin/pgbouncer || \
+	  { echo "installing pgbouncer (Debian package)"; $(APT_INSTALL) pgbouncer >/dev/null; } || \
+	  echo "warning: pgbouncer could not be installed; tests/test_pgbouncer.py is skipped"
+
 # The whole suite, browser tests included (pytest exits non-zero when a test fails or nothing was collected),
 # on TEST_WORKERS pytest-xdist workers (2: the machine's cores); tests/parallel.py keeps them apart.
 TEST_WORKERS ?= 2
-test: venv browser compilemessages
+test: venv browser pgbouncer compilemessages
 	@DJANGO_SETTINGS_MODULE=config.settings.test $(WITH_SERVICES) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 e2e: venv browser compilemessages
