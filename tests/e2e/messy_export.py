@@ -4,8 +4,9 @@ skipped-rows file and the database with these numbers, so they are counted here 
 decisions (which rows it broke, which it repeated), not by running the importer's code.
 
 The mess: a title row and a blank row above the header; header words of a Chinese CRM (客户名称, 联系电话,
-电子邮箱, 省份, 城市, 详细地址, 客户级别, 客户来源, 负责人, 创建时间; 负责人 is a column the import does not
-take); two source words the workspace does not know (老客户介绍, 电话开发) among known ones (展会, 官网,
+电子邮箱, 省份, 城市, 详细地址, 客户级别, 客户来源, 负责人, 创建时间; 负责人 names reps of the old CRM who
+are no colleagues here: one warning per name, the importer owns the rows); two source words the workspace
+does not know (老客户介绍, 电话开发) among known ones (展会, 官网,
 转介绍, 陌拜); phones written with +86, spaces and dashes; a few bad phones (the phone is the key: those rows
 are skipped) and rows without a name (skipped); a few bad emails (left out with a warning, the row is
 kept); rows repeating an earlier customer's phone further down (merged: the later row's non-empty values
@@ -118,6 +119,7 @@ class MessyExport:
         """The preview's counts: rows, create, update (none: a new workspace), merge, skip, ignored, warn.
         Before the unknown source words are mapped, their rows are skipped too."""
         seen: set[int] = set()
+        owners: set[str] = set()
         create = merge = skip = warn = 0
         for r in self.data_rows():
             if r.skip or (not unknown_mapped and r.cells[SOURCE] in UNKNOWN_SOURCES):
@@ -125,6 +127,7 @@ class MessyExport:
                 continue
             assert r.index is not None
             warn += r.cells[EMAIL] in BAD_EMAILS.values()
+            owners.add(r.cells[OWNER])  # said once per name that is no colleague
             if r.index in seen:
                 merge += 1
             else:
@@ -137,7 +140,7 @@ class MessyExport:
             "merge": merge,
             "skip": skip,
             "ignored": self.ignored,
-            "warn": warn,
+            "warn": warn + len(owners - {""}),
         }
 
     def final_sources(self) -> dict[str, str]:

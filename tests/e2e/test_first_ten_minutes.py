@@ -214,7 +214,7 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
     mapping.wait_for()
     text = mapping.inner_text()
     assert "gb18030" in text and f"the header is row {export.header_line}" in text
-    # The CRM's header words are mapped without help; 负责人 (no such field) is left unmapped.
+    # The CRM's header words are mapped without help, 负责人 (the owner) too.
     guessed = {
         header: page.locator(f"select[aria-label='{header}']").input_value() for header in messy_export.HEADER
     }
@@ -228,7 +228,7 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
         "详细地址": "address",
         "客户级别": "level",
         "客户来源": "source",
-        "负责人": "",
+        "负责人": "owner",
         "创建时间": "created",
     }
     # On a phone too the mapping fits: no sideways scrolling, each field's select wide enough for its label.

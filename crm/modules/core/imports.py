@@ -661,23 +661,6 @@ def _clean_customer(rec: dict[str, str], key: str, tables: dict[str, Any]) -> di
             warnings.append(("created", _("“%(v)s” is not a date; left out.") % {"v": raw}))
         else:
             out["created_at"] = timezone.make_aware(dt.datetime.combine(day, dt.time(9)))
-    raw = rec.get("owner", "").strip()
-    if raw:
-        owner_id = tables.get(OWNERS, {}).get(raw.lower())
-        warned = tables.get(OWNERS_WARNED)
-        if owner_id is not None:
-            out["owner_id"] = owner_id
-        elif warned is not None and raw not in warned:
-            # Not a colleague (or not one the importer may give customers to): said once per name, on its
-            # first row, not on each of the hundreds of rows a former rep's name can be on.
-            warned.add(raw)
-            warnings.append(
-                (
-                    "owner",
-                    _("“%(v)s” is not a colleague you can give customers to: the rows naming them are yours.")
-                    % {"v": raw[:60]},
-                )
-            )
     for fld in ("contact_name", "contact_title"):
         if rec.get(fld):
             out[fld] = rec[fld][:100]
@@ -695,6 +678,24 @@ def _clean_customer(rec: dict[str, str], key: str, tables: dict[str, Any]) -> di
                 (key, _("“%(v)s” is not an email address (the key of this import).") % {"v": raw})
             )
         raise ValueError((key, _("The key column is empty.")))
+    # After the key is known to be good: a row skipped for its key must not use up the one warning.
+    raw = rec.get("owner", "").strip()
+    if raw:
+        owner_id = tables.get(OWNERS, {}).get(raw.lower())
+        warned = tables.get(OWNERS_WARNED)
+        if owner_id is not None:
+            out["owner_id"] = owner_id
+        elif warned is not None and raw not in warned:
+            # Not a colleague (or not one the importer may give customers to): said once per name, on its
+            # first row, not on each of the hundreds of rows a former rep's name can be on.
+            warned.add(raw)
+            warnings.append(
+                (
+                    "owner",
+                    _("“%(v)s” is not a colleague you can give customers to: the rows naming them are yours.")
+                    % {"v": raw[:60]},
+                )
+            )
     out["_key"] = key_value
     if warnings:
         out[WARNINGS] = warnings
