@@ -283,6 +283,7 @@ CRM_PUBLIC_HEARTBEAT_JOBS = {
     "tenants.RestoreJob": "crm.tenants.tasks.workspace_restore",
     "tenants.ExportJob": "crm.billing.tasks.workspace_export",
     "billing.InvoiceRun": "crm.billing.tasks.invoice_run",
+    "tenants.MigrationRun": "crm.tenants.tasks.migration_run",
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE

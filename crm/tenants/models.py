@@ -197,3 +197,33 @@ class ExportJob(HeartbeatJob, TimeStampedModel):
     @property
     def active(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class MigrationRun(HeartbeatJob, TimeStampedModel):
+    """One run of `manage.py migrate_tenants` (crm.tenants.migration_runs): progress per schema with a
+    heartbeat, so that the console shows how far a release got; a run whose process died is resumed by the
+    jobs sweeper (only the schemas still behind are migrated) and failed after the last attempt."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    schemas = models.JSONField(default=list, blank=True)  # the schemas asked for; empty: every tenant
+    workers = models.PositiveSmallIntegerField(default=2)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    migrated = models.PositiveIntegerField(default=0)
+    current = models.PositiveIntegerField(default=0)  # schemas found up to date
+    failed_schemas = models.JSONField(default=list, blank=True)  # [[schema, error], ...]
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"migration run {self.pk} {self.status}"

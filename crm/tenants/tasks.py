@@ -20,3 +20,13 @@ def workspace_restore(job_id: int) -> None:
     from crm.tenants.backup import restore_run
 
     restore_run(job_id=job_id)
+
+
+@shared_task(
+    name="crm.tenants.tasks.migration_run", ignore_result=True, acks_late=True, reject_on_worker_lost=True
+)
+def migration_run(run_id: int) -> None:
+    """A `migrate_tenants` run whose process died, requeued by the jobs sweeper: what is still behind."""
+    from crm.tenants.migration_runs import migration_run_resume
+
+    migration_run_resume(run_id)

@@ -33,6 +33,7 @@ from crm.platform.console.forms import (
 from crm.platform.errors import ServiceError, flash_call, show_on_form
 from crm.platform.permissions import is_operator
 from crm.tenants.accounts.models import User
+from crm.tenants.migration_runs import migration_runs_recent
 from crm.tenants.models import Tenant
 
 BACKEND = "crm.tenants.accounts.backends.EmailBackend"
@@ -193,6 +194,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "q": q,
         "status": status,
         "statuses": selectors.LISTED_STATUSES,
+        "migration_runs": migration_runs_recent(3),
     }
     return render(request, "console/home.html", context)
 

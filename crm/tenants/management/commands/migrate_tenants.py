@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
-from crm.tenants.migrator import SchemaResult, migrate_tenants
+from crm.tenants.migration_runs import migration_run_execute, migration_run_start
+from crm.tenants.migrator import SchemaResult
 
 
 class Command(BaseCommand):
@@ -28,7 +30,14 @@ class Command(BaseCommand):
                 state = "ok" if res.ok else f"FAILED {res.error}"
                 self.stdout.write(f"[{done}/{total}] {res.schema} {state} ({res.seconds * 1000:.0f} ms)")
 
-        report = migrate_tenants(workers=options["workers"], schemas=options["schema"], progress=progress)
+        # Recorded as a run with a heartbeat (console; resumed by the jobs sweeper if this process dies).
+        run = migration_run_start(schemas=options["schema"], workers=options["workers"])
+        report = migration_run_execute(run, progress=progress)
+        if report is None:
+            run.status, run.finished_at = run.Status.FAILED, timezone.now()
+            run.error = "another migrate_tenants was running"
+            run.save(update_fields=["status", "finished_at", "error", "updated_at"])
+            raise CommandError("another migrate_tenants is running on this database; wait for it to finish")
         self.stdout.write(
             f"migrated {len(report.migrated) - len(report.failed)}, current {len(report.skipped)}, "
             f"failed {len(report.failed)} in {report.seconds:.1f}s"
