@@ -14,9 +14,11 @@ database, so the per-schema cost is the one at N), and the JSON says so (`one_co
 `projected_all_s`). Load averages (`os.getloadavg()`) are recorded before and after each phase: the
 machine is shared, read the figures with them. Progress goes to stderr.
 
-The one-column migration: retail's 0003 (a nullable FK column with its index and constraint, plus a
-one-statement backfill) is unapplied in every schema in one batch of SQL (column dropped, migration record
-deleted), then each command is timed bringing all schemas back.
+The one-column migration (BENCH_ONE_COLUMN_MIGRATION): sales 0004 by default (a nullable column and a SQL
+backfill, which migrate_tenants compiles once and applies per schema), or retail.0003 (a nullable FK column
+with its index and constraint and a Python backfill: the standard per-schema path). It is unapplied in every
+schema in one batch of SQL (column dropped, migration record deleted), then each command is timed bringing
+all schemas back.
 """
 
 from __future__ import annotations
@@ -79,12 +81,21 @@ def _create(n: int) -> tuple[list[str], list[float]]:
     return schemas, times
 
 
+# The one-column migration to unapply and bring back (BENCH_ONE_COLUMN_MIGRATION): sales 0004 (a nullable
+# column and a SQL backfill: compiled once into SQL and applied per schema) or retail 0003 (a nullable FK
+# with a Python backfill: the standard per-schema migrate).
+ONE_COLUMN = {
+    "sales.0004": ("sales_opportunity", "reached_position", "sales", "0004_opportunity_reached_position"),
+    "retail.0003": ("retail_sale", "tier_id", "retail", "0003_sale_tier"),
+}
+
+
 def _unapply_sql(schema: str) -> str:
     # A quoted schema name from our own rows: no input reaches this SQL.
-    table = f"{_q(schema)}.retail_sale"
+    table, column, app, name = ONE_COLUMN[os.environ.get("BENCH_ONE_COLUMN_MIGRATION", "sales.0004")]
     history = f"{_q(schema)}.django_migrations"
-    drop = f"ALTER TABLE {table} DROP COLUMN IF EXISTS tier_id"
-    forget = f"DELETE FROM {history} WHERE app = 'retail' AND name = '0003_sale_tier'"  # noqa: S608
+    drop = f"ALTER TABLE {_q(schema)}.{table} DROP COLUMN IF EXISTS {column}"
+    forget = f"DELETE FROM {history} WHERE app = '{app}' AND name = '{name}'"  # noqa: S608
     return f"{drop};{forget}"
 
 
@@ -155,7 +166,10 @@ def _one_column(schemas: list[str]) -> dict[str, Any]:
     """Retail 0003 unapplied and migrated again: a probe first, then as many more as the budget allows."""
     budget = float(os.environ.get("BENCH_ONE_COLUMN_BUDGET_S", "1500"))
     probe = schemas[: int(os.environ.get("BENCH_ONE_COLUMN_PROBE", "50"))]
-    out: dict[str, Any] = {"load_before": _load()}
+    out: dict[str, Any] = {
+        "migration": os.environ.get("BENCH_ONE_COLUMN_MIGRATION", "sales.0004"),
+        "load_before": _load(),
+    }
     report: list[migrator.MigrateReport] = []
     _unapply_retail_0003(probe)
     seconds = _timed(lambda: report.append(migrator.migrate_tenants(workers=2)))

@@ -147,3 +147,74 @@ def test_fast_recorder_answers_like_django(world: Any) -> None:
     finally:
         connection.set_schema_to_public()  # type: ignore[attr-defined]
     assert slow is True and fast is True and missing is False
+
+
+def drop_reached_position(schema: str) -> None:
+    """Given: a schema as it was before sales 0004, a one-column migration (AddField + a RunSQL backfill)
+    that a release would bring: the column gone and its record removed."""
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER TABLE "{schema}".sales_opportunity DROP COLUMN reached_position')
+        cursor.execute(
+            f'DELETE FROM "{schema}".django_migrations WHERE app = %s AND name = %s',
+            ["sales", "0004_opportunity_reached_position"],
+        )
+
+
+def has_column(schema: str, table: str, column: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+            "AND column_name = %s",
+            [schema, table, column],
+        )
+        return cursor.fetchone() is not None
+
+
+def test_a_one_column_migration_is_compiled_once_and_applied_to_every_schema(world: Any, monkeypatch) -> None:
+    # Given three schemas one column behind, and one already current
+    behind = [new_schema() for _ in range(3)]
+    current = new_schema()
+    for schema in behind:
+        drop_reached_position(schema)
+    assert migrator.stale_schemas([*behind, current]) == behind
+    # The standard per-schema path must not run: the plan is compiled into SQL once and applied to each
+    monkeypatch.setattr(migrator, "migrate_one", lambda *a, **k: pytest.fail("standard path used"))
+    seen: list[tuple[str, int, int]] = []
+    report = migrator.migrate_tenants(
+        schemas=[*behind, current], workers=1, progress=lambda r, d, t: seen.append((r.schema, d, t))
+    )
+    # Then each schema has the column and the record, the current one was skipped, progress counted all
+    assert sorted(r.schema for r in report.migrated) == sorted(behind) and report.failed == []
+    assert report.skipped == [current]
+    assert all(has_column(s, "sales_opportunity", "reached_position") for s in behind)
+    assert migrator.stale_schemas([*behind, current]) == []
+    assert [(d, t) for _s, d, t in seen] == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_plans_that_create_models_or_run_python_take_the_standard_path(world: Any) -> None:
+    # Given a schema whose plan creates a model (retail's care runs) and runs Python (retail 0003)
+    schema = new_schema()
+    roll_back_last_retail_migration(schema)
+    # Then it is not compiled; and a schema one column behind is
+    assert migrator.compiled_plan(schema) is None
+    other = new_schema()
+    drop_reached_position(other)
+    compiled = migrator.compiled_plan(other)
+    assert compiled is not None
+    statements, records = compiled
+    assert records == [("sales", "0004_opportunity_reached_position")]
+    assert any("ADD COLUMN" in sql and "reached_position" in sql for sql in statements)
+    assert not any(other in sql for sql in statements)  # unqualified: applies to any schema on the path
+
+
+def test_a_compiled_migration_that_fails_in_one_schema_leaves_it_untouched(world: Any) -> None:
+    good, bad = new_schema(), new_schema()
+    for schema in (good, bad):
+        drop_reached_position(schema)
+    # The failing one: the column is back without its record, so ADD COLUMN errors there
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER TABLE "{bad}".sales_opportunity ADD COLUMN reached_position smallint')
+    report = migrator.migrate_tenants(schemas=[good, bad], workers=1)
+    assert [r.schema for r in report.failed] == [bad]
+    assert "reached_position" in report.failed[0].error
+    assert migrator.stale_schemas([good, bad]) == [bad]  # the record was not written there either
