@@ -59,7 +59,7 @@ from crm.billing.models import (
     TenantDiscount,
 )
 from crm.platform.errors import ServiceError
-from crm.platform.jobs import job_heartbeat
+from crm.platform.jobs import job_heartbeat, job_requeue
 from crm.platform.permissions import check_operator, check_perm
 from crm.platform.registry import registry
 from crm.tenants import backup
@@ -294,22 +294,9 @@ def invoice_run_execute(*, run_id: int) -> int | None:
 def invoice_run_retry(*, actor: Any, run: InvoiceRun) -> InvoiceRun:
     """Operator: run a failed invoice run again (queued for a worker; tenants already invoiced are
     skipped)."""
-    from crm.kernel.dispatch import enqueue
-
     check_operator(actor)
-    with transaction.atomic():
-        if not InvoiceRun.objects.filter(pk=run.pk, status=InvoiceRun.Status.FAILED).update(
-            status=InvoiceRun.Status.QUEUED,
-            attempts=0,
-            recovery="",
-            recovery_reason="",
-            error="",
-            finished_at=None,
-            heartbeat_at=None,
-        ):
-            raise ServiceError(_("Only a failed invoice run can be retried."), code="conflict")
-        enqueue(INVOICE_RUN_TASK, args=[run.pk])
-    run.refresh_from_db()
+    if not job_requeue(run, INVOICE_RUN_TASK, error=""):
+        raise ServiceError(_("Only a failed invoice run can be retried."), code="conflict")
     return run
 
 

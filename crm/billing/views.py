@@ -25,7 +25,7 @@ from crm.billing.pdf import invoice_pdf
 from crm.platform.console.views import operator_required
 from crm.platform.decorators import require_perm
 from crm.platform.errors import NotFound, ServiceError, flash_call, show_on_form
-from crm.platform.jobs import STALE_REASON
+from crm.platform.jobs import job_failure_reason
 from crm.platform.permissions import has_perm
 from crm.platform.registry import registry
 from crm.tenants.models import Tenant
@@ -217,17 +217,9 @@ def console_billing(request: HttpRequest) -> HttpResponse:
     context["retention_days"] = settings.BILLING_RETENTION_DAYS
     context["unbuilt_credits"] = selectors.unbuilt_credits_for_operator(user=request.user)
     context["invoice_runs"] = [
-        (run, _run_reason(run)) for run in selectors.invoice_runs_for_operator(user=request.user)
+        (run, job_failure_reason(run)) for run in selectors.invoice_runs_for_operator(user=request.user)
     ]
     return render(request, "billing/console.html", context)
-
-
-def _run_reason(job: Any) -> str:
-    """Why a job failed, in the reader's language: the sweeper's reason is rendered now (it wrote it in the
-    worker's), any other failure is the error the run recorded."""
-    if job.status != "failed":
-        return ""
-    return str(STALE_REASON % {"n": job.attempts + 1}) if job.recovery == "gave_up" else job.error
 
 
 @operator_required
@@ -298,7 +290,7 @@ def _tenant_billing_page(
         "month_checks": selectors.month_checks_for_operator(user=request.user, tenant_id=tenant_id),
         "exports": [p.name for p in services.tenant_exports(tenant=tenant)],
         "export_jobs": [
-            (job, _run_reason(job))
+            (job, job_failure_reason(job))
             for job in selectors.export_jobs_for_operator(user=request.user, tenant=tenant)
         ],
         "tenant_id": tenant_id,

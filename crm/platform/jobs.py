@@ -141,21 +141,44 @@ def jobs_sweep(*, now: Any = None) -> dict[str, int]:
     return total
 
 
-def job_retry(*, actor: Any, job: Any) -> Any:
-    """The user's retry of a job the sweeper gave up on: queued again from the start (idempotent)."""
+def job_requeue(job: Any, task_name: str, *, match: dict[str, Any] | None = None, **clear: Any) -> bool:
+    """Queue a failed job again from the start (attempts and recovery reset, `clear` fields set too) in one
+    conditional UPDATE, and dispatch its task on commit. False, with nothing written, when the job is not
+    failed (or does not `match`): a concurrent retry got there first. Callers check their permission."""
     from crm.kernel.dispatch import enqueue
 
+    model = type(job)
+    with transaction.atomic():
+        if not model.objects.filter(pk=job.pk, status="failed", **(match or {})).update(
+            status="queued",
+            attempts=0,
+            recovery="",
+            recovery_reason="",
+            finished_at=None,
+            heartbeat_at=None,
+            **clear,
+        ):
+            return False
+        enqueue(task_name, args=[job.pk])
+    job.refresh_from_db()
+    return True
+
+
+def job_failure_reason(job: Any) -> str:
+    """Why a job failed, in the reader's language: the sweeper's reason is rendered now (it was written in
+    the worker's), any other failure is the error the job recorded. Empty unless the job failed."""
+    if job.status != "failed":
+        return ""
+    return str(STALE_REASON % {"n": job.attempts + 1}) if job.recovery == "gave_up" else job.error
+
+
+def job_retry(*, actor: Any, job: Any) -> Any:
+    """The user's retry of a job the sweeper gave up on: queued again from the start (idempotent)."""
     if job.created_by_id != actor.pk:
         raise PermissionDenied(_("This job belongs to someone else."))
     if job.status != "failed" or job.recovery != "gave_up":
         raise ServiceError(_("Only an interrupted job can be retried."), code="conflict")
-    model = type(job)
-    task_name = settings.CRM_HEARTBEAT_JOBS[model._meta.label]
-    with transaction.atomic():
-        if not model.objects.filter(pk=job.pk, status="failed", recovery="gave_up").update(
-            status="queued", attempts=0, recovery="", recovery_reason="", finished_at=None, heartbeat_at=None
-        ):
-            raise ServiceError(_("Only an interrupted job can be retried."), code="conflict")
-        enqueue(task_name, args=[job.pk])
-    job.refresh_from_db()
+    task_name = settings.CRM_HEARTBEAT_JOBS[type(job)._meta.label]
+    if not job_requeue(job, task_name, match={"recovery": "gave_up"}):
+        raise ServiceError(_("Only an interrupted job can be retried."), code="conflict")
     return job

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,7 +35,7 @@ from crm.modules.messaging.public import (
     message_send,
 )
 from crm.platform.errors import PermissionDenied, ServiceError
-from crm.platform.jobs import job_heartbeat
+from crm.platform.jobs import job_heartbeat, job_requeue
 from crm.platform.permissions import Role, check_perm
 from crm.tenants.accounts.models import User
 
@@ -278,22 +277,9 @@ def care_run_execute(*, run_id: int, provider: Provider | None = None) -> CareRu
 def care_run_retry(*, actor: User, run: CareRun) -> CareRun:
     """The owner's retry of a failed care run (interrupted too often, or an error): queued again and run by
     a worker from the start; messages already sent are not sent again."""
-    from crm.kernel.dispatch import enqueue
-
     check_perm(actor, "retail.manage", _("You may not change care messages."))
     if actor.role != Role.OWNER:
         raise PermissionDenied(_("Only the workspace owner can retry the care run."))
-    with transaction.atomic():
-        if not CareRun.objects.filter(pk=run.pk, status=CareRun.Status.FAILED).update(
-            status=CareRun.Status.QUEUED,
-            attempts=0,
-            recovery="",
-            recovery_reason="",
-            error="",
-            finished_at=None,
-            heartbeat_at=None,
-        ):
-            raise ServiceError(_("Only a failed care run can be retried."), code="conflict")
-        enqueue(RESUME_TASK, args=[run.pk])
-    run.refresh_from_db()
+    if not job_requeue(run, RESUME_TASK, error=""):
+        raise ServiceError(_("Only a failed care run can be retried."), code="conflict")
     return run

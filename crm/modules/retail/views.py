@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from crm.platform.decorators import require_perm
 from crm.platform.errors import ServiceError, flash_call, show_on_form
-from crm.platform.jobs import STALE_REASON
+from crm.platform.jobs import job_failure_reason
 from crm.platform.permissions import Role, has_perm
 from crm.tenants.accounts.models import User
 
@@ -300,10 +300,7 @@ def care_panel(request: HttpRequest) -> dict[str, Any]:
     sent x of y, interrupted and resumed, or failed with the reason and, for the owner, a retry button."""
     user = _user(request)
     run = selectors.care_run_last(actor=user)
-    reason = ""
-    if run is not None and run.status == CareRun.Status.FAILED:
-        # Rendered in the reader's language (the sweeper wrote it in the worker's).
-        reason = str(STALE_REASON % {"n": run.attempts + 1}) if run.recovery == "gave_up" else run.error
+    reason = job_failure_reason(run) if run is not None else ""
     return {
         "template": "retail/_care_run.html",
         "run": run,
