@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from crm.platform.models import HeartbeatJob, TimeStampedModel
+from crm.platform.models import HeartbeatJob, JobStatus, TimeStampedModel
 
 # Stripe and the ledger both round to the cent; more than a cent apart is a real difference.
 LEDGER_TOLERANCE = Decimal("0.01")
@@ -309,11 +309,7 @@ class InvoiceRun(HeartbeatJob, TimeStampedModel):
     run whose worker stopped and at last fails it. One row per period: the hourly beat finds it done and
     does nothing; a requeued run skips the tenants already invoiced (one invoice per tenant and period)."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
+    Status = JobStatus
 
     period_start = models.DateField(_("period start"), unique=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)

@@ -114,6 +114,15 @@ class PendingDispatch(TimeStampedModel):
         return f"{self.task_name} @{self.schema} #{self.pk}"
 
 
+class JobStatus(models.TextChoices):
+    """The states of a heartbeat job row (crm.platform.jobs: the sweeper and `job_requeue` use them)."""
+
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
 class HeartbeatJob(models.Model):
     """Fields for a long job that can be interrupted (crm.platform.jobs): the running task beats
     `heartbeat_at`; the jobs sweeper requeues a job whose beat stopped (`attempts` counts requeues) and

@@ -8,7 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
-from crm.platform.models import HeartbeatJob, TimeStampedModel
+from crm.platform.models import HeartbeatJob, JobStatus, TimeStampedModel
 
 
 class TenantStatus(models.TextChoices):
@@ -170,11 +170,7 @@ class ExportJob(HeartbeatJob, TimeStampedModel):
     export page shows its progress; a job whose worker stopped is resumed by the jobs sweeper and at last
     failed with the reason, and the owner asks again."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
+    Status = JobStatus
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="export_jobs")
     requested_by = models.CharField(max_length=254, blank=True)  # the owner's e-mail (users live per schema)
@@ -204,11 +200,7 @@ class MigrationRun(HeartbeatJob, TimeStampedModel):
     heartbeat, so that the console shows how far a release got; a run whose process died is resumed by the
     jobs sweeper (only the schemas still behind are migrated) and failed after the last attempt."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
+    Status = JobStatus
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     schemas = models.JSONField(default=list, blank=True)  # the schemas asked for; empty: every tenant

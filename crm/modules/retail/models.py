@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from crm.platform.models import HeartbeatJob, TimeStampedModel
+from crm.platform.models import HeartbeatJob, JobStatus, TimeStampedModel
 
 
 class Store(TimeStampedModel):
@@ -261,11 +261,7 @@ class CareRun(HeartbeatJob, TimeStampedModel):
     A requeued run plans the same messages again (same `planned_for`): their idempotency keys make the
     messages already sent come back as sent, never go out twice."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
+    Status = JobStatus
 
     run_on = models.DateField(_("day"), unique=True)
     planned_for = models.DateTimeField()  # the moment the run plans for (every attempt uses it)
