@@ -186,7 +186,8 @@ def test_a_modules_import_kind_is_offered_only_while_the_module_is_on(alpha):
         c = customer(alpha.users["sales"], "甲公司")
         kind = kind_check(alpha.users["sales"], "dummy_notes")
         assert kind.prepare is not None
-        row = kind.clean_row({"customer": "甲公司", "text": "导入的"}, "customer_text", kind.prepare())
+        context = kind.prepare(alpha.users["sales"])
+        row = kind.clean_row({"customer": "甲公司", "text": "导入的"}, "customer_text", context)
         assert kind.write(None, alpha.users["sales"], [(2, row)])[:2] == (1, 0)  # type: ignore[arg-type]
         assert DummyNote.objects.get(customer=c).text == "导入的"
 

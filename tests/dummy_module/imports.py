@@ -9,7 +9,7 @@ from crm.modules.core.public import Customer, ImportKind, RowError
 from .models import DummyNote
 
 
-def _prepare() -> dict[str, int]:
+def _prepare(actor: Any) -> dict[str, int]:
     return dict(Customer.objects.values_list("name", "id"))
 
 

@@ -65,10 +65,10 @@ class ImportKind:
 
     clean_row(rec, key, context) turns one row (field -> cell text) into clean values plus "_key" (the
     value that finds an existing record, also used to spot repeated rows), or raises
-    ValueError((field, message)). It must not query the database: `prepare()` builds the `context` once per
-    run (lookup tables). `resolve(actor, key, records)` may check the clean rows against the database before
-    anything is written (returns row errors). `write(job, actor, records)` runs inside the import's
-    transaction and returns (created, updated, row errors); any error rolls everything back."""
+    ValueError((field, message)). It must not query the database: `prepare(actor)` builds the `context`
+    once per run (lookup tables). `resolve(actor, key, records)` may check the clean rows against the
+    database before anything is written (returns row errors). `write(job, actor, records)` runs inside the
+    import's transaction and returns (created, updated, row errors); any error rolls everything back."""
 
     name: str  # stored on ImportJob.kind (max 20 characters)
     label: Text  # shown in "What to import"
@@ -80,9 +80,9 @@ class ImportKind:
     write: Callable[[ImportJob, User, Records], tuple[int, int, list[RowError]]]
     # Fields that must be mapped to a column, with the message when one is not.
     required: tuple[tuple[str, Text], ...] = ()
-    prepare: Callable[[], Any] | None = None
-    # Like prepare, for kinds whose lookups depend on who imports (e.g. whom they may give records to).
-    prepare_for: Callable[[User], Any] | None = None
+    # prepare(actor) -> context: lookup tables built once per run, for the importing user (e.g. whom they
+    # may give records to).
+    prepare: Callable[[User], Any] | None = None
     resolve: Callable[[User, str, Records], list[RowError]] | None = None
     key_label: Text = ""  # label of the key choice (shown when there are several keys)
     note: Text = ""  # one sentence on the mapping page (e.g. how existing records are found)

@@ -848,9 +848,7 @@ def merge_later_wins(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str
 
 
 def _context(spec: ImportKind, actor: User) -> Any:
-    if spec.prepare_for is not None:
-        return spec.prepare_for(actor)
-    return spec.prepare() if spec.prepare else None
+    return spec.prepare(actor) if spec.prepare else None
 
 
 def _parse(job: ImportJob, spec: ImportKind, value_map: dict[str, dict[str, str]]) -> Parsed:
@@ -1519,7 +1517,7 @@ CORE_KINDS = (
         fields=tuple(FIELDS["customers"]),
         keys=tuple((k, KEY_LABELS[k]) for k in CUSTOMER_KEYS),
         required=(("name", MAP_NAME),),
-        prepare_for=_customer_tables,
+        prepare=_customer_tables,
         clean_row=_clean_customer,
         write=_write_customers,
         key_label=gettext_lazy("Update existing customers found by"),

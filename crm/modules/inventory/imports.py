@@ -38,7 +38,7 @@ FIELDS = (
 )
 
 
-def _prepare() -> dict[str, Any]:
+def _prepare(actor: Any) -> dict[str, Any]:
     warehouses = {
         code.upper(): pk for pk, code in Warehouse.objects.filter(is_active=True).values_list("pk", "code")
     }

@@ -120,7 +120,7 @@ def _supplier_choices(words: dict[str, dict[str, str]]) -> dict[str, ImportChoic
     }
 
 
-def _prepare_suppliers() -> dict[str, dict[str, str]]:
+def _prepare_suppliers(actor: Any) -> dict[str, dict[str, str]]:
     """The spellings of tax status and invoice type, labels in the active language included (once a run)."""
     tax = dict(TAX_WORDS)
     tax.update({_word(str(label)): str(v) for v, label in Supplier.TaxStatus.choices})
@@ -270,7 +270,7 @@ PRICE_FIELDS = (
 )
 
 
-def _prepare_prices() -> dict[str, Any]:
+def _prepare_prices(actor: Any) -> dict[str, Any]:
     by_code: dict[str, int] = {}
     by_name: dict[str, list[int]] = defaultdict(list)
     rates: dict[int, Decimal] = {}

@@ -87,7 +87,7 @@ FIELDS = (
 )
 
 
-def _prepare() -> dict[str, int]:
+def _prepare(actor: Any) -> dict[str, int]:
     """Tier name -> id, once per run (also under the lower-cased name: "gold" finds "Gold")."""
     tiers = {name: pk for pk, name in Tier.objects.values_list("pk", "name")}
     return {**{name.lower(): pk for name, pk in tiers.items()}, **tiers}

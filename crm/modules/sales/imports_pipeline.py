@@ -57,7 +57,7 @@ FIELDS = (
 )
 
 
-def _prepare() -> dict[str, Any]:
+def _prepare(actor: Any) -> dict[str, Any]:
     stages_ensure()
     stages = {s.name: s.pk for s in Stage.objects.filter(Q(is_active=True) | ~Q(kind=Stage.Kind.OPEN))}
     customers: dict[str, int] = {}
