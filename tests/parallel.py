@@ -29,6 +29,11 @@ GROUPS = (
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Known to --strict-markers also when xdist is not loaded (`-p no:xdist`), where the mark does nothing.
+    config.addinivalue_line("markers", "xdist_group(name): run these tests on one xdist worker")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     root = Path(str(config.rootpath))
     for item in items:

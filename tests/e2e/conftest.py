@@ -267,6 +267,13 @@ def status_of(page: Any, url: str) -> int:
         other.close()
 
 
+def htmx_idle(page: Any) -> None:
+    """Wait until htmx has no request in flight and has swapped and settled its last answer: a response
+    alone is not enough, the swap that follows it can replace what the test types next."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')")
+    page.wait_for_timeout(50)  # htmx processes new content right after the settle class goes
+
+
 def screenshot(page: Any, name: str, viewport: tuple[str, dict[str, int]]) -> Path:
     """Full-page screenshot under .artifacts/ (e.g. .artifacts/signup-landed-phone.png)."""
     ARTIFACTS.mkdir(exist_ok=True)

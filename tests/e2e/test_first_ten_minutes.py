@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.e2e import messy_export
-from tests.e2e.conftest import ARTIFACTS, PASSWORD, LiveServer, screenshot
+from tests.e2e.conftest import ARTIFACTS, PASSWORD, LiveServer, htmx_idle, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -129,10 +129,6 @@ class Walk:
         return "\n".join(lines)
 
 
-def _htmx_idle(page: Any) -> None:
-    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')")
-
-
 def _counts(text: str) -> dict[str, int]:
     """The preview's sentence: "1224 rows: 1192 to create, 0 to update, 24 merged into an earlier row with
     the same key, 8 to skip. 2 blank or totals lines ignored. 4 values left out (see below)." """
@@ -190,7 +186,7 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
     walk.step("checklist")
     card = page.locator("[data-testid=onboarding-card]")
     card.wait_for()
-    _htmx_idle(page)
+    htmx_idle(page)
     first_step = card.locator("[data-testid=onboarding-steps] li").first
     assert first_step.get_attribute("data-step") == "core.customers"
     assert first_step.get_attribute("data-done") == "0"
@@ -329,7 +325,7 @@ def test_new_owner_imports_a_messy_gbk_export_in_the_first_ten_minutes(
     walk.click(page.locator(f"{nav} a[href='/']").first)
     page.wait_for_url(e2e_server.tenant_url(slug, "/"))
     card.wait_for()
-    _htmx_idle(page)
+    htmx_idle(page)
     assert card.locator("li[data-step='core.customers']").get_attribute("data-done") == "1"
     dashboard = page.locator("main").inner_text().replace(",", "")
     assert str(expected["create"]) in dashboard, dashboard[:2000]

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS, PASSWORD, ROOT, LiveServer, login, screenshot
+from tests.e2e.conftest import ARTIFACTS, PASSWORD, ROOT, LiveServer, htmx_idle, login, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -69,11 +69,6 @@ def _doc_shot(page: Any, name: str, viewport: tuple[str, dict[str, int]]) -> Non
     page.screenshot(path=str(ARTIFACTS / f"doc-{name}-{viewport[0]}.png"))
 
 
-def _htmx_idle(page: Any) -> None:
-    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')")
-    page.wait_for_timeout(50)  # htmx processes new content right after the settle class goes
-
-
 def _no_horizontal_scroll(page: Any) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= page.viewport_size["width"], (
@@ -112,12 +107,12 @@ def test_phone_rep_logs_a_visit_from_the_quick_sheet_in_three_taps(
     # Quick add opens the picker on the rep's recent customers; then at most 3 taps log the visit
     page.locator("[data-testid=quick-add]").tap()
     page.locator("[data-testid=quick-picker]").wait_for()
-    _htmx_idle(page)
+    htmx_idle(page)
     taps = 0
     page.locator("[data-testid=quick-pick]", has_text="上海明达科技有限公司").tap()
     taps += 1
     page.locator("[data-testid=quick-form]").wait_for()
-    _htmx_idle(page)
+    htmx_idle(page)
     _doc_shot(page, "shell-quick-log", viewport)
     page.locator("[data-testid=quick-result]").first.tap()
     taps += 1
@@ -132,7 +127,7 @@ def test_phone_rep_logs_a_visit_from_the_quick_sheet_in_three_taps(
     # The picker searches the rep's customers (htmx) and long names wrap inside the screen
     page.locator("[data-testid=quick-done] button").tap()
     page.locator("[data-testid=quick-search]").wait_for()
-    _htmx_idle(page)  # htmx has wired the swapped-in picker
+    htmx_idle(page)  # htmx has wired the swapped-in picker
     page.locator("[data-testid=quick-search]").fill("深圳")
     expect(page.locator("[data-testid=quick-pick]")).to_have_count(1)  # the htmx search answered
     assert "深圳市" in page.locator("[data-testid=quick-pick]").inner_text()

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, LiveServer, login, screenshot
+from tests.e2e.conftest import PASSWORD, LiveServer, htmx_idle, login, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -230,11 +230,13 @@ def test_buy_compare_receive_sell_ship_and_margin(
     line = page.locator("[data-testid=doc-line]").first
     with page.expect_response(re.compile(r".*/sales/documents/lines/$")):
         line.locator("select[name=line-1-product]").select_option(label="不锈钢轴承 6205")
+    htmx_idle(page)  # the line is swapped with the product's price: type after it, or the swap eats it
     line = page.locator("[data-testid=doc-line]").first
     line.locator("input[name=line-1-quantity]").fill(str(SOLD))
     line.locator("input[name=line-1-unit_price_incl]").fill(str(SALE_PRICE_INCL))
     with page.expect_response(re.compile(r".*/sales/documents/lines/$")):
         page.locator("select[name=line-1-vat_rate]").select_option("0.13")
+    htmx_idle(page)
     assert _amount(page.locator("[data-testid=total-incl]").inner_text()) == SOLD * SALE_PRICE_INCL
     page.locator("[data-testid=doc-save]").click()
     page.wait_for_url(re.compile(r".*/sales/contracts/\d+/$"))
